@@ -1,0 +1,2 @@
+"""fastprox: fused proximal updates and OpenMP CSR kernels."""
+from ._version import __version__

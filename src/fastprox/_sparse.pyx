@@ -1,0 +1,412 @@
+"""CSR kernels: spmv, spmv_t, spmm, sddmm, dense -> CSR, and structure checks.
+
+Inputs are validated by ``fastprox._validation`` before they get here
+(``indptr`` monotone from 0 to nnz, indices in range, shapes and dtypes agree,
+dense operands C-contiguous); the kernels never raise. Loop counters over
+nonzeros are ``Py_ssize_t`` even when the indices are int32.
+
+Parallel kernels split rows into chunks of equal *work* (nonzeros plus one per
+row), not equal row counts, so one long row does not leave a thread idle. Each
+output row is computed by one thread in a fixed order, so results are
+bit-identical whatever the thread count.
+"""
+from cython.parallel cimport prange, parallel
+from libc.stdint cimport int32_t, int64_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+
+ctypedef fused floating:
+    float
+    double
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+# Matrices with fewer nonzeros (+ rows) than this run on the calling thread.
+cdef Py_ssize_t SERIAL_WORK = 32768
+
+# Batch columns per register tile in spmm (4 zmm / 8 ymm of float64 accumulators).
+cdef enum:
+    TILE = 32
+
+
+cdef inline Py_ssize_t _row_split(const index_t* indptr, Py_ssize_t n_rows, Py_ssize_t c,
+                                  Py_ssize_t n_chunks) noexcept nogil:
+    """First row of chunk ``c`` when rows are split by work = indptr[r] + r."""
+    cdef Py_ssize_t total = indptr[n_rows] + n_rows
+    cdef Py_ssize_t target, lo = 0, hi = n_rows, mid
+    if c <= 0:
+        return 0
+    if c >= n_chunks:
+        return n_rows
+    target = (total * c) // n_chunks
+    while lo < hi:  # smallest r with indptr[r] + r >= target
+        mid = (lo + hi) // 2
+        if indptr[mid] + mid < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef inline int _n_chunks(Py_ssize_t work, int n_threads) noexcept nogil:
+    if work < SERIAL_WORK or n_threads < 2:
+        return 1
+    return n_threads
+
+
+# --------------------------------------------------------------------------
+# structure checks (run before any kernel that trusts the structure)
+# --------------------------------------------------------------------------
+
+def check_indptr_impl(const index_t[::1] indptr, Py_ssize_t nnz, int n_threads):
+    """Return -1 if indptr is monotone from 0 to nnz, else the first bad position."""
+    cdef Py_ssize_t n = indptr.shape[0], r, bad = 0
+    cdef int nc = _n_chunks(n, n_threads)
+    if n == 0 or indptr[0] != 0:
+        return 0
+    if indptr[n - 1] != nnz:
+        return n - 1
+    with nogil:
+        for r in prange(1, n, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+            bad += indptr[r] < indptr[r - 1]
+    if bad == 0:
+        return -1
+    for r in range(1, n):
+        if indptr[r] < indptr[r - 1]:
+            return r
+    return -1
+
+
+def check_indices_impl(const index_t[::1] indices, Py_ssize_t n_cols, int n_threads):
+    """Return -1 if every index is in [0, n_cols), else the first bad position."""
+    cdef Py_ssize_t n = indices.shape[0], k, bad = 0
+    cdef int nc = _n_chunks(n, n_threads)
+    with nogil:
+        for k in prange(n, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+            # one unsigned compare catches negative and too-large indices alike
+            bad += <size_t>indices[k] >= <size_t>n_cols
+    if bad == 0:
+        return -1
+    for k in range(n):
+        if <size_t>indices[k] >= <size_t>n_cols:
+            return k
+    return -1
+
+
+# --------------------------------------------------------------------------
+# spmv: y = A @ x
+# --------------------------------------------------------------------------
+
+cdef inline floating _row_dot(const floating* data, const index_t* indices, Py_ssize_t lo,
+                              Py_ssize_t hi, const floating* x) noexcept nogil:
+    # Four independent accumulators: rows are short, so the latency of one
+    # dependent chain (not bandwidth) would bound a single-accumulator loop.
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t k = lo
+    while k + 4 <= hi:
+        s0 += data[k] * x[indices[k]]
+        s1 += data[k + 1] * x[indices[k + 1]]
+        s2 += data[k + 2] * x[indices[k + 2]]
+        s3 += data[k + 3] * x[indices[k + 3]]
+        k += 4
+    while k < hi:
+        s0 += data[k] * x[indices[k]]
+        k += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef void _spmv_rows(const floating* data, const index_t* indices, const index_t* indptr,
+                     const floating* x, floating* y, Py_ssize_t r0,
+                     Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t r
+    for r in range(r0, r1):
+        y[r] = _row_dot(data, indices, indptr[r], indptr[r + 1], x)
+
+
+def spmv_impl(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+              const floating[::1] x, floating[::1] out, int n_threads):
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, c
+    cdef int nc = _n_chunks(data.shape[0] + n_rows, n_threads)
+    cdef const floating* xp = &x[0] if x.shape[0] > 0 else NULL
+    cdef const floating* dp = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
+    if n_rows == 0:
+        return
+    with nogil:
+        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+            _spmv_rows(dp, ip, &indptr[0], xp, &out[0],
+                       _row_split(&indptr[0], n_rows, c, nc),
+                       _row_split(&indptr[0], n_rows, c + 1, nc))
+
+
+# --------------------------------------------------------------------------
+# spmv_t: y = A.T @ x
+# Rows are split into a number of parts that depends on the matrix only (never
+# on the thread count); each part scatters into its own buffer, then buffers are
+# summed column by column in part order. Same parts, same order => the same
+# bits with 1 or 16 threads. Memory cost: (n_parts - 1) * n_cols extra values.
+# --------------------------------------------------------------------------
+
+cdef void _spmv_t_rows(const floating* data, const index_t* indices, const index_t* indptr,
+                       const floating* x, floating* y, Py_ssize_t r0,
+                       Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t r, k
+    cdef floating xr
+    for r in range(r0, r1):
+        xr = x[r]
+        for k in range(indptr[r], indptr[r + 1]):
+            y[indices[k]] += data[k] * xr
+
+
+def spmv_t_impl(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+                const floating[::1] x, floating[::1] out, floating[:, ::1] buffers,
+                int n_threads):
+    """``buffers`` has shape (n_parts - 1, n_cols); n_parts = buffers.shape[0] + 1."""
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, n_cols = out.shape[0]
+    cdef Py_ssize_t n_parts = buffers.shape[0] + 1, p, j, q
+    cdef int nt = n_threads if n_threads < n_parts else <int>n_parts
+    cdef floating s
+    cdef floating* dst
+    cdef const floating* dp = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
+    cdef const floating* xp = &x[0] if x.shape[0] > 0 else NULL
+    cdef floating* bp = &buffers[0, 0] if n_parts > 1 and n_cols > 0 else NULL
+    if n_cols == 0:
+        return
+    with nogil:
+        memset(&out[0], 0, n_cols * sizeof(floating))
+        if n_parts > 1:
+            memset(bp, 0, (n_parts - 1) * n_cols * sizeof(floating))
+        if n_rows > 0:
+            for p in prange(n_parts, num_threads=nt, schedule="static", use_threads_if=nt > 1):
+                dst = &out[0] if p == 0 else bp + (p - 1) * n_cols
+                _spmv_t_rows(dp, ip, &indptr[0], xp, dst,
+                             _row_split(&indptr[0], n_rows, p, n_parts),
+                             _row_split(&indptr[0], n_rows, p + 1, n_parts))
+        if n_parts > 1:
+            for j in prange(n_cols, num_threads=nt, schedule="static", use_threads_if=nt > 1):
+                s = out[j]
+                for q in range(n_parts - 1):
+                    s = s + bp[q * n_cols + j]
+                out[j] = s
+
+
+# --------------------------------------------------------------------------
+# spmm: Y = A @ X, A CSR (m x k), X dense C-contiguous (k x b), Y (m x b)
+# Row j of X is contiguous over the batch, so the inner loop streams TILE
+# batch values of X[j] through vector registers while TILE partial sums of
+# Y[i] stay in registers across the nonzeros of row i. Tiles are the outer
+# loop so a (k x TILE) strip of X stays in cache across rows.
+# --------------------------------------------------------------------------
+
+cdef inline void _spmm_tile(const floating* data, const index_t* indices, Py_ssize_t lo,
+                            Py_ssize_t hi, const floating* X, Py_ssize_t ldx,
+                            floating* y) noexcept nogil:
+    cdef floating acc[TILE]
+    cdef Py_ssize_t k, q
+    cdef floating a
+    cdef const floating* xr
+    for q in range(TILE):
+        acc[q] = 0
+    for k in range(lo, hi):
+        a = data[k]
+        xr = X + indices[k] * ldx
+        for q in range(TILE):
+            acc[q] += a * xr[q]
+    for q in range(TILE):
+        y[q] = acc[q]
+
+
+cdef inline void _spmm_edge(const floating* data, const index_t* indices, Py_ssize_t lo,
+                            Py_ssize_t hi, const floating* X, Py_ssize_t ldx, floating* y,
+                            Py_ssize_t width) noexcept nogil:
+    cdef Py_ssize_t k, q
+    cdef floating a
+    cdef const floating* xr
+    for q in range(width):
+        y[q] = 0
+    for k in range(lo, hi):
+        a = data[k]
+        xr = X + indices[k] * ldx
+        for q in range(width):
+            y[q] += a * xr[q]
+
+
+cdef void _spmm_rows(const floating* data, const index_t* indices, const index_t* indptr,
+                     const floating* X, floating* Y, Py_ssize_t b, Py_ssize_t r0,
+                     Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t r, t0
+    t0 = 0
+    while t0 + TILE <= b:
+        for r in range(r0, r1):
+            _spmm_tile(data, indices, indptr[r], indptr[r + 1], X + t0, b, Y + r * b + t0)
+        t0 += TILE
+    if t0 < b:
+        for r in range(r0, r1):
+            _spmm_edge(data, indices, indptr[r], indptr[r + 1], X + t0, b, Y + r * b + t0,
+                       b - t0)
+
+
+def spmm_impl(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+              const floating[:, ::1] X, floating[:, ::1] out, int n_threads):
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, b = out.shape[1], c
+    cdef int nc = _n_chunks((data.shape[0] + n_rows) * b, n_threads)
+    cdef const floating* dp = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
+    cdef const floating* xp = &X[0, 0] if X.shape[0] > 0 and X.shape[1] > 0 else NULL
+    if n_rows == 0 or b == 0:
+        return
+    with nogil:
+        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+            _spmm_rows(dp, ip, &indptr[0], xp, &out[0, 0], b,
+                       _row_split(&indptr[0], n_rows, c, nc),
+                       _row_split(&indptr[0], n_rows, c + 1, nc))
+
+
+# --------------------------------------------------------------------------
+# sddmm: out[k] = U[i] . V[j] for each nonzero (i, j) of the pattern
+# U (m x d) and V (n x d) C-contiguous, so both dot operands are contiguous.
+# Four nonzeros of a row are done together so each load of U[i] feeds four
+# dot products; each dot keeps 8 independent lanes summed in a fixed order.
+# --------------------------------------------------------------------------
+
+cdef enum:
+    LANES = 8
+
+
+cdef inline floating _hsum(floating* a) noexcept nogil:
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+
+
+cdef inline void _dot4(const floating* u, const floating* v0, const floating* v1,
+                       const floating* v2, const floating* v3, Py_ssize_t d,
+                       floating* res) noexcept nogil:
+    cdef floating a0[LANES]
+    cdef floating a1[LANES]
+    cdef floating a2[LANES]
+    cdef floating a3[LANES]
+    cdef Py_ssize_t p = 0, q
+    cdef floating uq
+    for q in range(LANES):
+        a0[q] = 0
+        a1[q] = 0
+        a2[q] = 0
+        a3[q] = 0
+    while p + LANES <= d:
+        for q in range(LANES):
+            uq = u[p + q]
+            a0[q] += uq * v0[p + q]
+            a1[q] += uq * v1[p + q]
+            a2[q] += uq * v2[p + q]
+            a3[q] += uq * v3[p + q]
+        p += LANES
+    q = 0
+    while p < d:
+        uq = u[p]
+        a0[q] += uq * v0[p]
+        a1[q] += uq * v1[p]
+        a2[q] += uq * v2[p]
+        a3[q] += uq * v3[p]
+        p += 1
+        q += 1
+    res[0] = _hsum(a0)
+    res[1] = _hsum(a1)
+    res[2] = _hsum(a2)
+    res[3] = _hsum(a3)
+
+
+cdef inline floating _dot1(const floating* u, const floating* v, Py_ssize_t d) noexcept nogil:
+    cdef floating a[LANES]
+    cdef Py_ssize_t p = 0, q
+    for q in range(LANES):
+        a[q] = 0
+    while p + LANES <= d:
+        for q in range(LANES):
+            a[q] += u[p + q] * v[p + q]
+        p += LANES
+    q = 0
+    while p < d:
+        a[q] += u[p] * v[p]
+        p += 1
+        q += 1
+    return _hsum(a)
+
+
+cdef void _sddmm_rows(const index_t* indices, const index_t* indptr, const floating* U,
+                      const floating* V, Py_ssize_t d, floating* out, Py_ssize_t r0,
+                      Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t r, k, hi
+    cdef const floating* u
+    for r in range(r0, r1):
+        u = U + r * d
+        k = indptr[r]
+        hi = indptr[r + 1]
+        while k + 4 <= hi:
+            _dot4(u, V + indices[k] * d, V + indices[k + 1] * d, V + indices[k + 2] * d,
+                  V + indices[k + 3] * d, d, out + k)
+            k += 4
+        while k < hi:
+            out[k] = _dot1(u, V + indices[k] * d, d)
+            k += 1
+
+
+def sddmm_impl(const index_t[::1] indices, const index_t[::1] indptr, const floating[:, ::1] U,
+               const floating[:, ::1] V, floating[::1] out, int n_threads):
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, d = U.shape[1], c, nnz = out.shape[0]
+    cdef int nc = _n_chunks((nnz + n_rows) * (d if d > 0 else 1), n_threads)
+    cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
+    cdef const floating* up = &U[0, 0] if U.shape[0] > 0 and d > 0 else NULL
+    cdef const floating* vp = &V[0, 0] if V.shape[0] > 0 and d > 0 else NULL
+    if nnz == 0:
+        return
+    if d == 0:
+        memset(&out[0], 0, nnz * sizeof(floating))
+        return
+    with nogil:
+        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+            _sddmm_rows(ip, &indptr[0], up, vp, d, &out[0],
+                        _row_split(&indptr[0], n_rows, c, nc),
+                        _row_split(&indptr[0], n_rows, c + 1, nc))
+
+
+# --------------------------------------------------------------------------
+# dense -> CSR by magnitude: keep w != 0 with |w| > thr, or |w| == thr and
+# flat index >= tie_start (that is how an exact count breaks ties: among equal
+# magnitudes the lowest flat indices are pruned first).
+# --------------------------------------------------------------------------
+
+cdef inline bint _keep(floating w, double thr, Py_ssize_t flat, Py_ssize_t tie_start) noexcept nogil:
+    cdef double a = w if w >= 0 else -w
+    if w == 0:
+        return False
+    return a > thr or (a == thr and flat >= tie_start)
+
+
+def count_kept_impl(const floating[:, ::1] W, double thr, Py_ssize_t tie_start,
+                    int64_t[::1] counts, int n_threads):
+    """counts[r + 1] = number of kept entries of row r."""
+    cdef Py_ssize_t m = W.shape[0], n = W.shape[1], r, j, cnt
+    cdef int nc = _n_chunks(m * n, n_threads)
+    with nogil:
+        for r in prange(m, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+            cnt = 0
+            for j in range(n):
+                cnt = cnt + _keep(W[r, j], thr, r * n + j, tie_start)
+            counts[r + 1] = cnt
+
+
+def fill_kept_impl(const floating[:, ::1] W, double thr, Py_ssize_t tie_start,
+                   const index_t[::1] indptr, index_t[::1] indices, floating[::1] data,
+                   int n_threads):
+    cdef Py_ssize_t m = W.shape[0], n = W.shape[1], r, j, k
+    cdef int nc = _n_chunks(m * n, n_threads)
+    with nogil:
+        for r in prange(m, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+            k = indptr[r]
+            for j in range(n):
+                if _keep(W[r, j], thr, r * n + j, tie_start):
+                    indices[k] = <index_t>j
+                    data[k] = W[r, j]
+                    k = k + 1
