@@ -1,0 +1,211 @@
+"""Every check that must happen before entering ``nogil`` code.
+
+The compiled kernels trust their inputs (no bounds checks), so anything that
+could make them read or write out of bounds is rejected here, with a message
+that says what is wrong and how to fix it.
+
+Policies (documented in the public functions too):
+
+- Arrays a kernel *writes in place* (weights, optimizer state, ``out=``) must
+  already be C-contiguous, writeable and of the working dtype: a silent copy
+  would make the in-place update vanish. Anything else is refused.
+- Arrays a kernel only *reads* are converted: made C-contiguous and cast to
+  the working dtype (a copy, only when needed).
+- Working dtype: float32 or float64. Mixed float32/float64 inputs are promoted
+  to float64, as NumPy and SciPy do; in-place arrays decide the dtype of the
+  update kernels. Integer and other inputs are cast to float64 (update kernels:
+  to the dtype of the in-place arrays).
+- CSR structure: ``indptr`` of length n_rows + 1, starting at 0, monotone,
+  ending at nnz = len(indices) = len(data); indices in [0, n_cols). Index
+  arrays are used as int32 when both fit, else int64.
+"""
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _dispatch
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def check_scalar(value, name, *, min_val=None, max_val=None, include_min=True,
+                 include_max=True):
+    """Return ``value`` as a finite float, or raise with a message naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if min_val is not None and (value < min_val or (value == min_val and not include_min)):
+        op = ">=" if include_min else ">"
+        raise ValueError(f"{name} must be {op} {min_val}, got {value}")
+    if max_val is not None and (value > max_val or (value == max_val and not include_max)):
+        op = "<=" if include_max else "<"
+        raise ValueError(f"{name} must be {op} {max_val}, got {value}")
+    return value
+
+
+def _as_ndarray(x, name):
+    if sp.issparse(x):
+        raise TypeError(f"{name} must be a dense array, got a scipy.sparse {x.format} matrix; "
+                        f"use {name}.toarray() if it is small")
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if np.iscomplexobj(x):
+        raise TypeError(f"{name} must be real, got complex dtype {x.dtype}")
+    return x
+
+
+def check_inplace(x, name, dtype=None, ndim=1):
+    """Check an array a kernel updates in place; never copies."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} is updated in place and must be a numpy.ndarray, "
+                        f"got {type(x).__name__}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} is updated in place and must be float32 or float64, got "
+                        f"{x.dtype}; convert it once with {name}.astype(np.float64)")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{name} has dtype {x.dtype} but the other in-place arrays are "
+                        f"{np.dtype(dtype)}; keep the weights and optimizer state in one dtype")
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {x.shape}")
+    if not x.flags.c_contiguous:
+        raise ValueError(f"{name} is updated in place and must be C-contiguous; "
+                         f"pass np.ascontiguousarray({name}) and keep that array")
+    if not x.flags.writeable:
+        raise ValueError(f"{name} is updated in place but is read-only")
+    return x
+
+
+def check_input(x, name, dtype, shape=None, ndim=None):
+    """Convert an array a kernel only reads: C-contiguous, ``dtype`` (copy only if needed)."""
+    x = _as_ndarray(x, name)
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {x.shape}")
+    if shape is not None and x.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {x.shape}, expected {tuple(shape)}")
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def result_dtype(*dtypes):
+    """float32 only if every input is float32, else float64."""
+    return np.float32 if all(np.dtype(d) == np.float32 for d in dtypes) else np.float64
+
+
+def check_out(out, shape, dtype, name="out"):
+    """Return a new array or check a user ``out=`` (never copied: it is written)."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    check_inplace(out, name, dtype=None, ndim=len(shape))
+    if out.dtype != dtype:
+        raise TypeError(f"{name} has dtype {out.dtype}, the result is {np.dtype(dtype)}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
+    return out
+
+
+def check_finite(x, name):
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+
+
+class CSR:
+    """Validated, kernel-ready view of a CSR matrix (arrays C-contiguous, one index dtype)."""
+
+    __slots__ = ("data", "indices", "indptr", "shape")
+
+    def __init__(self, data, indices, indptr, shape):
+        self.data, self.indices, self.indptr, self.shape = data, indices, indptr, shape
+
+    @property
+    def nnz(self):
+        return self.data.shape[0]
+
+
+def check_csr(A, name="A", dtype=None, check_structure=True):
+    """Validate a scipy CSR array/matrix and return a :class:`CSR` for the kernels.
+
+    Parameters
+    ----------
+    A : scipy.sparse.csr_array or csr_matrix
+    dtype : float32 or float64 or None
+        Cast the values to this dtype (a copy) if given, else keep float32 or
+        float64 values and cast anything else to float64.
+    check_structure : bool
+        Check indptr monotonicity and index ranges (O(nnz), parallel). Only
+        skip for matrices already validated: a malformed matrix would then be
+        read out of bounds.
+    """
+    if not sp.issparse(A):
+        raise TypeError(f"{name} must be a scipy.sparse CSR array or matrix, got "
+                        f"{type(A).__name__}; build one with scipy.sparse.csr_array(...)")
+    if A.format != "csr":
+        raise TypeError(f"{name} must be in CSR format, got {A.format!r}; convert it once "
+                        f"with {name}.tocsr()")
+    if len(A.shape) != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {A.shape}")
+    n_rows, n_cols = (int(s) for s in A.shape)
+    data, indices, indptr = A.data, A.indices, A.indptr
+    for arr, what in ((data, "data"), (indices, "indices"), (indptr, "indptr")):
+        if not isinstance(arr, np.ndarray) or arr.ndim != 1:
+            raise ValueError(f"{name}.{what} must be a 1-D numpy array")
+    for arr, what in ((indices, "indices"), (indptr, "indptr")):
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{name}.{what} must hold integers, got dtype {arr.dtype}")
+    if np.iscomplexobj(data) or data.dtype == object or data.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {data.dtype}")
+    if indptr.shape[0] != n_rows + 1:
+        raise ValueError(f"{name}.indptr has length {indptr.shape[0]}, expected n_rows + 1 = "
+                         f"{n_rows + 1}; the matrix is malformed")
+    nnz = data.shape[0]
+    if indices.shape[0] != nnz:
+        raise ValueError(f"{name}.indices has length {indices.shape[0]} but {name}.data has "
+                         f"length {nnz}; the matrix is malformed")
+    if dtype is None:
+        dtype = data.dtype if data.dtype in FLOAT_DTYPES else np.float64
+    data = np.ascontiguousarray(data, dtype=dtype)
+
+    # One index dtype for both arrays: kept if they already agree (int32 or
+    # int64), else int32 when the shape and nnz fit in it, else int64.
+    if indices.dtype == indptr.dtype and indices.dtype in (np.int32, np.int64):
+        idx_dtype = indices.dtype
+    else:
+        idx_dtype = np.int32 if max(nnz, n_cols, n_rows) < 2**31 - 1 else np.int64
+    indptr = _as_index(indptr, idx_dtype, name, "indptr")
+    indices = _as_index(indices, idx_dtype, name, "indices")
+
+    if check_structure:
+        kern = _dispatch.load("_sparse")
+        from ._threads import get_num_threads
+
+        nt = get_num_threads()
+        bad = kern.check_indptr_impl(indptr, nnz, nt)
+        if bad >= 0:
+            if bad == 0:
+                msg = f"{name}.indptr[0] is {indptr[0]}, must be 0"
+            elif bad == n_rows:
+                msg = (f"{name}.indptr[-1] is {indptr[-1]} but the matrix stores nnz = {nnz} "
+                       "values")
+            else:
+                msg = (f"{name}.indptr is not non-decreasing: indptr[{bad}] = {indptr[bad]} < "
+                       f"indptr[{bad - 1}] = {indptr[bad - 1]}")
+            raise ValueError(msg + "; the CSR matrix is malformed")
+        bad = kern.check_indices_impl(indices, n_cols, nt)
+        if bad >= 0:
+            raise ValueError(f"{name}.indices[{bad}] = {indices[bad]} is out of range for "
+                             f"{n_cols} columns (must be in [0, {n_cols})); the CSR matrix "
+                             "is malformed")
+    return CSR(data, indices, indptr, (n_rows, n_cols))
+
+
+def _as_index(arr, dtype, name, what):
+    if arr.dtype != dtype and not np.can_cast(arr.dtype, dtype) and arr.size:
+        # a narrowing cast must not wrap a bad value around into a valid one
+        info = np.iinfo(dtype)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise ValueError(f"{name}.{what} holds values outside the {np.dtype(dtype)} range; "
+                             "the CSR matrix is malformed")
+    return np.ascontiguousarray(arr, dtype=dtype)

@@ -1,0 +1,290 @@
+"""CSR kernels taking scipy.sparse CSR arrays and matrices directly.
+
+Every function validates the matrix structure before entering compiled code
+(``indptr`` monotone from 0 to nnz, indices in range), so a malformed matrix
+raises ``ValueError`` instead of crashing. That check reads the index arrays
+once (parallel, about a third of the cost of a mat-vec); code that calls a
+kernel many times on one matrix can validate it once with
+:func:`fastprox._validation.check_csr` and pass ``check_input=False``.
+
+Values are float32 or float64 (other dtypes become float64); a float32 matrix
+with a float64 operand computes in float64 (a copy of the float32 side), as
+SciPy does. Indices are int32 or int64. Dense operands are made C-contiguous
+(a copy if needed). ``out=`` arrays must already have the result's shape and
+dtype and be C-contiguous; they are never copied. NaN and infinity propagate
+as in ``A @ x``.
+
+Rows are split across threads by work (nonzeros), and every output value is
+computed by one thread in a fixed order, so results do not depend on the
+thread count.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from . import _dispatch
+from ._threads import get_num_threads
+from ._validation import CSR, FLOAT_DTYPES, _as_ndarray, check_csr, check_out, check_scalar, result_dtype
+from ._validation import check_input as _check_dense
+
+_k = _dispatch.load("_sparse")
+
+__all__ = ["spmv", "spmv_t", "spmm", "sddmm", "prune_to_csr"]
+
+
+def _prepare(A, other_dtype, check_input_):
+    """Validated CSR (or a pre-validated CSR passed through) + working dtype."""
+    if isinstance(A, CSR):
+        dtype = result_dtype(A.data.dtype, other_dtype)
+        if A.data.dtype != dtype:
+            A = CSR(A.data.astype(dtype), A.indices, A.indptr, A.shape)
+        return A, dtype
+    a_dtype = A.dtype if sp.issparse(A) and A.dtype in FLOAT_DTYPES else np.float64
+    dtype = result_dtype(a_dtype, other_dtype)
+    return check_csr(A, "A", dtype=dtype, check_structure=check_input_), dtype
+
+
+def _float_dtype(x):
+    x = _as_ndarray(x, "x")
+    return x, (x.dtype if x.dtype in FLOAT_DTYPES else np.float64)
+
+
+def spmv(A, x, out=None, *, check_input=True):
+    """Sparse matrix times vector, ``y = A @ x``.
+
+    Parameters
+    ----------
+    A : scipy.sparse CSR array or matrix, shape (n_rows, n_cols)
+    x : array_like, shape (n_cols,)
+    out : ndarray, shape (n_rows,), optional
+        Where to write the result.
+    check_input : bool, default True
+        Validate the CSR structure. Pass False only for a matrix you have
+        already validated: a malformed one would be read out of bounds.
+
+    Returns
+    -------
+    y : ndarray, shape (n_rows,)
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from fastprox.sparse import spmv
+    >>> A = sp.csr_array(np.array([[1.0, 0, 2], [0, 3, 0]]))
+    >>> spmv(A, np.array([1.0, 1.0, 1.0]))
+    array([3., 3.])
+    """
+    x, xd = _float_dtype(x)
+    A, dtype = _prepare(A, xd, check_input)
+    x = _check_vector(x, A.shape[1], dtype, "x", "n_cols")
+    out = check_out(out, (A.shape[0],), dtype)
+    _k.spmv_impl(A.data, A.indices, A.indptr, x, out, get_num_threads())
+    return out
+
+
+def _check_vector(x, n, dtype, name, what):
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {x.shape}")
+    if x.shape[0] != n:
+        raise ValueError(f"{name} has length {x.shape[0]}, but A has {what} = {n}")
+    return _check_dense(x, name, dtype)
+
+
+def _n_parts(A):
+    """Number of row parts for spmv_t: a function of the matrix only (determinism)."""
+    n_rows, n_cols = A.shape
+    parts = min(32, max(1, (A.nnz + n_rows) // 65536))
+    # cap the extra buffers at about the size of the matrix values (or 1M entries)
+    cap = 1 + max(A.nnz, 1 << 20) // max(n_cols, 1)
+    return max(1, min(parts, cap))
+
+
+def spmv_t(A, x, out=None, *, check_input=True):
+    """Transposed product ``y = A.T @ x``, parallel and deterministic.
+
+    Rows of ``A`` are split into a number of parts that depends on the matrix
+    only (not on the thread count); each part accumulates into its own buffer
+    of length n_cols and the buffers are summed in a fixed order, so the
+    result is bit-identical with any number of threads. Memory cost: up to
+    31 temporary vectors of length n_cols, capped at about the size of the
+    matrix values.
+
+    Parameters
+    ----------
+    A : scipy.sparse CSR array or matrix, shape (n_rows, n_cols)
+    x : array_like, shape (n_rows,)
+    out : ndarray, shape (n_cols,), optional
+    check_input : bool, default True
+        See :func:`spmv`.
+
+    Returns
+    -------
+    y : ndarray, shape (n_cols,)
+    """
+    x, xd = _float_dtype(x)
+    A, dtype = _prepare(A, xd, check_input)
+    x = _check_vector(x, A.shape[0], dtype, "x", "n_rows")
+    out = check_out(out, (A.shape[1],), dtype)
+    parts = _n_parts(A)
+    buffers = np.empty((parts - 1, A.shape[1]), dtype=dtype)
+    _k.spmv_t_impl(A.data, A.indices, A.indptr, x, out, buffers, get_num_threads())
+    return out
+
+
+def spmm(A, X, out=None, *, check_input=True):
+    """Sparse times dense matrix, ``Y = A @ X`` (the forward pass of a pruned layer).
+
+    Parameters
+    ----------
+    A : scipy.sparse CSR array or matrix, shape (n_out, n_in)
+        The pruned weights, one row per output unit.
+    X : array_like, shape (n_in, batch)
+        The dense operand with the *batch along the rows*: each row ``X[j]``
+        is contiguous, so the inner loop streams batch values through vector
+        registers. Activations kept as (batch, n_in) can be passed as
+        ``H.T`` (a copy is then made to get this layout; keep activations
+        transposed to avoid it).
+    out : ndarray, shape (n_out, batch), optional
+        C-contiguous.
+    check_input : bool, default True
+        See :func:`spmv`.
+
+    Returns
+    -------
+    Y : ndarray, shape (n_out, batch)
+    """
+    X, xd = _float_dtype(X)
+    A, dtype = _prepare(A, xd, check_input)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_in, batch), got shape {X.shape}; use spmv for a vector")
+    if X.shape[0] != A.shape[1]:
+        raise ValueError(f"X has {X.shape[0]} rows but A has n_cols = {A.shape[1]}; X must be "
+                         "(n_in, batch)")
+    X = _check_dense(X, "X", dtype)
+    out = check_out(out, (A.shape[0], X.shape[1]), dtype)
+    _k.spmm_impl(A.data, A.indices, A.indptr, X, out, get_num_threads())
+    return out
+
+
+def sddmm(pattern, U, V, out=None, *, check_input=True):
+    """Sampled dense-dense product: ``(U @ V.T)[i, j]`` at each nonzero ``(i, j)`` of ``pattern``.
+
+    This is the weight gradient of a pruned layer: with the output errors
+    ``U`` (n_out, batch) and the inputs ``V`` (n_in, batch), the gradient of
+    the surviving weights costs ``2 * nnz * batch`` FLOPs instead of
+    ``2 * n_out * n_in * batch`` for the dense ``U @ V.T``.
+
+    Parameters
+    ----------
+    pattern : scipy.sparse CSR array or matrix, shape (m, n)
+        Only its structure is used.
+    U : array_like, shape (m, d)
+    V : array_like, shape (n, d)
+    out : ndarray, shape (nnz,), optional
+    check_input : bool, default True
+        See :func:`spmv`.
+
+    Returns
+    -------
+    values : ndarray, shape (nnz,)
+        Aligned with ``pattern.indices`` / ``pattern.data``; build a matrix
+        with ``csr_array((values, pattern.indices, pattern.indptr), pattern.shape)``.
+    """
+    U, ud = _float_dtype(U)
+    V = _as_ndarray(V, "V")
+    vd = V.dtype if V.dtype in FLOAT_DTYPES else np.float64
+    dtype = result_dtype(ud, vd)
+    if isinstance(pattern, CSR):
+        P = pattern
+    else:
+        P = check_csr(pattern, "pattern", dtype=None, check_structure=check_input)
+    m, n = P.shape
+    if U.ndim != 2 or V.ndim != 2:
+        raise ValueError(f"U and V must be 2-D, got shapes {U.shape} and {V.shape}")
+    if U.shape[0] != m or V.shape[0] != n or U.shape[1] != V.shape[1]:
+        raise ValueError(f"U must be ({m}, d) and V ({n}, d) for a pattern of shape {P.shape}; "
+                         f"got U {U.shape} and V {V.shape}")
+    U = _check_dense(U, "U", dtype)
+    V = _check_dense(V, "V", dtype)
+    out = check_out(out, (P.nnz,), dtype)
+    _k.sddmm_impl(P.indices, P.indptr, U, V, out, get_num_threads())
+    return out
+
+
+def prune_to_csr(W, threshold=None, sparsity=None):
+    """Magnitude pruning of a dense matrix straight into CSR.
+
+    Exactly one of ``threshold`` and ``sparsity`` must be given.
+
+    Parameters
+    ----------
+    W : array_like, shape (n_rows, n_cols)
+        Dense weights, finite. float32 stays float32, others become float64.
+    threshold : float, optional
+        Keep the entries with ``|w| >= threshold`` (and ``w != 0``).
+    sparsity : float in [0, 1], optional
+        Prune exactly ``round(sparsity * W.size)`` entries, the smallest in
+        magnitude; ties are broken deterministically (among equal magnitudes
+        the lowest flat, row-major, indices are pruned first). Entries that are
+        already zero are never stored, so if ``W`` has more zeros than that,
+        the result is sparser than asked.
+
+    Returns
+    -------
+    A : scipy.sparse.csr_array
+        Sorted indices, no explicit zeros; int32 indices when they fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastprox.sparse import prune_to_csr
+    >>> A = prune_to_csr(np.array([[0.1, -2.0], [0.5, 0.3]]), sparsity=0.5)
+    >>> A.toarray()
+    array([[ 0. , -2. ],
+           [ 0.5,  0. ]])
+    """
+    if (threshold is None) == (sparsity is None):
+        raise ValueError("give exactly one of threshold= and sparsity=")
+    W = _as_ndarray(W, "W")
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D, got shape {W.shape}")
+    dtype = W.dtype if W.dtype in FLOAT_DTYPES else np.float64
+    W = _check_dense(W, "W", dtype)
+    if not np.isfinite(W).all():
+        raise ValueError("W contains NaN or infinity; magnitude pruning is undefined for them")
+    size = W.size
+    if threshold is not None:
+        thr = check_scalar(threshold, "threshold", min_val=0.0)
+        tie_start = 0  # |w| == threshold is kept
+    else:
+        s = check_scalar(sparsity, "sparsity", min_val=0.0, max_val=1.0)
+        n_prune = int(np.floor(s * size + 0.5))
+        thr, tie_start = _exact_cut(W, n_prune)
+    idx_dtype = np.int32 if max(size, W.shape[1]) < 2**31 - 1 else np.int64
+    counts = np.zeros(W.shape[0] + 1, dtype=np.int64)
+    nt = get_num_threads()
+    _k.count_kept_impl(W, thr, tie_start, counts, nt)
+    indptr = np.cumsum(counts).astype(idx_dtype)
+    nnz = int(indptr[-1])
+    indices = np.empty(nnz, dtype=idx_dtype)
+    data = np.empty(nnz, dtype=dtype)
+    _k.fill_kept_impl(W, thr, tie_start, indptr, indices, data, nt)
+    return sp.csr_array((data, indices, indptr), shape=W.shape)
+
+
+def _exact_cut(W, n_prune):
+    """(thr, tie_start) so that exactly ``n_prune`` entries fall below the cut.
+
+    Kept: ``|w| > thr``, or ``|w| == thr`` with flat index ``>= tie_start``.
+    """
+    size = W.size
+    if n_prune <= 0:
+        return -1.0, 0  # keep everything (zeros are still not stored)
+    if n_prune >= size:
+        return np.inf, 0
+    a = np.abs(W).ravel()
+    thr = np.partition(a, n_prune - 1)[n_prune - 1]  # largest pruned magnitude
+    n_below = int(np.count_nonzero(a < thr))
+    ties = np.flatnonzero(a == thr)  # sorted flat indices
+    n_tied_pruned = n_prune - n_below  # >= 1
+    tie_start = int(ties[n_tied_pruned]) if n_tied_pruned < ties.size else size
+    return float(thr), tie_start
