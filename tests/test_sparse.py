@@ -1,0 +1,274 @@
+"""fastprox.sparse against SciPy / NumPy references, and malformed-input handling."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastprox
+from fastprox import sparse
+from fastprox._validation import check_csr
+
+from conftest import TOL
+
+
+def make_csr(rng, shape, density, dtype, index_dtype=np.int32, kind="array", skewed=False):
+    """Random CSR; ``skewed`` puts most nonzeros in one row."""
+    m, n = shape
+    A = sp.random_array(shape, density=density, format="csr", dtype=np.float64, rng=rng)
+    if skewed and m > 1 and n > 0:
+        dense = A.toarray()
+        dense[m // 2, :] = rng.standard_normal(n)
+        A = sp.csr_array(dense)
+    A = sp.csr_array(A.astype(dtype)) if kind == "array" else sp.csr_matrix(A.astype(dtype))
+    A.indices = A.indices.astype(index_dtype)
+    A.indptr = A.indptr.astype(index_dtype)
+    return A
+
+
+CASES = [
+    ((0, 0), 0.0), ((0, 5), 0.0), ((5, 0), 0.0), ((1, 1), 1.0), ((7, 13), 0.3),
+    ((200, 300), 0.0), ((1000, 301), 0.05), ((20_011, 57), 0.1),
+]
+CASE_IDS = [f"{m}x{n}" for (m, n), _ in CASES]
+
+
+def tol(dtype, scale=1.0):
+    t = TOL[dtype]
+    return dict(rtol=t["rtol"] * 100, atol=t["atol"] * 100 * scale)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("shape,density", CASES, ids=CASE_IDS)
+def test_spmv(rng, dtype, n_threads, index_dtype, shape, density):
+    A = make_csr(rng, shape, density, dtype, index_dtype)
+    x = rng.standard_normal(shape[1]).astype(dtype)
+    y = sparse.spmv(A, x)
+    assert y.dtype == dtype and y.shape == (shape[0],)
+    np.testing.assert_allclose(y, A @ x, **tol(dtype))
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("shape,density", CASES, ids=CASE_IDS)
+def test_spmv_t(rng, dtype, n_threads, index_dtype, shape, density):
+    A = make_csr(rng, shape, density, dtype, index_dtype)
+    x = rng.standard_normal(shape[0]).astype(dtype)
+    y = sparse.spmv_t(A, x)
+    assert y.dtype == dtype and y.shape == (shape[1],)
+    np.testing.assert_allclose(y, A.T @ x, **tol(dtype, scale=np.sqrt(max(shape[0], 1))))
+
+
+@pytest.mark.parametrize("batch", [0, 1, 5, 33, 70])
+@pytest.mark.parametrize("shape,density", CASES, ids=CASE_IDS)
+def test_spmm(rng, dtype, n_threads, shape, density, batch):
+    A = make_csr(rng, shape, density, dtype, np.int64 if batch == 5 else np.int32)
+    X = rng.standard_normal((shape[1], batch)).astype(dtype)
+    Y = sparse.spmm(A, X)
+    assert Y.dtype == dtype and Y.shape == (shape[0], batch)
+    np.testing.assert_allclose(Y, A @ X, **tol(dtype))
+
+
+def ref_sddmm(P, U, V):
+    rows = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
+    return np.einsum("kd,kd->k", U[rows].astype(np.float64), V[P.indices].astype(np.float64))
+
+
+@pytest.mark.parametrize("d", [0, 1, 7, 8, 37, 256])
+@pytest.mark.parametrize("shape,density", CASES, ids=CASE_IDS)
+def test_sddmm(rng, dtype, n_threads, shape, density, d):
+    if shape[0] * shape[1] > 1e6 and d > 64:
+        pytest.skip("large case covered at smaller d")
+    P = make_csr(rng, shape, density, dtype, np.int64 if d == 7 else np.int32)
+    U = rng.standard_normal((shape[0], d)).astype(dtype)
+    V = rng.standard_normal((shape[1], d)).astype(dtype)
+    vals = sparse.sddmm(P, U, V)
+    assert vals.dtype == dtype and vals.shape == (P.nnz,)
+    np.testing.assert_allclose(vals, ref_sddmm(P, U, V), **tol(dtype, scale=np.sqrt(max(d, 1))))
+
+
+@pytest.mark.parametrize("kind", ["array", "matrix"])
+def test_csr_matrix_and_skewed_rows(rng, n_threads, kind):
+    A = make_csr(rng, (5001, 400), 0.01, np.float64, kind=kind, skewed=True)
+    x = rng.standard_normal(400)
+    np.testing.assert_allclose(sparse.spmv(A, x), A @ x, rtol=1e-12, atol=1e-12)
+    X = rng.standard_normal((400, 9))
+    np.testing.assert_allclose(sparse.spmm(A, X), A @ X, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sparse.spmv_t(A, np.ones(5001)), A.T @ np.ones(5001),
+                               rtol=1e-11, atol=1e-11)
+
+
+def test_results_bit_identical_across_thread_counts(rng):
+    A = make_csr(rng, (30_000, 500), 0.02, np.float64, skewed=True)
+    x, z = rng.standard_normal(500), rng.standard_normal(30_000)
+    X = rng.standard_normal((500, 40))
+    U, V = rng.standard_normal((30_000, 16)), rng.standard_normal((500, 16))
+    runs = []
+    for nt in (1, 2, 3):
+        old = fastprox.set_num_threads(nt)
+        try:
+            runs.append((sparse.spmv(A, x), sparse.spmv_t(A, z), sparse.spmm(A, X),
+                         sparse.sddmm(A, U, V)))
+        finally:
+            fastprox.set_num_threads(old)
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_mixed_precision_promotes(rng):
+    A = make_csr(rng, (50, 40), 0.2, np.float32)
+    x = rng.standard_normal(40)  # float64
+    y = sparse.spmv(A, x)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y, A.astype(np.float64) @ x, rtol=1e-12, atol=1e-12)
+    assert sparse.spmv(A, x.astype(np.float32)).dtype == np.float32
+    assert sparse.spmv(A, np.arange(40)).dtype == np.float64  # integers count as float64
+
+
+def test_integer_values_and_noncontiguous_x(rng):
+    A = sp.csr_array(np.array([[1, 0, 2], [0, 3, 0]], dtype=np.int64))
+    x = np.arange(6.0)[::2]  # strided: copied
+    np.testing.assert_array_equal(sparse.spmv(A, x), [8.0, 6.0])
+    X = np.asfortranarray(rng.standard_normal((3, 4)))
+    np.testing.assert_allclose(sparse.spmm(A, X), A @ X)
+
+
+def test_out_argument(rng):
+    A = make_csr(rng, (30, 20), 0.3, np.float64)
+    x = rng.standard_normal(20)
+    out = np.empty(30)
+    assert sparse.spmv(A, x, out=out) is out
+    np.testing.assert_allclose(out, A @ x)
+    with pytest.raises(TypeError, match="dtype"):
+        sparse.spmv(A, x, out=np.empty(30, np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        sparse.spmv(A, x, out=np.empty(31))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        sparse.spmm(A, np.ones((20, 4)), out=np.empty((30, 4), order="F"))
+
+
+def test_prevalidated_fast_path(rng):
+    A = make_csr(rng, (100, 50), 0.1, np.float64)
+    Av = check_csr(A)
+    x = rng.standard_normal(50)
+    np.testing.assert_array_equal(sparse.spmv(Av, x, check_input=False), sparse.spmv(A, x))
+
+
+# ------------------------------------------------------------ malformed CSR
+
+
+def malformed(kind):
+    A = sp.csr_array(np.array([[1.0, 0, 2], [0, 3, 0], [4, 0, 5]]))
+    if kind == "indptr_length":
+        A.indptr = A.indptr[:-1]
+    elif kind == "indptr_not_monotone":
+        A.indptr = np.array([0, 3, 1, 5], dtype=A.indptr.dtype)
+    elif kind == "indptr_start":
+        A.indptr = np.array([1, 2, 3, 5], dtype=A.indptr.dtype)
+    elif kind == "indptr_end":
+        A.indptr = np.array([0, 2, 3, 4], dtype=A.indptr.dtype)
+    elif kind == "index_too_large":
+        A.indices[2] = 3
+    elif kind == "index_negative":
+        A.indices[4] = -1
+    elif kind == "index_huge_int64":
+        A.indices = A.indices.astype(np.int64)
+        A.indptr = A.indptr.astype(np.int32)
+        A.indices[0] = 2**40
+    elif kind == "indices_length":
+        A.indices = A.indices[:-1]
+    return A
+
+
+MALFORMED = ["indptr_length", "indptr_not_monotone", "indptr_start", "indptr_end",
+             "index_too_large", "index_negative", "index_huge_int64", "indices_length"]
+
+
+@pytest.mark.parametrize("kind", MALFORMED)
+def test_malformed_csr_raises(kind):
+    A = malformed(kind)
+    with pytest.raises(ValueError, match="malformed"):
+        sparse.spmv(A, np.ones(3))
+    with pytest.raises(ValueError, match="malformed"):
+        sparse.spmv_t(A, np.ones(3))
+    with pytest.raises(ValueError, match="malformed"):
+        sparse.spmm(A, np.ones((3, 2)))
+    with pytest.raises(ValueError, match="malformed"):
+        sparse.sddmm(A, np.ones((3, 2)), np.ones((3, 2)))
+
+
+def test_wrong_types_and_shapes(rng):
+    A = make_csr(rng, (4, 3), 0.5, np.float64)
+    with pytest.raises(TypeError, match="CSR format"):
+        sparse.spmv(A.tocsc(), np.ones(3))
+    with pytest.raises(TypeError, match="scipy.sparse CSR"):
+        sparse.spmv(A.toarray(), np.ones(3))
+    with pytest.raises(ValueError, match="length 4"):
+        sparse.spmv(A, np.ones(4))
+    with pytest.raises(ValueError, match="1-D"):
+        sparse.spmv(A, np.ones((3, 1)))
+    with pytest.raises(ValueError, match="length 3"):
+        sparse.spmv_t(A, np.ones(3))
+    with pytest.raises(ValueError, match="rows"):
+        sparse.spmm(A, np.ones((4, 2)))
+    with pytest.raises(ValueError, match="2-D"):
+        sparse.spmm(A, np.ones(3))
+    with pytest.raises(ValueError, match="U must be"):
+        sparse.sddmm(A, np.ones((4, 2)), np.ones((3, 3)))
+    with pytest.raises(TypeError, match="real"):
+        sparse.spmv(A.astype(np.complex128), np.ones(3))
+    with pytest.raises(TypeError, match="dense"):
+        sparse.spmv(A, sp.csr_array(np.ones((1, 3))))
+
+
+# ------------------------------------------------------------- prune_to_csr
+
+
+def test_prune_by_threshold(rng, dtype, n_threads):
+    W = rng.standard_normal((300, 257)).astype(dtype)
+    A = sparse.prune_to_csr(W, threshold=0.5)
+    expected = np.where(np.abs(W) >= dtype(0.5), W, 0)
+    assert A.dtype == dtype and A.has_sorted_indices
+    np.testing.assert_array_equal(A.toarray(), expected)
+    assert A.nnz == np.count_nonzero(expected)
+
+
+@pytest.mark.parametrize("s", [0.0, 0.5, 0.9, 0.95, 0.999, 1.0])
+def test_prune_exact_sparsity(rng, dtype, n_threads, s):
+    W = rng.standard_normal((301, 129)).astype(dtype)
+    A = sparse.prune_to_csr(W, sparsity=s)
+    n_keep = W.size - int(np.floor(s * W.size + 0.5))
+    assert A.nnz == n_keep
+    kept = np.abs(A.data)
+    if 0 < n_keep < W.size:
+        dropped = np.abs(W)[A.toarray() == 0]
+        assert kept.min() >= dropped.max()
+
+
+def test_prune_ties_are_deterministic():
+    W = np.array([[1.0, -1.0, 1.0], [1.0, 2.0, -1.0]])
+    A = sparse.prune_to_csr(W, sparsity=0.5)  # prune 3 of the five |w| == 1
+    # ties: the lowest flat indices go first -> (0,0), (0,1), (0,2) pruned
+    np.testing.assert_array_equal(A.toarray(), [[0, 0, 0], [1.0, 2.0, -1.0]])
+    np.testing.assert_array_equal(sparse.prune_to_csr(W, sparsity=0.5).toarray(), A.toarray())
+
+
+def test_prune_never_stores_zeros():
+    W = np.zeros((3, 4))
+    W[0, 0] = 1.0
+    A = sparse.prune_to_csr(W, sparsity=0.1)
+    assert A.nnz == 1
+    assert sparse.prune_to_csr(W, threshold=0.0).nnz == 1
+
+
+def test_prune_bad_input():
+    with pytest.raises(ValueError, match="exactly one"):
+        sparse.prune_to_csr(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="exactly one"):
+        sparse.prune_to_csr(np.ones((2, 2)), threshold=0.1, sparsity=0.5)
+    with pytest.raises(ValueError, match="sparsity must be <= 1"):
+        sparse.prune_to_csr(np.ones((2, 2)), sparsity=1.5)
+    with pytest.raises(ValueError, match="threshold must be >= 0"):
+        sparse.prune_to_csr(np.ones((2, 2)), threshold=-1)
+    with pytest.raises(ValueError, match="NaN"):
+        sparse.prune_to_csr(np.array([[np.nan, 1.0]]), sparsity=0.5)
+    with pytest.raises(ValueError, match="2-D"):
+        sparse.prune_to_csr(np.ones(3), sparsity=0.5)
