@@ -13,6 +13,12 @@ def _cpu_count():
         return os.cpu_count() or 1
 
 
+# Read once: kernels ask for the thread count on every call, and the CPUs a
+# process may use do not change under it in practice.
+_CPUS = _cpu_count()
+_OPENMP = _openmp.openmp_enabled()
+
+
 def get_num_threads():
     """Return the number of threads fastprox kernels will use.
 
@@ -25,9 +31,9 @@ def get_num_threads():
     -------
     n_threads : int
     """
-    if not _openmp.openmp_enabled():
+    if not _OPENMP:
         return 1
-    n = min(_openmp.omp_max_threads(), _cpu_count())
+    n = min(_openmp.omp_max_threads(), _CPUS)
     if _user_n_threads is not None:
         n = min(n, _user_n_threads)
     return max(1, n)

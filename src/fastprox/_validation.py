@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _dispatch
+from ._threads import get_num_threads
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -47,6 +48,8 @@ def check_scalar(value, name, *, min_val=None, max_val=None, include_min=True,
 
 
 def _as_ndarray(x, name):
+    if type(x) is np.ndarray and x.dtype.kind in "biuf":
+        return x
     if sp.issparse(x):
         raise TypeError(f"{name} must be a dense array, got a scipy.sparse {x.format} matrix; "
                         f"use {name}.toarray() if it is small")
@@ -87,6 +90,8 @@ def check_input(x, name, dtype, shape=None, ndim=None):
         raise ValueError(f"{name} must be {ndim}-D, got shape {x.shape}")
     if shape is not None and x.shape != tuple(shape):
         raise ValueError(f"{name} has shape {x.shape}, expected {tuple(shape)}")
+    if x.dtype == dtype and x.flags.c_contiguous:
+        return x
     return np.ascontiguousarray(x, dtype=dtype)
 
 
@@ -150,12 +155,12 @@ def check_csr(A, name="A", dtype=None, check_structure=True):
     n_rows, n_cols = (int(s) for s in A.shape)
     data, indices, indptr = A.data, A.indices, A.indptr
     for arr, what in ((data, "data"), (indices, "indices"), (indptr, "indptr")):
-        if not isinstance(arr, np.ndarray) or arr.ndim != 1:
+        if type(arr) is not np.ndarray or arr.ndim != 1:
             raise ValueError(f"{name}.{what} must be a 1-D numpy array")
-    for arr, what in ((indices, "indices"), (indptr, "indptr")):
-        if arr.dtype.kind not in "iu":
-            raise TypeError(f"{name}.{what} must hold integers, got dtype {arr.dtype}")
-    if np.iscomplexobj(data) or data.dtype == object or data.dtype.kind not in "biuf":
+    if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
+        raise TypeError(f"{name}.indices and {name}.indptr must hold integers, got dtypes "
+                        f"{indices.dtype} and {indptr.dtype}")
+    if data.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {data.dtype}")
     if indptr.shape[0] != n_rows + 1:
         raise ValueError(f"{name}.indptr has length {indptr.shape[0]}, expected n_rows + 1 = "
@@ -166,7 +171,8 @@ def check_csr(A, name="A", dtype=None, check_structure=True):
                          f"length {nnz}; the matrix is malformed")
     if dtype is None:
         dtype = data.dtype if data.dtype in FLOAT_DTYPES else np.float64
-    data = np.ascontiguousarray(data, dtype=dtype)
+    if data.dtype != dtype or not data.flags.c_contiguous:
+        data = np.ascontiguousarray(data, dtype=dtype)
 
     # One index dtype for both arrays: kept if they already agree (int32 or
     # int64), else int32 when the shape and nnz fit in it, else int64.
@@ -178,15 +184,13 @@ def check_csr(A, name="A", dtype=None, check_structure=True):
     indices = _as_index(indices, idx_dtype, name, "indices")
 
     if check_structure:
-        kern = _dispatch.load("_sparse")
-        from ._threads import get_num_threads
-
+        kern = _sparse_kernels()
         nt = get_num_threads()
         bad = kern.check_indptr_impl(indptr, nnz, nt)
         if bad >= 0:
             if bad == 0:
                 msg = f"{name}.indptr[0] is {indptr[0]}, must be 0"
-            elif bad == n_rows:
+            elif bad == n_rows and indptr[-1] != nnz:
                 msg = (f"{name}.indptr[-1] is {indptr[-1]} but the matrix stores nnz = {nnz} "
                        "values")
             else:
@@ -201,7 +205,19 @@ def check_csr(A, name="A", dtype=None, check_structure=True):
     return CSR(data, indices, indptr, (n_rows, n_cols))
 
 
+_SPARSE = None
+
+
+def _sparse_kernels():
+    global _SPARSE
+    if _SPARSE is None:
+        _SPARSE = _dispatch.load("_sparse")
+    return _SPARSE
+
+
 def _as_index(arr, dtype, name, what):
+    if arr.dtype == dtype and arr.flags.c_contiguous:
+        return arr
     if arr.dtype != dtype and not np.can_cast(arr.dtype, dtype) and arr.size:
         # a narrowing cast must not wrap a bad value around into a valid one
         info = np.iinfo(dtype)

@@ -28,6 +28,24 @@ from ._validation import check_input as _check_dense
 
 _k = _dispatch.load("_sparse")
 
+_C_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
+            np.dtype(np.int32): "int32_t", np.dtype(np.int64): "int64_t"}
+_SPECIALISED = {}
+
+
+def _impl(name, *dtypes):
+    """The compiled specialisation of fused kernel ``name`` for these dtypes.
+
+    Calling it directly skips Cython's run-time signature matching, which costs
+    more than a whole mat-vec on a small matrix.
+    """
+    key = (name,) + dtypes
+    fn = _SPECIALISED.get(key)
+    if fn is None:
+        fn = getattr(_k, name).__signatures__["|".join(_C_NAMES[np.dtype(d)] for d in dtypes)]
+        _SPECIALISED[key] = fn
+    return fn
+
 __all__ = ["spmv", "spmv_t", "spmm", "sddmm", "prune_to_csr"]
 
 
@@ -77,7 +95,8 @@ def spmv(A, x, out=None, *, check_input=True):
     A, dtype = _prepare(A, xd, check_input)
     x = _check_vector(x, A.shape[1], dtype, "x", "n_cols")
     out = check_out(out, (A.shape[0],), dtype)
-    _k.spmv_impl(A.data, A.indices, A.indptr, x, out, get_num_threads())
+    _impl("spmv_impl", dtype, A.indices.dtype)(A.data, A.indices, A.indptr, x, out,
+                                                 get_num_threads())
     return out
 
 
@@ -126,7 +145,8 @@ def spmv_t(A, x, out=None, *, check_input=True):
     out = check_out(out, (A.shape[1],), dtype)
     parts = _n_parts(A)
     buffers = np.empty((parts - 1, A.shape[1]), dtype=dtype)
-    _k.spmv_t_impl(A.data, A.indices, A.indptr, x, out, buffers, get_num_threads())
+    _impl("spmv_t_impl", dtype, A.indices.dtype)(A.data, A.indices, A.indptr, x, out, buffers,
+                                                   get_num_threads())
     return out
 
 
@@ -161,7 +181,8 @@ def spmm(A, X, out=None, *, check_input=True):
                          "(n_in, batch)")
     X = _check_dense(X, "X", dtype)
     out = check_out(out, (A.shape[0], X.shape[1]), dtype)
-    _k.spmm_impl(A.data, A.indices, A.indptr, X, out, get_num_threads())
+    _impl("spmm_impl", dtype, A.indices.dtype)(A.data, A.indices, A.indptr, X, out,
+                                                 get_num_threads())
     return out
 
 
@@ -206,7 +227,7 @@ def sddmm(pattern, U, V, out=None, *, check_input=True):
     U = _check_dense(U, "U", dtype)
     V = _check_dense(V, "V", dtype)
     out = check_out(out, (P.nnz,), dtype)
-    _k.sddmm_impl(P.indices, P.indptr, U, V, out, get_num_threads())
+    _impl("sddmm_impl", P.indices.dtype, dtype)(P.indices, P.indptr, U, V, out, get_num_threads())
     return out
 
 
