@@ -82,6 +82,7 @@ OPENMP_PROBE = textwrap.dedent(
 
 def openmp_flags():
     if os.environ.get("FASTPROX_NO_OPENMP"):
+        warnings.warn("fastprox: FASTPROX_NO_OPENMP is set; building SERIAL kernels.", stacklevel=1)
         return None
     if sys.platform == "darwin":
         candidates = [(["-Xpreprocessor", "-fopenmp"], ["-lomp"])]
@@ -106,16 +107,14 @@ def simd_levels():
 
 def extensions():
     omp = openmp_flags()
-    if omp is None:
+    if omp is None and not os.environ.get("FASTPROX_NO_OPENMP"):
         warnings.warn(
             "fastprox: the C compiler does not accept OpenMP flags; building SERIAL "
             "kernels. Install a compiler with OpenMP support (gcc, or clang + libomp) "
             "and rebuild to use several cores.",
             stacklevel=1,
         )
-        cflags, lflags = [], []
-    else:
-        cflags, lflags = omp
+    cflags, lflags = omp if omp is not None else ([], [])
     base = list(BASE_FLAGS) if sys.platform != "win32" else ["/O2"]
     if os.environ.get("FASTPROX_NATIVE"):
         base.append("-march=native")

@@ -23,6 +23,11 @@ def supported_levels():
     return [lvl for lvl in LEVELS if all(_openmp.cpu_supports(f) for f in _REQUIRES[lvl])]
 
 
+def available_levels():
+    """Return the ISA levels this CPU can run *and* this build contains, best first."""
+    return [lvl for lvl in supported_levels() if _built(lvl, "_prox") is not None]
+
+
 def _built(level, name):
     try:
         return importlib.import_module(f"fastprox._simd.{level}.{name}")
