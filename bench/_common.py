@@ -46,9 +46,9 @@ def base_parser(description):
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes and a short time budget (a smoke run of a few seconds)")
     p.add_argument("--budget", type=float, default=None,
-                   help="seconds of timed calls per measurement (default 0.5, 0.02 with --quick)")
+                   help="seconds of timed calls per table row (default 1, 0.02 with --quick)")
     p.add_argument("--min-repeats", type=int, default=None,
-                   help="timed calls per measurement at least (default 7, 3 with --quick)")
+                   help="samples per measurement at least (default 5, 3 with --quick)")
     p.add_argument("--bw-n", type=int, default=None,
                    help="float64 elements of the bandwidth triad (default 2e7, 1e6 with --quick)")
     p.add_argument("--json", metavar="PATH", default=None,
@@ -62,12 +62,12 @@ def base_parser(description):
     return p
 
 
-def finish_args(args, *, quick_budget=0.02, full_budget=0.5):
+def finish_args(args, *, quick_budget=0.02, full_budget=1.0):
     """Fill in the defaults that depend on --quick."""
     if args.budget is None:
         args.budget = quick_budget if args.quick else full_budget
     if args.min_repeats is None:
-        args.min_repeats = 3 if args.quick else 7
+        args.min_repeats = 3 if args.quick else 5
     if args.bw_n is None:
         args.bw_n = 10**6 if args.quick else 2 * 10**7
     return args
@@ -112,12 +112,51 @@ def time_call(fn, *, budget=0.5, min_repeats=7, max_repeats=1000, warmup=1, min_
             "repeats": len(samples), "number": number}
 
 
+def time_calls(fns, *, budget=0.5, min_repeats=7, max_repeats=1000, warmup=1, min_sample=2e-4):
+    """Median wall times of several callables, sampled in interleaved rounds.
+
+    ``fns`` maps names to callables (None values are skipped). Each round takes
+    one sample of every callable in turn, so a load that comes and goes on a
+    shared machine hits all of them alike and their ratios stay meaningful.
+    Batching, ``min_repeats`` and ``budget`` (for all of them together) are as
+    in :func:`time_call`.
+
+    Returns
+    -------
+    dict name -> timing dict (see :func:`time_call`), None for skipped names.
+    """
+    live = {k: f for k, f in fns.items() if f is not None}
+    number = {}
+    for k, f in live.items():
+        t0 = time.perf_counter()
+        for _ in range(max(1, warmup)):
+            f()
+        first = (time.perf_counter() - t0) / max(1, warmup)
+        number[k] = 1 if first >= min_sample else int(math.ceil(min_sample / max(first, 1e-9)))
+    samples = {k: [] for k in live}
+    start = time.perf_counter()
+    for i in range(max_repeats):
+        for k, f in live.items():
+            n = number[k]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            samples[k].append((time.perf_counter() - t0) / n)
+        if i + 1 >= min_repeats and time.perf_counter() - start >= budget:
+            break
+    out = {k: None for k in fns}
+    for k, s in samples.items():
+        out[k] = {"median": statistics.median(s), "min": min(s), "max": max(s),
+                  "repeats": len(s), "number": number[k]}
+    return out
+
+
 def timer_from_args(args):
-    """``time_call`` with the script's --budget / --min-repeats."""
-    def timed(fn, **kw):
+    """``time_calls`` with the script's --budget / --min-repeats."""
+    def timed(fns, **kw):
         kw.setdefault("budget", args.budget)
         kw.setdefault("min_repeats", args.min_repeats)
-        return time_call(fn, **kw)
+        return time_calls(fns, **kw)
     return timed
 
 
@@ -194,9 +233,34 @@ def bandwidths(args):
     """Measured bandwidth for every thread count of the run, keyed by thread count."""
     out = {}
     for n in sorted(set(args.threads)):
-        out[n] = measure_bandwidth(n, n=args.bw_n, budget=max(args.budget, 0.05),
+        out[n] = measure_bandwidth(n, n=args.bw_n, budget=min(max(args.budget, 0.05), 0.5),
                                    min_repeats=args.min_repeats)
     return out
+
+
+def final_bandwidths(args, start):
+    """Measure again at the end of the run and keep, per thread count, the higher median.
+
+    On a shared machine a burst of someone else's memory traffic during one
+    measurement would otherwise make every ``% bw`` of the run look too good.
+    Both measurements are kept (``start``, ``end``) in the result.
+    """
+    end = bandwidths(args)
+    out = {}
+    for n, b in start.items():
+        e = end[n]
+        best = b if b["gbps"] >= e["gbps"] else e
+        out[n] = dict(best, start=b["gbps"], end=e["gbps"])
+    return out
+
+
+def add_pct_bw(rows, bw, key="gbps"):
+    """Fill ``pct_bw`` of every row that has a bandwidth figure (and isn't in cache)."""
+    for r in rows:
+        if r.get(key) is not None and not r.get("small"):
+            r["pct_bw"] = 100 * r[key] / bw[r["threads"]]["gbps"]
+        else:
+            r["pct_bw"] = None
 
 
 # --------------------------------------------------------------------------- machine
@@ -306,7 +370,18 @@ def _loadavg():
         return None
 
 
-def describe(machine, bw):
+def describe_bandwidth(bw):
+    """One line per thread count: the triad bandwidth used for ``% bw``."""
+    lines = []
+    for n, b in sorted(bw.items()):
+        lines.append(f"bandwidth   {n} thread{'s' if n > 1 else ' '}: {b['gbps']:6.1f} GB/s "
+                     f"median, {b['gbps_best']:6.1f} best  ({b['kernel']}, n={b['n']:.0e}, "
+                     "24 B/elt)" + (f"; start of run {b['start']:.1f}, end {b['end']:.1f}"
+                                    if "start" in b else ""))
+    return "\n".join(lines)
+
+
+def describe(machine, bw=None):
     """A few header lines describing the machine and the measured bandwidth."""
     fp = machine["fastprox"]
     blas = [p for p in machine["threadpools"] if p["user_api"] == "blas"]
@@ -333,10 +408,8 @@ def describe(machine, bw):
         lines.append(f"load        {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min)"
                      + ("  WARNING: other processes are running; multi-thread timings suffer"
                         if busy else ""))
-    for n, b in sorted(bw.items()):
-        lines.append(f"bandwidth   {n} thread{'s' if n > 1 else ' '}: {b['gbps']:6.1f} GB/s "
-                     f"median, {b['gbps_best']:6.1f} best  ({b['kernel']}, n={b['n']:.0e}, "
-                     "24 B/elt)")
+    if bw:
+        lines += describe_bandwidth(bw).splitlines()
     for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if k in machine["env"]:
             lines.append(f"WARNING     {k} is set: OpenBLAS may run a slower kernel; "

@@ -70,9 +70,8 @@ def _size(shape):
 
 
 class Runner:
-    def __init__(self, args, bw):
+    def __init__(self, args):
         self.args = args
-        self.bw = bw
         self.timed = _common.timer_from_args(args)
         self.rows = []
 
@@ -83,10 +82,9 @@ class Runner:
 
         with _common.thread_limit(threads):
             eff = get_num_threads()
-            t_ours = self.timed(ours)
-            t_pre = self.timed(pre) if pre is not None else None
-            t_ref = self.timed(ref)  # BLAS references obey the same limit
-            t_sp = self.timed(scipy) if scipy is not None else None
+            # interleaved samples; the BLAS references obey the same thread limit
+            t = self.timed({"ours": ours, "pre": pre, "ref": ref, "scipy": scipy})
+        t_ours, t_pre, t_ref, t_sp = t["ours"], t["pre"], t["ref"], t["scipy"]
         best = t_pre if t_pre is not None else t_ours
         row = {
             "op": op, "dtype": dtype, "size": size, "threads": threads,
@@ -98,8 +96,7 @@ class Runner:
             "speedup": t_ref["median"] / t_ours["median"],
             "speedup_pre": t_ref["median"] / t_pre["median"] if t_pre else None,
             "gbps": nbytes / best["median"] / 1e9 if nbytes else None,
-            "pct_bw": (100 * nbytes / best["median"] / 1e9 / self.bw[threads]["gbps"]
-                       if nbytes else None),
+            "pct_bw": None,  # filled in at the end (add_pct_bw)
             "gflops": flops / best["median"] / 1e9 if flops else None,
             "max_rel_diff": err,
             "agrees": err is None or err <= tol,
@@ -297,11 +294,10 @@ def main(argv=None):
         return rc
 
     machine = _common.machine_info()
-    bw = _common.bandwidths(args)
     print(QUESTION)
-    print(_common.describe(machine, bw))
-    print()
-    r = Runner(args, bw)
+    print(_common.describe(machine))
+    bw_start = _common.bandwidths(args)
+    r = Runner(args)
     if "spmv" in args.ops:
         r.spmv(transpose=False)
     if "spmv_t" in args.ops:
@@ -312,6 +308,10 @@ def main(argv=None):
         r.sddmm()
     if "prune" in args.ops:
         r.prune()
+    bw = _common.final_bandwidths(args, bw_start)
+    _common.add_pct_bw(r.rows, bw)
+    print(_common.describe_bandwidth(bw))
+    print()
     _common.print_table(r.rows, COLUMNS)
     print("\nms ours: validated call; ms pre: matrix validated once beforehand (check_input=False);"
           "\nx ref = ms ref / ms ours (> 1: we are faster); ms scipy: scipy.sparse A @ X (1 thread);"
