@@ -436,7 +436,8 @@ def print_table(rows, columns, title=None, file=None):
     file = file or sys.stdout
     cells = [[fmt(r.get(k), spec) for k, _, spec in columns] for r in rows]
     widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h, _) in enumerate(columns)]
-    left = [all(isinstance(r.get(k), str) or r.get(k) is None for r in rows)
+    left = [any(isinstance(r.get(k), str) for r in rows)
+            and all(isinstance(r.get(k), str) or r.get(k) is None for r in rows)
             for k, _, _ in columns]
 
     def line(values):
