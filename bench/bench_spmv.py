@@ -1,0 +1,330 @@
+"""How fast are the CSR kernels against what users would call instead (SciPy, dense BLAS)?
+
+* spmv / spmv_t on a tall 1e6 x 1e3 matrix at 1 % density (about 10
+  nonzeros per row) against SciPy's ``A @ x`` / ``A.T @ x``; GB/s counts the
+  matrix only, value + int32 index per nonzero (12 B in float64, 8 B in
+  float32), and % bw compares it with the streaming bandwidth measured in the
+  same run at the row's thread count.
+* spmm: a pruned 1024 x 1024 layer (90 % and 70 % sparsity) times a dense
+  (1024, 256) batch against the dense BLAS product ``W @ X`` of the unpruned
+  weights at the same thread count (and SciPy's ``A @ X`` for reference).
+* sddmm: the values of ``U @ V.T`` (U, V of shape (1024, 256)) at the
+  nonzeros of a 90 % sparse pattern against the dense BLAS ``U @ V.T``.
+* prune_to_csr of a 2048 x 2048 matrix (by sparsity and by threshold) against
+  the NumPy + SciPy code users would write.
+
+Every fastprox kernel is timed twice: the validated call (``check_input=True``,
+the default, which reads the index arrays once) and the call on a matrix
+validated beforehand (``check_csr`` once, then ``check_input=False``), the
+fast path for repeated products. SciPy's sparse products run on one thread
+whatever the row's thread count; BLAS runs at the row's thread count.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_spmv.py
+"""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+SCRIPT = "bench_spmv"
+QUESTION = ("CSR kernels (spmv, spmv_t, spmm, sddmm, prune_to_csr) vs SciPy and dense BLAS, "
+            "validated and pre-validated, at 1 and 2 threads")
+OPS = ("spmv", "spmv_t", "spmm", "sddmm", "prune")
+
+
+def random_csr(n_rows, n_cols, density, rng, dtype=np.float64, index_dtype=np.int32):
+    """Uniformly random CSR matrix with canonical structure (sorted, no duplicates).
+
+    Positions are drawn with replacement and de-duplicated, so the density is
+    a hair under ``density``; much faster than ``scipy.sparse.random`` at 1e7
+    nonzeros.
+    """
+    import scipy.sparse as sp
+
+    k = int(round(density * n_rows * n_cols))
+    flat = np.unique(rng.integers(0, n_rows * n_cols, size=k, dtype=np.int64))
+    rows = flat // n_cols
+    indices = (flat % n_cols).astype(index_dtype)
+    indptr = np.zeros(n_rows + 1, dtype=index_dtype)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    data = rng.standard_normal(flat.size).astype(dtype)
+    return sp.csr_array((data, indices, indptr), shape=(n_rows, n_cols))
+
+
+def _rel_err(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    scale = max(float(np.max(np.abs(b))) if b.size else 0.0, 1.0)
+    return float(np.max(np.abs(a - b))) / scale if a.size else 0.0
+
+
+def _tol(dtype):
+    return 1e-4 if np.dtype(dtype) == np.float32 else 1e-10
+
+
+def _size(shape):
+    return "x".join(f"{s:.0e}" if s >= 10**5 else str(s) for s in shape)
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.timed = _common.timer_from_args(args)
+        self.rows = []
+
+    def add(self, op, dtype, size, threads, ours, ref, ref_name, *, pre=None, scipy=None,
+            nbytes=None, flops=None, err=None, tol=None, extra=None):
+        """Time ``ours`` (and ``pre``, ``scipy``) inside the thread limit, ``ref`` too."""
+        from fastprox import get_num_threads
+
+        with _common.thread_limit(threads):
+            eff = get_num_threads()
+            # interleaved samples; the BLAS references obey the same thread limit
+            t = self.timed({"ours": ours, "pre": pre, "ref": ref, "scipy": scipy})
+        t_ours, t_pre, t_ref, t_sp = t["ours"], t["pre"], t["ref"], t["scipy"]
+        best = t_pre if t_pre is not None else t_ours
+        row = {
+            "op": op, "dtype": dtype, "size": size, "threads": threads,
+            "threads_effective": eff, "ref": ref_name,
+            "ms_ours": t_ours["median"] * 1e3,
+            "ms_pre": t_pre["median"] * 1e3 if t_pre else None,
+            "ms_ref": t_ref["median"] * 1e3,
+            "ms_scipy": t_sp["median"] * 1e3 if t_sp else None,
+            "speedup": t_ref["median"] / t_ours["median"],
+            "speedup_pre": t_ref["median"] / t_pre["median"] if t_pre else None,
+            "gbps": nbytes / best["median"] / 1e9 if nbytes else None,
+            "pct_bw": None,  # filled in at the end (add_pct_bw)
+            "gflops": flops / best["median"] / 1e9 if flops else None,
+            "max_rel_diff": err,
+            "agrees": err is None or err <= tol,
+            "timing_ours": t_ours, "timing_pre": t_pre, "timing_ref": t_ref, "timing_scipy": t_sp,
+        }
+        if extra:
+            row.update(extra)
+        self.rows.append(row)
+        if not row["agrees"]:
+            print(f"WARNING: {op} {dtype} {size} differs from the reference by {err:.2e} "
+                  "(relative)", file=sys.stderr)
+
+    # ----------------------------------------------------------------- cases
+
+    def spmv(self, transpose):
+        from fastprox import sparse
+        from fastprox._validation import check_csr
+
+        a = self.args
+        n_rows, n_cols = a.spmv_shape
+        rng = np.random.default_rng(1)
+        A64 = random_csr(n_rows, n_cols, a.density, rng)
+        for dtype in a.dtypes:
+            A = A64.astype(dtype) if dtype != "float64" else A64
+            Av = check_csr(A)
+            x = rng.standard_normal(n_rows if transpose else n_cols).astype(dtype)
+            nbytes = A.nnz * (A.data.itemsize + A.indices.itemsize)
+            if transpose:
+                op, ref_name = "spmv_t", "scipy A.T@x"
+                AT = A.T
+
+                def ours():
+                    return sparse.spmv_t(A, x)
+
+                def pre():
+                    return sparse.spmv_t(Av, x, check_input=False)
+
+                def ref():
+                    return AT @ x
+            else:
+                op, ref_name = "spmv", "scipy A@x"
+
+                def ours():
+                    return sparse.spmv(A, x)
+
+                def pre():
+                    return sparse.spmv(Av, x, check_input=False)
+
+                def ref():
+                    return A @ x
+            err = max(_rel_err(ours(), ref()), _rel_err(pre(), ref()))
+            for threads in a.threads:
+                self.add(op, dtype, f"{_size(A.shape)} {100 * a.density:g}%", threads, ours, ref,
+                         ref_name, pre=pre, nbytes=nbytes, flops=2 * A.nnz, err=err,
+                         tol=_tol(dtype),
+                         extra={"nnz": A.nnz, "shape": A.shape, "bytes_per_nnz":
+                                A.data.itemsize + A.indices.itemsize})
+
+    def spmm(self):
+        from fastprox import sparse
+        from fastprox._validation import check_csr
+
+        a = self.args
+        n = a.layer
+        rng = np.random.default_rng(2)
+        W64 = rng.standard_normal((n, n))
+        X64 = rng.standard_normal((n, a.batch))
+        for sparsity in a.sparsities:
+            for dtype in a.dtypes:
+                W = W64.astype(dtype)
+                X = np.ascontiguousarray(X64.astype(dtype))
+                A = sparse.prune_to_csr(W, sparsity=sparsity)
+                Av = check_csr(A)
+                err = max(_rel_err(sparse.spmm(A, X), A @ X),
+                          _rel_err(sparse.spmm(Av, X, check_input=False), A @ X))
+                for threads in a.threads:
+                    self.add("spmm", dtype, f"{n}x{n} s={sparsity:g} b={a.batch}", threads,
+                             lambda: sparse.spmm(A, X), lambda: W @ X, "dense W@X",
+                             pre=lambda: sparse.spmm(Av, X, check_input=False),
+                             scipy=lambda: A @ X, flops=2 * A.nnz * a.batch, err=err,
+                             tol=_tol(dtype), extra={"nnz": A.nnz, "sparsity": sparsity})
+
+    def sddmm(self):
+        from fastprox import sparse
+        from fastprox._validation import check_csr
+
+        a = self.args
+        n, d = a.layer, a.inner
+        rng = np.random.default_rng(3)
+        P = sparse.prune_to_csr(rng.standard_normal((n, n)), sparsity=a.sddmm_sparsity)
+        Pv = check_csr(P)
+        rows = np.repeat(np.arange(n), np.diff(P.indptr))
+        U64 = rng.standard_normal((n, d))
+        V64 = rng.standard_normal((n, d))
+        for dtype in a.dtypes:
+            U, V = U64.astype(dtype), V64.astype(dtype)
+            expect = (U @ V.T)[rows, P.indices]
+            err = max(_rel_err(sparse.sddmm(P, U, V), expect),
+                      _rel_err(sparse.sddmm(Pv, U, V, check_input=False), expect))
+            for threads in a.threads:
+                self.add("sddmm", dtype, f"{n}x{n} s={a.sddmm_sparsity:g} d={d}", threads,
+                         lambda: sparse.sddmm(P, U, V), lambda: U @ V.T, "dense U@V.T",
+                         pre=lambda: sparse.sddmm(Pv, U, V, check_input=False),
+                         flops=2 * P.nnz * d, err=err, tol=_tol(dtype),
+                         extra={"nnz": P.nnz, "sparsity": a.sddmm_sparsity})
+
+    def prune(self):
+        import scipy.sparse as sp
+        from fastprox import sparse
+
+        a = self.args
+        shape = tuple(a.prune_shape)
+        s = a.prune_sparsity
+        rng = np.random.default_rng(4)
+        W64 = rng.standard_normal(shape)
+        for dtype in a.dtypes:
+            W = W64.astype(dtype)
+            k = int(np.floor(s * W.size + 0.5))
+            thr = float(np.partition(np.abs(W).ravel(), k - 1)[k - 1])
+
+            def ref_sparsity():
+                absw = np.abs(W)
+                t = np.partition(absw.ravel(), k - 1)[k - 1]
+                return sp.csr_array(np.where(absw > t, W, 0))
+
+            def ref_threshold():
+                return sp.csr_array(np.where(np.abs(W) >= thr, W, 0))
+
+            cases = (
+                ("prune_to_csr sparsity", lambda: sparse.prune_to_csr(W, sparsity=s),
+                 ref_sparsity, "np.partition+csr_array"),
+                ("prune_to_csr threshold", lambda: sparse.prune_to_csr(W, threshold=thr),
+                 ref_threshold, "np.where+csr_array"),
+            )
+            for op, ours, ref, ref_name in cases:
+                mine, theirs = ours(), ref()
+                same = (mine.nnz == theirs.nnz and np.array_equal(mine.indptr, theirs.indptr)
+                        and np.array_equal(mine.indices, theirs.indices))
+                err = _rel_err(mine.data, theirs.data) if same else float("inf")
+                for threads in a.threads:
+                    self.add(op, dtype, f"{shape[0]}x{shape[1]} s={s:g}", threads, ours, ref,
+                             ref_name, nbytes=W.nbytes, err=err, tol=0.0,
+                             extra={"nnz": mine.nnz})
+
+
+COLUMNS = [
+    ("op", "op", ""),
+    ("dtype", "dtype", ""),
+    ("size", "size", ""),
+    ("threads", "thr", "d"),
+    ("ms_ours", "ms ours", ".3f"),
+    ("ms_pre", "ms pre", ".3f"),
+    ("ref", "reference", ""),
+    ("ms_ref", "ms ref", ".3f"),
+    ("speedup", "x ref", ".2f"),
+    ("speedup_pre", "x ref pre", ".2f"),
+    ("ms_scipy", "ms scipy", ".3f"),
+    ("gbps", "GB/s", ".1f"),
+    ("pct_bw", "% bw", ".0f"),
+    ("gflops", "GFLOP/s", ".1f"),
+]
+
+
+def main(argv=None):
+    p = _common.base_parser(__doc__.split("\n\n")[0])
+    p.add_argument("--ops", nargs="+", default=list(OPS), choices=OPS)
+    p.add_argument("--spmv-shape", nargs=2, type=_common.parse_number, default=None,
+                   metavar=("ROWS", "COLS"), help="spmv matrix (default 1e6 1e3)")
+    p.add_argument("--density", type=float, default=0.01, help="spmv density")
+    p.add_argument("--layer", type=int, default=None,
+                   help="spmm / sddmm layer size n (n x n weights; default 1024)")
+    p.add_argument("--batch", type=int, default=None, help="spmm batch (default 256)")
+    p.add_argument("--sparsities", type=float, nargs="+", default=[0.9, 0.7],
+                   help="spmm sparsities")
+    p.add_argument("--sddmm-sparsity", type=float, default=0.9)
+    p.add_argument("--inner", type=int, default=None, help="sddmm inner dimension d (default 256)")
+    p.add_argument("--prune-shape", nargs=2, type=_common.parse_number, default=None,
+                   metavar=("ROWS", "COLS"), help="prune_to_csr matrix (default 2048 2048)")
+    p.add_argument("--prune-sparsity", type=float, default=0.9)
+    args = p.parse_args(argv)
+    _common.finish_args(args)
+    q = args.quick
+    if args.spmv_shape is None:
+        args.spmv_shape = [20_000, 1_000] if q else [1_000_000, 1_000]
+    if args.layer is None:
+        args.layer = 128 if q else 1024
+    if args.batch is None:
+        args.batch = 32 if q else 256
+    if args.inner is None:
+        args.inner = 32 if q else 256
+    if args.prune_shape is None:
+        args.prune_shape = [256, 256] if q else [2048, 2048]
+    rc = _common.handle_simd(args, os.path.abspath(__file__))
+    if rc is not None:
+        return rc
+
+    machine = _common.machine_info()
+    print(QUESTION)
+    print(_common.describe(machine))
+    bw_start = _common.bandwidths(args)
+    r = Runner(args)
+    if "spmv" in args.ops:
+        r.spmv(transpose=False)
+    if "spmv_t" in args.ops:
+        r.spmv(transpose=True)
+    if "spmm" in args.ops:
+        r.spmm()
+    if "sddmm" in args.ops:
+        r.sddmm()
+    if "prune" in args.ops:
+        r.prune()
+    bw = _common.final_bandwidths(args, bw_start)
+    _common.add_pct_bw(r.rows, bw)
+    print(_common.describe_bandwidth(bw))
+    print()
+    _common.print_table(r.rows, COLUMNS)
+    print("\nms ours: validated call; ms pre: matrix validated once beforehand (check_input=False);"
+          "\nx ref = ms ref / ms ours (> 1: we are faster); ms scipy: scipy.sparse A @ X (1 thread);"
+          "\nGB/s (pre-validated call): matrix bytes (value + index per nonzero) for spmv/spmv_t, "
+          "the dense input for prune_to_csr;\n% bw: of the triad bandwidth measured at the row's "
+          "thread count; GFLOP/s: 2 flops per nonzero (x batch or d) — useful work only.")
+    doc = _common.make_doc(SCRIPT, QUESTION, args, machine, bw, r.rows,
+                           columns={k: h for k, h, _ in COLUMNS})
+    path = _common.write_json(doc, args, SCRIPT)
+    if path:
+        print(f"JSON: {path}")
+    return 0 if all(row["agrees"] for row in r.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

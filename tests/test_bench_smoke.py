@@ -1,0 +1,76 @@
+"""Smoke tests for the benchmark scripts: each runs end to end at tiny sizes.
+
+The scripts are not part of the package, so nothing else would notice an API
+change breaking them. Each one is run in a subprocess with ``--quick`` and
+must exit 0 (which also means our results agreed with the reference) and
+write JSON with the expected keys.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+
+DOC_KEYS = {"script", "question", "created", "args", "machine", "bandwidth", "rows"}
+MACHINE_KEYS = {"cpu_model", "logical_cpus", "fastprox", "threadpools", "numpy", "scipy"}
+ROW_KEYS = {"op", "dtype", "size", "threads", "ms_ours", "ms_ref", "speedup", "agrees"}
+
+
+def _env():
+    """The current environment, with the fastprox this test process imports on the path."""
+    import fastprox
+
+    env = dict(os.environ)
+    env.pop("FASTPROX_SIMD", None)
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastprox.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (pkg_parent, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _run(script, *args, tmp_path):
+    out = tmp_path / f"{script}.json"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(BENCH, f"{script}.py"), "--quick", "--json", str(out),
+         *args],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout}\n{proc.stderr}"
+    with open(out) as f:
+        return json.load(f), proc.stdout
+
+
+@pytest.mark.parametrize("script, ops", [
+    ("bench_prox", {"sgd_step l1+l2", "adam_step l1", "momentum_step l1+l2", "soft_threshold"}),
+    ("bench_spmv", {"spmv", "spmv_t", "spmm", "sddmm", "prune_to_csr sparsity",
+                    "prune_to_csr threshold"}),
+])
+def test_script_runs(script, ops, tmp_path):
+    doc, stdout = _run(script, tmp_path=tmp_path)
+    assert DOC_KEYS <= set(doc)
+    assert doc["script"] == script
+    assert MACHINE_KEYS <= set(doc["machine"])
+    assert {"1", "2"} <= set(doc["bandwidth"])
+    assert all(b["gbps"] > 0 for b in doc["bandwidth"].values())
+    rows = doc["rows"]
+    assert {r["op"] for r in rows} == ops
+    for r in rows:
+        assert ROW_KEYS <= set(r), r
+        assert r["ms_ours"] > 0 and r["ms_ref"] > 0
+        assert r["agrees"], r
+    assert {r["dtype"] for r in rows} == {"float32", "float64"}
+    assert {r["threads"] for r in rows} == {1, 2}
+    assert "speed-up" in stdout or "x ref" in stdout  # the table was printed
+
+
+def test_simd_comparison(tmp_path):
+    doc, stdout = _run("bench_prox", "--simd", "all", "--kernels", "sgd_step", "--dtypes",
+                       "float64", "--threads", "1", "--small-n", "0", tmp_path=tmp_path)
+    assert doc["levels"][0] == "baseline"
+    assert set(doc["runs"]) == set(doc["levels"])
+    for lvl, run in doc["runs"].items():
+        assert run["machine"]["fastprox"]["simd_level"] == lvl
+    assert all(f"ms_{lvl}" in r for r in doc["rows"] for lvl in doc["levels"])
