@@ -19,6 +19,7 @@ Policies (documented in the public functions too):
   ending at nnz = len(indices) = len(data); indices in [0, n_cols). Index
   arrays are used as int32 when both fit, else int64.
 """
+import math
 import numbers
 
 import numpy as np
@@ -33,10 +34,12 @@ FLOAT_DTYPES = (np.float32, np.float64)
 def check_scalar(value, name, *, min_val=None, max_val=None, include_min=True,
                  include_max=True):
     """Return ``value`` as a finite float, or raise with a message naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
+    if type(value) is not float:  # fast path for the common case
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__} "
+                            f"{value!r}")
+        value = float(value)
+    if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if min_val is not None and (value < min_val or (value == min_val and not include_min)):
         op = ">=" if include_min else ">"
@@ -64,9 +67,13 @@ def _as_ndarray(x, name):
 
 def check_inplace(x, name, dtype=None, ndim=1):
     """Check an array a kernel updates in place; never copies."""
-    if not isinstance(x, np.ndarray):
+    if type(x) is not np.ndarray and not isinstance(x, np.ndarray):
         raise TypeError(f"{name} is updated in place and must be a numpy.ndarray, "
                         f"got {type(x).__name__}")
+    flags = x.flags
+    if x.dtype in FLOAT_DTYPES and (dtype is None or x.dtype == dtype) and x.ndim == ndim \
+            and flags.c_contiguous and flags.writeable:
+        return x  # fast path: nothing to report
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} is updated in place and must be float32 or float64, got "
                         f"{x.dtype}; convert it once with {name}.astype(np.float64)")
@@ -75,12 +82,10 @@ def check_inplace(x, name, dtype=None, ndim=1):
                         f"{np.dtype(dtype)}; keep the weights and optimizer state in one dtype")
     if x.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {x.shape}")
-    if not x.flags.c_contiguous:
+    if not flags.c_contiguous:
         raise ValueError(f"{name} is updated in place and must be C-contiguous; "
                          f"pass np.ascontiguousarray({name}) and keep that array")
-    if not x.flags.writeable:
-        raise ValueError(f"{name} is updated in place but is read-only")
-    return x
+    raise ValueError(f"{name} is updated in place but is read-only")
 
 
 def check_input(x, name, dtype, shape=None, ndim=None):
