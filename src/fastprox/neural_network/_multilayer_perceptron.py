@@ -32,6 +32,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from .. import prox as _prox
 from .. import pruning as _pruning
@@ -363,6 +364,16 @@ class _BaseMLP(BaseEstimator):
     # ----------------------------------------------------------------------- fit
     def _fit(self, X, y):
         sizes = self._validate_params()
+        widths = (np.shape(X)[1] if np.ndim(X) == 2 else 1,) + sizes
+        batch = 200 if self.batch_size == "auto" else self.batch_size
+        # Small networks train on one OpenMP thread: a layer product of a few
+        # hundred thousand FLOPs is shorter than waking and syncing a team, and
+        # on a loaded machine a descheduled team member stalls every barrier.
+        small = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch < 2**22
+        with threadpool_limits(1 if small else None, user_api="openmp"):
+            return self._fit_impl(X, y, sizes)
+
+    def _fit_impl(self, X, y, sizes):
         first = not (self.warm_start and hasattr(self, "layers_"))
         X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32],
                              multi_output=self._multi_output, y_numeric=not self._is_clf)
