@@ -134,8 +134,21 @@ class SparsityReport:
         return "\n".join(out + ["", self._summary()])
 
 
-def sparsity_report(model, X=None, y=None, *, repeats=None, seed=0):
-    """Build the :class:`SparsityReport` of a fitted MLP (see ``model.sparsity_report``)."""
+def sparsity_report(model, X=None, y=None, *, repeats=None, n_threads=1, seed=0):
+    """Build the :class:`SparsityReport` of a fitted MLP (see ``model.sparsity_report``).
+
+    Latencies are timed with BLAS and OpenMP both limited to ``n_threads``
+    (default 1: the same budget for both paths; with more, libgomp's spinning
+    team and OpenBLAS's threads compete for the cores and small products get
+    slower, not faster). ``None`` keeps the current limits.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n_threads):
+        return _sparsity_report(model, X, y, repeats, n_threads, seed)
+
+
+def _sparsity_report(model, X, y, repeats, n_threads, seed):
     from .neural_network._layers import CSRLayer, DenseLayer
 
     layers = model.layers_
@@ -195,5 +208,6 @@ def sparsity_report(model, X=None, y=None, *, repeats=None, seed=0):
     from . import get_num_threads
 
     meta = {"dtype": np.dtype(dtype).name, "threads": get_num_threads(),
+            "timing_threads": n_threads,
             "model": type(model).__name__}
     return SparsityReport(rows, total, score, meta)

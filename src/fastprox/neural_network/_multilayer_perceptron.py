@@ -540,7 +540,7 @@ class _BaseMLP(BaseEstimator):
         nnz = sum(int(np.count_nonzero(layer.values)) for layer in self.layers_)
         return 1.0 - nnz / total
 
-    def sparsity_report(self, X=None, y=None, *, repeats=None):
+    def sparsity_report(self, X=None, y=None, *, repeats=None, n_threads=1):
         """Memory, FLOP and measured latency accounting, dense vs CSR, per layer.
 
         Parameters
@@ -549,7 +549,9 @@ class _BaseMLP(BaseEstimator):
             Data for the model score printed in the report (and the inputs the
             latency is measured on; random inputs otherwise).
         repeats : int, optional
-            Timing repetitions (default: enough for about 50 ms per figure).
+            Timing repetitions (default: enough for about 10 ms per round).
+        n_threads : int or None, default 1
+            BLAS and OpenMP threads while timing (None: current limits).
 
         Returns
         -------
@@ -557,7 +559,7 @@ class _BaseMLP(BaseEstimator):
         """
         from ..report import sparsity_report
 
-        return sparsity_report(self, X, y, repeats=repeats)
+        return sparsity_report(self, X, y, repeats=repeats, n_threads=n_threads)
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
