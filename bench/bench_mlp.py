@@ -1,0 +1,141 @@
+"""Pruned MLP: accuracy vs sparsity, epoch time dense vs sparse phase, forward latency dense vs CSR.
+
+Question: what does pruning a (64, 64) MLP on digits (or LeNet-300-100 on the
+MNIST test-set split with ``--data``) cost in accuracy, and what does storing
+the pruned layers as CSR buy in training and inference time, against
+scikit-learn's dense MLPClassifier on the same split and seed?
+
+    python bench/bench_mlp.py [--quick] [--data /work/shared/data/mnist]
+
+Prints a table and writes JSON to bench/results/.
+"""
+import argparse
+import gzip
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def load_mnist(path):
+    path = Path(path)
+    img, lab = path / "t10k-images-idx3-ubyte.gz", path / "t10k-labels-idx1-ubyte.gz"
+    if not img.exists() or not lab.exists():
+        sys.exit(f"--data: {img} / {lab} not found (see /work/shared/data/README.md)")
+    with gzip.open(img, "rb") as f:
+        raw = f.read()
+    magic, n, rows, cols = np.frombuffer(raw[:16], dtype=">i4")
+    assert magic == 2051, "not an IDX image file"
+    X = np.frombuffer(raw[16:], dtype=np.uint8).reshape(n, rows * cols) / 255.0
+    with gzip.open(lab, "rb") as f:
+        raw = f.read()
+    assert np.frombuffer(raw[:8], dtype=">i4")[0] == 2049, "not an IDX label file"
+    y = np.frombuffer(raw[8:], dtype=np.uint8).astype(np.int64)
+    return X, y
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="two sparsities, few epochs")
+    p.add_argument("--data", help="directory with the MNIST IDX .gz files (optional)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = p.parse_args(argv)
+
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    import fastprox
+    from fastprox.neural_network import MLPClassifier
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    if args.data:
+        X, y = load_mnist(args.data)
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+        name, hidden = "mnist-t10k", (300, 100)
+        ours = dict(learning_rate_init=1e-3, batch_size=128, l1=1e-5, max_iter=20,
+                    pruning_steps=5, pruning_interval=2, finetune_epochs=10)
+        sk_iter = 40
+    else:
+        X, y = load_digits(return_X_y=True)
+        Xtr, Xte, ytr, yte = train_test_split(X / 16.0, y, test_size=0.2, random_state=0)
+        name, hidden = "digits", (64, 64)
+        ours = dict(learning_rate_init=3e-3, batch_size=64, l1=1e-4, max_iter=60,
+                    pruning_steps=10, pruning_interval=3, finetune_epochs=30)
+        sk_iter = 200
+    sparsities = [0.0, 0.9] if args.quick else [0.0, 0.5, 0.8, 0.9, 0.95, 0.98]
+    if args.quick:
+        ours.update(max_iter=max(ours["max_iter"] // 3, 5), finetune_epochs=10)
+        sk_iter = sk_iter // 2
+
+    t0 = time.perf_counter()
+    sk = SkMLP(hidden, max_iter=sk_iter, random_state=args.seed).fit(Xtr, ytr)
+    sk_fit = time.perf_counter() - t0
+    sk_row = {"model": "sklearn dense", "sparsity": 0.0, "accuracy": sk.score(Xte, yte),
+              "fit_s": sk_fit, "epochs": sk.n_iter_, "epoch_ms": 1e3 * sk_fit / sk.n_iter_}
+
+    rows = []
+    for s in sparsities:
+        kw = dict(ours, hidden_layer_sizes=hidden, random_state=args.seed,
+                  pruning_schedule="gradual", pruning_scope="layer")
+        if s > 0:
+            kw["target_sparsity"] = s
+        t0 = time.perf_counter()
+        m = MLPClassifier(**kw).fit(Xtr, ytr)
+        fit = time.perf_counter() - t0
+        ph = np.array(m.epoch_phases_)
+        dense_ep = float(np.median(m.epoch_times_[ph == "dense"]))
+        sparse_ep = (float(np.median(m.epoch_times_[ph == "finetune"]))
+                     if (ph == "finetune").any() else float("nan"))
+        rep = m.sparsity_report(Xte, yte)
+        T = rep.total
+        rows.append({"model": "fastprox", "sparsity": s, "achieved_sparsity": m.sparsity_,
+                     "accuracy": m.score(Xte, yte), "fit_s": fit, "epochs": m.n_iter_,
+                     "dense_epoch_ms": 1e3 * dense_ep, "sparse_epoch_ms": 1e3 * sparse_ep,
+                     "storage": m.layer_storage_,
+                     "fwd_dense_b1_us": 1e6 * T["latency_dense_b1"],
+                     "fwd_stored_b1_us": 1e6 * T["latency_stored_b1"],
+                     "fwd_dense_b256_us": 1e6 * T["latency_dense_b256"],
+                     "fwd_stored_b256_us": 1e6 * T["latency_stored_b256"],
+                     "memory_ratio": T["memory_ratio"], "flop_ratio": T["flop_ratio"]})
+        print(f"  done sparsity {s}", file=sys.stderr, flush=True)
+
+    machine = {"platform": platform.platform(), "processor": platform.processor(),
+               "cpus": os.cpu_count(), "fastprox_threads": fastprox.get_num_threads(),
+               "python": platform.python_version(), "load_avg": os.getloadavg()}
+    print(f"# pruned MLP {hidden} on {name} ({len(ytr)} train / {len(yte)} test), "
+          f"{machine['cpus']} CPUs, load {machine['load_avg'][0]:.1f}")
+    print(f"sklearn dense MLP: acc {sk_row['accuracy']:.4f}, fit {sk_fit:.2f} s, "
+          f"{sk_row['epochs']} epochs, {sk_row['epoch_ms']:.1f} ms/epoch")
+    head = ("sparsity", "acc", "fit s", "epochs", "dense ep ms", "sparse ep ms", "ep speedup",
+            "fwd256 dense us", "fwd256 CSR us", "fwd speedup", "fwd1 dense us", "fwd1 CSR us",
+            "mem x", "storage")
+    print(" | ".join(head))
+    for r in rows:
+        print(" | ".join([
+            f"{r['achieved_sparsity']:.3f}", f"{r['accuracy']:.4f}", f"{r['fit_s']:.2f}",
+            str(r["epochs"]), f"{r['dense_epoch_ms']:.1f}", f"{r['sparse_epoch_ms']:.1f}",
+            f"{r['dense_epoch_ms'] / r['sparse_epoch_ms']:.2f}x",
+            f"{r['fwd_dense_b256_us']:.1f}", f"{r['fwd_stored_b256_us']:.1f}",
+            f"{r['fwd_dense_b256_us'] / r['fwd_stored_b256_us']:.2f}x",
+            f"{r['fwd_dense_b1_us']:.1f}", f"{r['fwd_stored_b1_us']:.1f}",
+            f"{r['memory_ratio']:.1f}", ",".join(r["storage"])]))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fn = out / f"bench_mlp_{name}{'_quick' if args.quick else ''}.json"
+    fn.write_text(json.dumps({"dataset": name, "hidden": hidden, "params": ours,
+                              "sklearn": sk_row, "fastprox": rows, "machine": machine},
+                             indent=1, default=float))
+    print(f"wrote {fn}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

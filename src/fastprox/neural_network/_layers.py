@@ -1,0 +1,184 @@
+"""Dense and CSR fully connected layers working on transposed activations.
+
+Activations flow through the network as (n_features, batch) C-contiguous
+arrays: that is the layout :func:`fastprox.sparse.spmm` streams (each row of
+the dense operand is contiguous in the batch), so a CSR layer never copies
+its input. Dense layers use BLAS on the same layout (``W.T @ H``, a
+transposed-operand GEMM, no copy).
+
+A layer knows its forward product, its backward products and how to expose
+its weights as dense (n_in, n_out) matrices (scikit-learn's ``coefs_``
+layout) or as per-weight value arrays for the optimizer. Activation
+functions and losses live in the estimator.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from .. import sparse as _sparse
+from .._validation import check_csr
+
+
+class DenseLayer:
+    """Weights stored dense, ``W`` of shape (n_in, n_out), optional frozen mask."""
+
+    kind = "dense"
+
+    def __init__(self, W, b, mask=None):
+        self.W = np.ascontiguousarray(W)
+        self.b = np.ascontiguousarray(b, dtype=self.W.dtype)
+        # mask is None (every weight trainable) or a float array of 0/1: pruned
+        # weights get a zero gradient, so with zero optimizer state they stay 0
+        self.mask = None if mask is None else np.ascontiguousarray(mask, dtype=self.W.dtype)
+
+    @property
+    def shape(self):
+        """(n_in, n_out)."""
+        return self.W.shape
+
+    @property
+    def nnz(self):
+        return int(np.count_nonzero(self.W))
+
+    @property
+    def values(self):
+        """The trainable weight array (updated in place by the optimizer)."""
+        return self.W
+
+    def forward(self, H):
+        Z = self.W.T @ H
+        Z += self.b[:, None]
+        return Z
+
+    def backward(self, delta, H_in, need_input_grad):
+        """Gradients of the weights and bias, and ``W @ delta`` (before the activation derivative)."""
+        gW = H_in @ delta.T
+        if self.mask is not None:
+            gW *= self.mask
+        gb = delta.sum(axis=1)
+        d_in = self.W @ delta if need_input_grad else None
+        return gW, gb, d_in
+
+    def dense(self):
+        return self.W
+
+    def to_dense(self, vals):
+        """Per-weight array (W-shaped) -> dense (n_in, n_out)."""
+        return vals
+
+    def gather(self, D):
+        """Dense (n_in, n_out) -> this layer's per-weight array layout."""
+        return np.ascontiguousarray(D, dtype=self.W.dtype)
+
+    def keep(self):
+        """Boolean (n_in, n_out): the weights that are trainable."""
+        return np.ones(self.W.shape, dtype=bool) if self.mask is None else self.mask != 0
+
+    def __getstate__(self):
+        return {"W": self.W, "b": self.b, "mask": self.mask}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+
+class CSRLayer:
+    """Weights stored as CSR of the transposed matrix, shape (n_out, n_in).
+
+    Forward ``Z = A @ H`` with :func:`~fastprox.sparse.spmm`; weight gradient
+    ``(delta @ H.T)`` sampled at the pattern with :func:`~fastprox.sparse.sddmm`
+    (``2 * nnz * batch`` FLOPs); input gradient ``A.T @ delta`` with ``spmm``
+    on a cached transposed CSR ``AT``. ``AT`` shares the pattern's lifetime:
+    it is built once per pattern together with the permutation ``perm`` that
+    maps ``A.data`` to ``AT.data``, and refreshed by one gather of ``nnz``
+    values before each backward pass (cheaper than a parallel scatter
+    transpose, deterministic, and ``spmm`` is the fastest kernel we have).
+    """
+
+    kind = "csr"
+
+    def __init__(self, data, indices, indptr, shape, b):
+        self.data = np.ascontiguousarray(data)
+        self.indices = indices
+        self.indptr = indptr
+        self.shape_t = tuple(int(s) for s in shape)  # (n_out, n_in)
+        self.b = np.ascontiguousarray(b, dtype=self.data.dtype)
+        self._build()
+
+    @classmethod
+    def from_matrix(cls, W, b, mask=None):
+        """From a dense (n_in, n_out) matrix; ``mask`` (if given) decides the pattern, else W != 0."""
+        keep = (W != 0) if mask is None else np.asarray(mask, dtype=bool)
+        WT = np.ascontiguousarray(W.T)
+        keep_t = np.ascontiguousarray(keep.T)
+        rows, cols = np.nonzero(keep_t)  # row-major order = CSR order, sorted indices
+        n_out, n_in = WT.shape
+        idx_dtype = np.int32
+        indptr = np.zeros(n_out + 1, dtype=idx_dtype)
+        np.cumsum(np.bincount(rows, minlength=n_out), out=indptr[1:])
+        return cls(WT[rows, cols], cols.astype(idx_dtype), indptr, (n_out, n_in), b)
+
+    def _build(self):
+        A = sp.csr_array((self.data, self.indices, self.indptr), shape=self.shape_t)
+        self._A = check_csr(A, "layer weights")  # validated once per pattern
+        self._A.data = self.data  # share: the optimizer updates self.data in place
+        nnz = self.data.shape[0]
+        P = sp.csr_array((np.arange(1, nnz + 1, dtype=np.float64), self.indices, self.indptr),
+                         shape=self.shape_t).T.tocsr()
+        P.sort_indices()
+        self._perm = (P.data - 1).astype(np.intp)
+        self._AT = check_csr(sp.csr_array((self.data[self._perm], P.indices, P.indptr),
+                                          shape=P.shape), "transposed layer weights")
+
+    @property
+    def shape(self):
+        return (self.shape_t[1], self.shape_t[0])
+
+    @property
+    def nnz(self):
+        return int(self.data.shape[0])
+
+    @property
+    def values(self):
+        return self.data
+
+    def forward(self, H):
+        Z = _sparse.spmm(self._A, H, check_input=False)
+        Z += self.b[:, None]
+        return Z
+
+    def backward(self, delta, H_in, need_input_grad):
+        gW = _sparse.sddmm(self._A, delta, H_in, check_input=False)
+        gb = delta.sum(axis=1)
+        d_in = None
+        if need_input_grad:
+            np.take(self.data, self._perm, out=self._AT.data)
+            d_in = _sparse.spmm(self._AT, delta, check_input=False)
+        return gW, gb, d_in
+
+    def csr(self):
+        """The weights as a scipy CSR array of shape (n_out, n_in) (shares memory)."""
+        return sp.csr_array((self.data, self.indices, self.indptr), shape=self.shape_t)
+
+    def dense(self):
+        return self.to_dense(self.data)
+
+    def to_dense(self, vals):
+        """Per-nonzero array -> dense (n_in, n_out) with zeros off the pattern."""
+        return np.ascontiguousarray(
+            sp.csr_array((vals, self.indices, self.indptr), shape=self.shape_t).toarray().T)
+
+    def gather(self, D):
+        """Dense (n_in, n_out) -> values at this layer's pattern (aligned with ``data``)."""
+        rows = np.repeat(np.arange(self.shape_t[0]), np.diff(self.indptr))
+        return np.ascontiguousarray(D.T[rows, self.indices], dtype=self.data.dtype)
+
+    def keep(self):
+        return self.to_dense(np.ones(self.nnz, dtype=bool))
+
+    def __getstate__(self):
+        # caches (validated views, transposed copy, permutation) are rebuilt on load
+        return {"data": self.data, "indices": self.indices, "indptr": self.indptr,
+                "shape_t": self.shape_t, "b": self.b}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._build()

@@ -1,0 +1,735 @@
+"""Multi-layer perceptrons trained with proximal L1, pruned, and run as CSR layers.
+
+Training pipeline (``fit``):
+
+1. **dense phase** -- up to ``max_iter`` epochs of mini-batch Adam or SGD
+   with L2 (``alpha``, scikit-learn's scaling), L1 (``l1``, a proximal step
+   fused into the optimizer kernel, so weights reach exact zeros) and group
+   L1 on hidden neurons (``group_l1``); stops early on ``tol`` /
+   ``n_iter_no_change`` like scikit-learn.
+2. **pruning phase** (if ``target_sparsity`` or ``prune_threshold``) --
+   magnitude pruning (or neuron removal with ``structured=True``) following
+   ``pruning_schedule``; between events the pattern is frozen and training
+   goes on for ``pruning_interval`` epochs.
+3. **fine-tuning** -- ``finetune_epochs`` epochs with the final pattern frozen.
+
+A layer whose density falls below ``sparse_crossover`` is stored and computed
+in CSR from then on (forward ``spmm``, weight gradient ``sddmm``, input
+gradient ``spmm`` on a cached transpose, optimizer state per nonzero); the
+fitted model keeps it so: inference, pickles and ``sparse_coefs_`` are sparse.
+"""
+import copy
+import numbers
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
+
+from .. import prox as _prox
+from .. import pruning as _pruning
+from ._layers import CSRLayer, DenseLayer
+
+__all__ = ["MLPClassifier", "MLPRegressor", "DEFAULT_SPARSE_CROSSOVER"]
+
+#: Density below which a pruned layer is stored and computed as CSR. The CSR
+#: product streams ``nnz * (itemsize + 4)`` bytes plus an index-driven gather
+#: of the input rows, against a BLAS GEMM on ``in * out`` values; on the
+#: development machine CSR wins below about a third of the entries.
+DEFAULT_SPARSE_CROSSOVER = 0.3
+
+_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+
+
+def _activate(Z, name):
+    if name == "relu":
+        np.maximum(Z, 0, out=Z)
+    elif name == "tanh":
+        np.tanh(Z, out=Z)
+    elif name == "logistic":
+        expit(Z, out=Z)
+    return Z
+
+
+def _derivative(delta, H, name):
+    """``delta *= f'(z)`` written with the activation's output ``H = f(z)``."""
+    if name == "relu":
+        delta[H <= 0] = 0
+    elif name == "tanh":
+        delta *= 1 - H * H
+    elif name == "logistic":
+        delta *= H * (1 - H)
+    return delta
+
+
+def _softmax(Z):
+    Z -= Z.max(axis=0)
+    np.exp(Z, out=Z)
+    Z /= Z.sum(axis=0)
+    return Z
+
+
+class _Optimizer:
+    """Adam or momentum-SGD state, one set of arrays per layer (per nonzero for CSR layers)."""
+
+    def __init__(self, est, layers):
+        self.solver = est.solver
+        self.lr = est.learning_rate_init
+        self.est = est
+        self.t = 0
+        self.state = [self._new(layer) for layer in layers]
+
+    def _new(self, layer):
+        n = 2 if self.solver == "adam" else 1
+        return ([np.zeros_like(layer.values) for _ in range(n)],
+                [np.zeros_like(layer.b) for _ in range(n)])
+
+    def remap(self, i, old, new, keep=None, cols=None, rows=None):
+        """Carry layer ``i``'s state from ``old`` to ``new`` through dense (n_in, n_out) arrays."""
+        ws, bs = self.state[i]
+        new_ws = []
+        for s in ws:
+            D = old.to_dense(s)
+            if rows is not None:
+                D = D[rows]
+            if cols is not None:
+                D = D[:, cols]
+            if keep is not None:
+                D = D * keep
+            new_ws.append(new.gather(D))
+        new_bs = [np.ascontiguousarray(s[cols]) if cols is not None else s for s in bs]
+        self.state[i] = (new_ws, new_bs)
+
+    def step(self, i, layer, gW, gb, batch):
+        est = self.est
+        ws, bs = self.state[i]
+        # scikit-learn's MLP: L2 term alpha * W / n_samples in the batch gradient
+        l2 = est.alpha / batch
+        if self.solver == "adam":
+            _prox.adam_step(layer.values, gW, ws[0], ws[1], self.t, self.lr, est.beta_1,
+                            est.beta_2, est.epsilon, est.l1, l2)
+            _prox.adam_step(layer.b, gb, bs[0], bs[1], self.t, self.lr, est.beta_1,
+                            est.beta_2, est.epsilon, 0.0, 0.0)
+        else:
+            _prox.momentum_step(layer.values, gW, ws[0], self.lr, est.momentum, est.l1, l2,
+                                est.nesterovs_momentum)
+            _prox.momentum_step(layer.b, gb, bs[0], self.lr, est.momentum, 0.0, 0.0,
+                                est.nesterovs_momentum)
+
+
+def _make_layer(W, b, keep, crossover):
+    """Layer for weights ``W`` (n_in, n_out) restricted to ``keep``: CSR below the crossover."""
+    density = np.count_nonzero(keep) / keep.size
+    if density < crossover:
+        return CSRLayer.from_matrix(W * keep, b, keep)
+    if keep.all():
+        return DenseLayer(W, b)
+    return DenseLayer(W * keep, b, mask=keep)
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared fit / predict machinery; see :class:`MLPClassifier` for the parameters."""
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, l1=0.0, group_l1=0.0, batch_size="auto",
+                 learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
+                 tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 target_sparsity=None, prune_threshold=None, pruning_schedule="oneshot",
+                 pruning_steps=10, pruning_interval=1, pruning_scope="global",
+                 structured=False, finetune_epochs=10,
+                 sparse_crossover=DEFAULT_SPARSE_CROSSOVER):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.l1 = l1
+        self.group_l1 = group_l1
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.target_sparsity = target_sparsity
+        self.prune_threshold = prune_threshold
+        self.pruning_schedule = pruning_schedule
+        self.pruning_steps = pruning_steps
+        self.pruning_interval = pruning_interval
+        self.pruning_scope = pruning_scope
+        self.structured = structured
+        self.finetune_epochs = finetune_epochs
+        self.sparse_crossover = sparse_crossover
+
+    # ------------------------------------------------------------------ checks
+    def _validate_params(self):
+        def real(name, lo=None, hi=None, lo_open=False, hi_open=False):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v):
+                raise ValueError(f"{name} must be a finite real number, got {v!r}")
+            if lo is not None and (v < lo or (lo_open and v == lo)):
+                raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {v}")
+            if hi is not None and (v > hi or (hi_open and v == hi)):
+                raise ValueError(f"{name} must be {'<' if hi_open else '<='} {hi}, got {v}")
+
+        def integer(name, lo):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
+                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral):
+            sizes = (sizes,)
+        sizes = tuple(sizes)
+        if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1
+               for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes!r}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {self.activation!r}")
+        if self.solver not in ("adam", "sgd"):
+            raise ValueError(f"solver must be 'adam' or 'sgd', got {self.solver!r}")
+        for name in ("alpha", "l1", "group_l1", "tol"):
+            real(name, lo=0.0)
+        real("learning_rate_init", lo=0.0, lo_open=True)
+        real("momentum", lo=0.0, hi=1.0, hi_open=True)
+        real("beta_1", lo=0.0, hi=1.0, hi_open=True)
+        real("beta_2", lo=0.0, hi=1.0, hi_open=True)
+        real("epsilon", lo=0.0, lo_open=True)
+        real("validation_fraction", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        real("sparse_crossover", lo=0.0, hi=1.0)
+        integer("max_iter", 1)
+        integer("n_iter_no_change", 1)
+        integer("pruning_steps", 1)
+        integer("pruning_interval", 0)
+        integer("finetune_epochs", 0)
+        if self.batch_size != "auto":
+            integer("batch_size", 1)
+        if self.target_sparsity is not None:
+            real("target_sparsity", lo=0.0, hi=1.0, hi_open=True)
+        if self.prune_threshold is not None:
+            real("prune_threshold", lo=0.0)
+        if self.target_sparsity is not None and self.prune_threshold is not None:
+            raise ValueError("give target_sparsity or prune_threshold, not both")
+        if self.pruning_schedule not in ("oneshot", "iterative", "gradual"):
+            raise ValueError("pruning_schedule must be 'oneshot', 'iterative' or 'gradual', "
+                             f"got {self.pruning_schedule!r}")
+        if self.pruning_scope not in ("global", "layer"):
+            raise ValueError(f"pruning_scope must be 'global' or 'layer', got "
+                             f"{self.pruning_scope!r}")
+        return sizes
+
+    # ------------------------------------------------------------- computation
+    def _forward(self, H, layers=None):
+        """Output of the network for transposed input ``H`` (n_features, n)."""
+        layers = self.layers_ if layers is None else layers
+        last = len(layers) - 1
+        for i, layer in enumerate(layers):
+            H = layer.forward(H)
+            if i < last:
+                _activate(H, self.activation)
+        return self._output(H)
+
+    def _predict_raw(self, X):
+        check_is_fitted(self, "layers_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
+                          accept_sparse=False)
+        dtype = self.layers_[0].b.dtype
+        XT = np.ascontiguousarray(X.T, dtype=dtype)
+        return self._forward(XT).T
+
+    def _init_layers(self, sizes, dtype, rng):
+        layers = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            # Glorot uniform (He/Glorot factor 2 for logistic), as scikit-learn
+            factor = 2.0 if self.activation == "logistic" else 6.0
+            bound = np.sqrt(factor / (n_in + n_out))
+            W = rng.uniform(-bound, bound, (n_in, n_out)).astype(dtype)
+            b = rng.uniform(-bound, bound, n_out).astype(dtype)
+            layers.append(DenseLayer(W, b))
+        return layers
+
+    def _run_epoch(self, layers, opt, XT, YT, batch_size, rng):
+        n = XT.shape[1]
+        idx = rng.permutation(n) if self.shuffle else np.arange(n)
+        last = len(layers) - 1
+        total = 0.0
+        group_t = self.learning_rate_init * self.group_l1
+        for start in range(0, n, batch_size):
+            sl = idx[start:start + batch_size]
+            b = sl.shape[0]
+            acts = [np.ascontiguousarray(XT[:, sl])]
+            for i, layer in enumerate(layers):
+                Z = layer.forward(acts[-1])
+                acts.append(_activate(Z, self.activation) if i < last else self._output(Z))
+            Yb = YT[:, sl]
+            P = acts[-1]
+            total += self._loss(Yb, P) * b
+            delta = (P - Yb) / b
+            opt.t += 1
+            for i in range(last, -1, -1):
+                layer = layers[i]
+                gW, gb, d_in = layer.backward(delta, acts[i], i > 0)
+                opt.step(i, layer, gW, gb, b)
+                if group_t > 0 and i < last and layer.kind == "dense":
+                    _prox.group_soft_threshold(layer.W, group_t, axis=0)
+                if i > 0:
+                    delta = _derivative(d_in, acts[i], self.activation)
+        loss = total / n
+        pen = 0.0
+        for layer in layers:
+            v = layer.values
+            pen += 0.5 * self.alpha * float(v.ravel() @ v.ravel()) / min(batch_size, n)
+            pen += self.l1 * float(np.abs(v).sum())
+        return loss + pen
+
+    def _score_val(self, layers, XT_val, y_val):
+        out = self._forward(XT_val, layers).T
+        return self._score_output(out, y_val)
+
+    # ------------------------------------------------------------------- pruning
+    def _prune_weights(self, layers, opt, sparsity):
+        Ws = [layer.dense() for layer in layers]
+        old_keep = [layer.keep() for layer in layers]
+        if sparsity is not None:
+            masks = _pruning.magnitude_masks(Ws, sparsity=sparsity, scope=self.pruning_scope)
+        else:
+            masks = _pruning.magnitude_masks(Ws, threshold=self.prune_threshold)
+        new_layers = []
+        for i, (layer, W, m, k) in enumerate(zip(layers, Ws, masks, old_keep)):
+            keep = m & k
+            new = _make_layer(W, layer.b, keep, self.sparse_crossover)
+            opt.remap(i, layer, new, keep=keep)
+            new_layers.append(new)
+        return new_layers
+
+    def _prune_neurons(self, layers, opt, fraction):
+        layers = list(layers)
+        for i in range(len(layers) - 1):
+            W_in, W_out = layers[i].dense(), layers[i + 1].dense()
+            scores = _pruning.neuron_scores(W_in, W_out)
+            if fraction is not None:
+                # fraction of the neurons the layer was built with, so repeated events compound
+                n0 = self._n_hidden0[i]
+                cur = W_in.shape[1]
+                target_keep = max(1, int(np.floor((1 - fraction) * n0 + 0.5)))
+                frac_now = 1.0 - min(target_keep, cur) / cur
+                alive = _pruning.neuron_keep(scores, fraction=frac_now)
+            else:
+                alive = _pruning.neuron_keep(scores, threshold=self.prune_threshold)
+            if alive.all():
+                continue
+            cols = np.flatnonzero(alive)
+            old_in, old_out = layers[i], layers[i + 1]
+            k_in = old_in.keep()[:, cols]
+            k_out = old_out.keep()[cols]
+            new_in = _make_layer(W_in[:, cols], old_in.b[cols], k_in, self.sparse_crossover)
+            new_out = _make_layer(W_out[cols], old_out.b, k_out, self.sparse_crossover)
+            opt.remap(i, old_in, new_in, keep=k_in, cols=cols)
+            opt.remap(i + 1, old_out, new_out, keep=k_out, rows=cols)
+            layers[i], layers[i + 1] = new_in, new_out
+        return layers
+
+    def _compact(self, layers):
+        """Store dense layers whose exact zeros (from L1) put them below the crossover as CSR."""
+        out = []
+        for layer in layers:
+            if layer.kind == "dense":
+                keep = layer.W != 0
+                if layer.mask is not None:
+                    keep |= layer.mask != 0
+                if np.count_nonzero(keep) / keep.size < self.sparse_crossover:
+                    layer = CSRLayer.from_matrix(layer.W, layer.b, keep)
+            out.append(layer)
+        return out
+
+    # ----------------------------------------------------------------------- fit
+    def _fit(self, X, y):
+        sizes = self._validate_params()
+        widths = (np.shape(X)[1] if np.ndim(X) == 2 else 1,) + sizes
+        batch = 200 if self.batch_size == "auto" else self.batch_size
+        # Small networks train on one OpenMP thread: a layer product of a few
+        # hundred thousand FLOPs is shorter than waking and syncing a team, and
+        # on a loaded machine a descheduled team member stalls every barrier.
+        small = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch < 2**22
+        with threadpool_limits(1 if small else None, user_api="openmp"):
+            return self._fit_impl(X, y, sizes)
+
+    def _fit_impl(self, X, y, sizes):
+        first = not (self.warm_start and hasattr(self, "layers_"))
+        X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32],
+                             multi_output=self._multi_output, y_numeric=not self._is_clf)
+        Y = self._encode_y(y, first)
+        dtype = X.dtype
+        rng = check_random_state(self.random_state)
+        n_out = Y.shape[1]
+        if first:
+            layers = self._init_layers((X.shape[1],) + sizes + (n_out,), dtype, rng)
+        else:
+            layers = copy.deepcopy(self.layers_)
+            if layers[-1].b.shape[0] != n_out:
+                raise ValueError(f"warm_start: the model has {layers[-1].b.shape[0]} outputs, "
+                                 f"y needs {n_out}")
+        self._n_hidden0 = [layer.shape[1] for layer in layers[:-1]]
+
+        if self.early_stopping:
+            stratify = y if self._is_clf else None
+            X, X_val, Y, y_val = train_test_split(
+                X, Y if not self._is_clf else y, test_size=self.validation_fraction,
+                random_state=rng.randint(np.iinfo(np.int32).max), stratify=stratify)
+            if self._is_clf:
+                Y = self._encode_y(Y, False)
+            XT_val = np.ascontiguousarray(X_val.T)
+        XT = np.ascontiguousarray(X.T)
+        YT = np.ascontiguousarray(Y.T, dtype=dtype)
+        n = XT.shape[1]
+        batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
+
+        opt = _Optimizer(self, layers)
+        loss_curve, val_scores, epoch_times, epoch_phases = [], [], [], []
+        state = {"best_loss": np.inf, "best_val": -np.inf, "no_improve": 0, "best": None}
+
+        def epoch(phase):
+            t0 = time.perf_counter()
+            loss = self._run_epoch(layers, opt, XT, YT, batch_size, rng)
+            epoch_times.append(time.perf_counter() - t0)
+            epoch_phases.append(phase)
+            if not np.isfinite(loss):
+                raise ValueError(
+                    f"training diverged at epoch {len(loss_curve) + 1} (loss is {loss}); "
+                    "lower learning_rate_init or scale the inputs. The model was left as it "
+                    "was before fit.")
+            loss_curve.append(loss)
+            if self.verbose:
+                print(f"Iteration {len(loss_curve)}, loss = {loss:.8f} ({phase})")
+            if self.early_stopping:
+                val_scores.append(self._score_val(layers, XT_val, y_val))
+
+        converged = False
+        for _ in range(self.max_iter):
+            epoch("dense")
+            if self._check_stop(state, loss_curve, val_scores, layers):
+                converged = True
+                break
+        if not converged and self.max_iter > 0:
+            warnings.warn(f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
+                          "and the optimization hasn't converged yet.", ConvergenceWarning)
+        if self.early_stopping and state["best"] is not None:
+            for layer, (v, b) in zip(layers, state["best"]):
+                layer.values[...] = v
+                layer.b[...] = b
+
+        pruning = self.target_sparsity is not None or self.prune_threshold is not None
+        if pruning:
+            if self.target_sparsity is not None:
+                events = _pruning.sparsity_schedule(self.pruning_schedule, self.target_sparsity,
+                                                    self.pruning_steps)
+            else:
+                events = [None] * (1 if self.pruning_schedule == "oneshot"
+                                   else self.pruning_steps)
+            for k, s in enumerate(events):
+                if self.structured:
+                    layers = self._prune_neurons(layers, opt, s)
+                else:
+                    layers = self._prune_weights(layers, opt, s)
+                if k < len(events) - 1:
+                    for _ in range(self.pruning_interval):
+                        epoch("prune")
+            for _ in range(self.finetune_epochs):
+                epoch("finetune")
+        layers = self._compact(layers)
+
+        # everything succeeded: publish the new state
+        self.layers_ = layers
+        self.loss_curve_ = loss_curve
+        self.loss_ = loss_curve[-1]
+        self.best_loss_ = None if self.early_stopping else float(np.min(loss_curve))
+        self.validation_scores_ = val_scores if self.early_stopping else None
+        self.best_validation_score_ = (max(val_scores) if self.early_stopping else None)
+        self.n_iter_ = len(loss_curve)
+        self.t_ = self.n_iter_ * n
+        self.n_layers_ = len(layers) + 1
+        self.n_outputs_ = n_out
+        self.out_activation_ = self._out_name
+        self.epoch_times_ = np.array(epoch_times)
+        self.epoch_phases_ = epoch_phases
+        return self
+
+    def _check_stop(self, state, loss_curve, val_scores, layers):
+        if self.early_stopping:
+            score = val_scores[-1]
+            if score < state["best_val"] + self.tol:
+                state["no_improve"] += 1
+            else:
+                state["no_improve"] = 0
+            if score > state["best_val"]:
+                state["best_val"] = score
+                state["best"] = [(layer.values.copy(), layer.b.copy()) for layer in layers]
+        else:
+            loss = loss_curve[-1]
+            if loss > state["best_loss"] - self.tol:
+                state["no_improve"] += 1
+            else:
+                state["no_improve"] = 0
+            state["best_loss"] = min(state["best_loss"], loss)
+        if state["no_improve"] > self.n_iter_no_change:
+            if self.verbose:
+                print(f"No improvement for {self.n_iter_no_change} consecutive epochs; stopping.")
+            return True
+        return False
+
+    # --------------------------------------------------------------- exports
+    @property
+    def coefs_(self):
+        """list of ndarray (n_in, n_out): the weights as dense matrices (scikit-learn layout).
+
+        Built on access for CSR layers; use :attr:`sparse_coefs_` to keep them sparse.
+        """
+        check_is_fitted(self, "layers_")
+        return [layer.dense() for layer in self.layers_]
+
+    @property
+    def intercepts_(self):
+        """list of ndarray (n_out,): the biases."""
+        check_is_fitted(self, "layers_")
+        return [layer.b for layer in self.layers_]
+
+    @property
+    def sparse_coefs_(self):
+        """list of scipy.sparse.csr_array (n_in, n_out): the weights, exact zeros not stored."""
+        check_is_fitted(self, "layers_")
+        out = []
+        for layer in self.layers_:
+            if layer.kind == "csr":
+                A = layer.csr().T.tocsr()
+                A.eliminate_zeros()
+            else:
+                A = sp.csr_array(layer.W)
+            out.append(A)
+        return out
+
+    @property
+    def layer_storage_(self):
+        """list of str: 'dense' or 'csr' for each layer."""
+        check_is_fitted(self, "layers_")
+        return [layer.kind for layer in self.layers_]
+
+    @property
+    def sparsity_(self):
+        """Fraction of weights (biases excluded) that are exactly zero or not stored."""
+        check_is_fitted(self, "layers_")
+        total = sum(int(np.prod(layer.shape)) for layer in self.layers_)
+        nnz = sum(int(np.count_nonzero(layer.values)) for layer in self.layers_)
+        return 1.0 - nnz / total
+
+    def sparsity_report(self, X=None, y=None, *, repeats=None, n_threads=1):
+        """Memory, FLOP and measured latency accounting, dense vs CSR, per layer.
+
+        Parameters
+        ----------
+        X, y : array_like, optional
+            Data for the model score printed in the report (and the inputs the
+            latency is measured on; random inputs otherwise).
+        repeats : int, optional
+            Timing repetitions (default: enough for about 10 ms per round).
+        n_threads : int or None, default 1
+            BLAS and OpenMP threads while timing (None: current limits).
+
+        Returns
+        -------
+        fastprox.report.SparsityReport
+        """
+        from ..report import sparsity_report
+
+        return sparsity_report(self, X, y, repeats=repeats, n_threads=n_threads)
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier with proximal L1, pruning and CSR layers.
+
+    Parameters shared with :class:`sklearn.neural_network.MLPClassifier` keep
+    its meaning (``hidden_layer_sizes``, ``activation``, ``solver`` 'adam' or
+    'sgd' with ``momentum`` / ``nesterovs_momentum``, ``alpha`` (L2, divided
+    by the batch size as scikit-learn does), ``batch_size``,
+    ``learning_rate_init`` (constant schedule), ``max_iter``, ``shuffle``,
+    ``random_state``, ``tol``, ``early_stopping``, ``validation_fraction``,
+    ``n_iter_no_change``, ``beta_1``, ``beta_2``, ``epsilon``, ``verbose``,
+    ``warm_start``).
+
+    Parameters
+    ----------
+    l1 : float, default 0
+        L1 strength on the weights (not the biases), in the per-sample mean
+        objective ``mean loss + l1 * sum|w|``. Applied as a proximal step in
+        the optimizer kernel (for Adam with the threshold scaled by the
+        per-coordinate step), so weights reach exact zeros.
+    group_l1 : float, default 0
+        Group-lasso strength on hidden neurons (the incoming weight columns
+        of dense hidden layers): threshold ``learning_rate_init * group_l1``
+        after each step. Dead neurons are then removed by ``structured=True``.
+    target_sparsity : float in [0, 1), optional
+        Fraction of weights to prune (exactly ``round(s * n_weights)`` weights,
+        counted over all layers for ``pruning_scope='global'`` or per layer),
+        or with ``structured=True`` the fraction of each hidden layer's neurons.
+    prune_threshold : float, optional
+        Alternative to ``target_sparsity``: prune weights with ``|w| <
+        prune_threshold`` (neurons whose score is below it if structured).
+    pruning_schedule : {'oneshot', 'iterative', 'gradual'}, default 'oneshot'
+        One event after the dense phase; ``pruning_steps`` events at linearly
+        increasing sparsity; or ``pruning_steps`` events on Zhu & Gupta's
+        cubic schedule. ``pruning_interval`` epochs are trained between events.
+    pruning_steps : int, default 10
+    pruning_interval : int, default 1
+    pruning_scope : {'global', 'layer'}, default 'global'
+    structured : bool, default False
+        Remove whole hidden neurons (shrinking the dense matrices) instead of
+        single weights.
+    finetune_epochs : int, default 10
+        Epochs trained with the final pattern frozen (only with pruning).
+    sparse_crossover : float, default 0.3
+        Layers sparser than this density are stored and computed as CSR.
+
+    Attributes
+    ----------
+    classes_, coefs_, intercepts_, loss_, best_loss_, loss_curve_,
+    validation_scores_, best_validation_score_, n_iter_, t_, n_layers_,
+    n_outputs_, out_activation_, n_features_in_ : as in scikit-learn.
+    layers_ : list of DenseLayer or CSRLayer
+        The network as stored.
+    sparse_coefs_ : list of scipy.sparse.csr_array (n_in, n_out)
+    layer_storage_ : list of {'dense', 'csr'}
+    sparsity_ : float
+    epoch_times_, epoch_phases_ : per-epoch wall time and phase
+        ('dense', 'prune', 'finetune').
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from fastprox.neural_network import MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier((32,), max_iter=30, target_sparsity=0.8,
+    ...                     random_state=0).fit(X / 16, y)  # doctest: +SKIP
+    """
+
+    _is_clf = True
+    _multi_output = False
+    _out_name = "softmax"
+
+    def _encode_y(self, y, reset):
+        if reset:
+            kind = type_of_target(y)
+            if kind not in ("binary", "multiclass"):
+                raise ValueError(f"MLPClassifier supports binary and multiclass targets, got "
+                                 f"{kind!r}")
+            self.classes_ = np.unique(y)
+            if self.classes_.shape[0] < 2:
+                raise ValueError(f"y has only one class ({self.classes_[0]!r}); a classifier "
+                                 "needs samples of at least 2 classes")
+        elif not np.isin(y, self.classes_).all():
+            raise ValueError("y contains classes not seen in the first fit (warm_start)")
+        if self.classes_.shape[0] == 2:
+            return (y == self.classes_[1]).astype(np.float64)[:, None]
+        return (y[:, None] == self.classes_[None, :]).astype(np.float64)
+
+    @property
+    def _binary(self):
+        return self.classes_.shape[0] == 2
+
+    def _output(self, Z):
+        if Z.shape[0] == 1:
+            return expit(Z, out=Z)
+        return _softmax(Z)
+
+    def _loss(self, Y, P):
+        eps = np.finfo(P.dtype).eps
+        Pc = np.clip(P, eps, 1 - eps)
+        if P.shape[0] == 1:
+            return float(-(Y * np.log(Pc) + (1 - Y) * np.log(1 - Pc)).sum() / P.shape[1])
+        return float(-(Y * np.log(Pc)).sum() / P.shape[1])
+
+    def _score_output(self, out, y):
+        return float(np.mean(self._decode(out) == y))
+
+    def _decode(self, out):
+        if out.shape[1] == 1:
+            return self.classes_[(out[:, 0] > 0.5).astype(int)]
+        return self.classes_[np.argmax(out, axis=1)]
+
+    def fit(self, X, y):
+        """Train (dense phase, pruning, fine-tuning) on ``X`` (n_samples, n_features), labels ``y``.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y)
+
+    def predict(self, X):
+        """Class labels for ``X``."""
+        return self._decode(self._predict_raw(X))
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes)."""
+        P = self._predict_raw(X)
+        if P.shape[1] == 1:
+            return np.hstack([1 - P, P])
+        return P
+
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor (squared loss) with proximal L1, pruning and CSR layers.
+
+    Same parameters and attributes as :class:`MLPClassifier` (without
+    ``classes_``); the output layer is linear and the loss
+    ``sum of squared errors / (2 * n_samples)``.
+    """
+
+    _is_clf = False
+    _multi_output = True
+    _out_name = "identity"
+
+    def _encode_y(self, y, reset):
+        y = np.asarray(y, dtype=np.float64)
+        return y[:, None] if y.ndim == 1 else y
+
+    def _output(self, Z):
+        return Z
+
+    def _loss(self, Y, P):
+        d = P - Y
+        return float((d * d).sum() / (2 * P.shape[1]))
+
+    def _score_output(self, out, y):
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(y, out[:, 0] if np.ndim(y) == 1 else out))
+
+    def fit(self, X, y):
+        """Train on ``X`` (n_samples, n_features) and targets ``y`` (n_samples,) or (n_samples, n_outputs)."""
+        return self._fit(X, y)
+
+    def predict(self, X):
+        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs)."""
+        out = self._predict_raw(X)
+        return out[:, 0] if self.n_outputs_ == 1 else out
