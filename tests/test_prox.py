@@ -239,3 +239,16 @@ def test_bad_group_args():
         prox.group_soft_threshold(np.ones(4), 0.1)
     with pytest.raises(ValueError, match="t must be >= 0"):
         prox.group_soft_threshold(np.ones((2, 2)), -0.1)
+
+
+def test_unchecked_fast_path_matches_checked(rng):
+    w0, g = rng.standard_normal(501), rng.standard_normal(501)
+    results = []
+    for check in (True, False):
+        w, m, v, vel = w0.copy(), np.zeros(501), np.zeros(501), np.zeros(501)
+        prox.sgd_step(w, g, 0.1, 0.01, 0.01, check_input=check)
+        prox.momentum_step(w, g, vel, 0.1, 0.9, 0.01, 0.0, True, check_input=check)
+        prox.adam_step(w, g, m, v, 2, 0.01, 0.9, 0.999, 1e-8, 0.01, 0.0, check_input=check)
+        results.append((w, m, v, vel))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -98,7 +98,7 @@ def soft_threshold(x, t, out=None):
     return out
 
 
-def sgd_step(w, grad, lr, l1=0.0, l2=0.0):
+def sgd_step(w, grad, lr, l1=0.0, l2=0.0, *, check_input=True):
     """Proximal SGD step in place: ``w <- prox_{lr*l1}(w - lr * (grad + l2 * w))``.
 
     Parameters
@@ -112,6 +112,13 @@ def sgd_step(w, grad, lr, l1=0.0, l2=0.0):
     l1, l2 : float, default 0
         L1 strength (soft-threshold at ``lr * l1``) and L2 strength (weight
         decay ``l2 * w`` added to the gradient), both ``>= 0``.
+
+    check_input : bool, default True
+        Validate arrays and scalars. Training loops that already hold
+        C-contiguous arrays of one float dtype and the right sizes, and
+        validated hyper-parameters, may pass False to skip the checks (a few
+        microseconds per call, which matter for small layers); wrong input is
+        then undefined behaviour.
 
     Returns
     -------
@@ -128,6 +135,9 @@ def sgd_step(w, grad, lr, l1=0.0, l2=0.0):
     >>> w
     array([0.9, 0. , 0.2])
     """
+    if not check_input:
+        return _impl("sgd_step_impl", w.dtype)(w.reshape(-1), grad.reshape(-1), lr, l1, l2,
+                                               get_num_threads())
     wf = _flat(w, "w")
     g = _grad(grad, w)
     lr = check_scalar(lr, "lr", min_val=0.0)
@@ -136,7 +146,8 @@ def sgd_step(w, grad, lr, l1=0.0, l2=0.0):
     return _impl("sgd_step_impl", wf.dtype)(wf, g, lr, l1, l2, get_num_threads())
 
 
-def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=False):
+def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=False, *,
+                  check_input=True):
     """Proximal momentum SGD step in place (scikit-learn's MLP convention).
 
     With ``u = lr * (grad + l2 * w)``: ``velocity <- momentum * velocity - u``,
@@ -158,11 +169,22 @@ def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=
     nesterov : bool, default False
         Use Nesterov's look-ahead form.
 
+    check_input : bool, default True
+        Validate arrays and scalars. Training loops that already hold
+        C-contiguous arrays of one float dtype and the right sizes, and
+        validated hyper-parameters, may pass False to skip the checks (a few
+        microseconds per call, which matter for small layers); wrong input is
+        then undefined behaviour.
+
     Returns
     -------
     nnz : int
         Number of nonzero weights after the step.
     """
+    if not check_input:
+        return _impl("momentum_step_impl", w.dtype)(
+            w.reshape(-1), grad.reshape(-1), velocity.reshape(-1), lr, momentum, l1, l2,
+            bool(nesterov), get_num_threads())
     wf = _flat(w, "w")
     vf = _same(velocity, "velocity", w, wf)
     g = _grad(grad, w)
@@ -174,7 +196,8 @@ def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=
                                  get_num_threads())
 
 
-def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1=0.0, l2=0.0):
+def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1=0.0, l2=0.0,
+              *, check_input=True):
     """Proximal Adam step in place: moments, bias correction, step and L1 prox in one pass.
 
     With ``u = grad + l2 * w`` (L2 as a gradient term, as in Adam, not AdamW):
@@ -207,11 +230,22 @@ def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1
     l1, l2 : float, default 0
         ``>= 0``.
 
+    check_input : bool, default True
+        Validate arrays and scalars. Training loops that already hold
+        C-contiguous arrays of one float dtype and the right sizes, and
+        validated hyper-parameters, may pass False to skip the checks (a few
+        microseconds per call, which matter for small layers); wrong input is
+        then undefined behaviour.
+
     Returns
     -------
     nnz : int
         Number of nonzero weights after the step.
     """
+    if not check_input:
+        return _impl("adam_step_impl", w.dtype)(
+            w.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), step, lr, beta1,
+            beta2, eps, l1, l2, get_num_threads())
     wf = _flat(w, "w")
     mf = _same(m, "m", w, wf)
     vf = _same(v, "v", w, wf)

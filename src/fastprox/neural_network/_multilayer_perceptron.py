@@ -113,16 +113,26 @@ class _Optimizer:
         ws, bs = self.state[i]
         # scikit-learn's MLP: L2 term alpha * W / n_samples in the batch gradient
         l2 = est.alpha / batch
+        # Hyper-parameters were validated in fit and the state arrays are built
+        # here with the layer's sizes and dtype, so the per-call checks (a few
+        # microseconds, comparable to a small layer's whole update) are skipped.
+        # Gradients may be views: ravel makes them contiguous only when needed.
+        dt = layer.values.dtype
+        gW = np.asarray(gW, dtype=dt)
+        gb = np.asarray(gb, dtype=dt)
+        if gW.size != layer.values.size or gb.size != layer.b.size:
+            raise RuntimeError("internal error: gradient and weight sizes differ")
+        lr, l1 = float(self.lr), float(est.l1)
         if self.solver == "adam":
-            _prox.adam_step(layer.values, gW, ws[0], ws[1], self.t, self.lr, est.beta_1,
-                            est.beta_2, est.epsilon, est.l1, l2)
-            _prox.adam_step(layer.b, gb, bs[0], bs[1], self.t, self.lr, est.beta_1,
-                            est.beta_2, est.epsilon, 0.0, 0.0)
+            b1, b2, eps = float(est.beta_1), float(est.beta_2), float(est.epsilon)
+            _prox.adam_step(layer.values, gW, ws[0], ws[1], self.t, lr, b1, b2, eps, l1, l2,
+                            check_input=False)
+            _prox.adam_step(layer.b, gb, bs[0], bs[1], self.t, lr, b1, b2, eps, 0.0, 0.0,
+                            check_input=False)
         else:
-            _prox.momentum_step(layer.values, gW, ws[0], self.lr, est.momentum, est.l1, l2,
-                                est.nesterovs_momentum)
-            _prox.momentum_step(layer.b, gb, bs[0], self.lr, est.momentum, 0.0, 0.0,
-                                est.nesterovs_momentum)
+            mu, nest = float(est.momentum), bool(est.nesterovs_momentum)
+            _prox.momentum_step(layer.values, gW, ws[0], lr, mu, l1, l2, nest, check_input=False)
+            _prox.momentum_step(layer.b, gb, bs[0], lr, mu, 0.0, 0.0, nest, check_input=False)
 
 
 def _make_layer(W, b, keep, crossover):
