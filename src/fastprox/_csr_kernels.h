@@ -15,6 +15,7 @@
 #define FASTPROX_CSR_KERNELS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__)
 #define FPK_VEXT 1
@@ -65,28 +66,41 @@ typedef float fpk_vf __attribute__((vector_size(FPK_VBYTES), aligned(4), may_ali
 /* spmv: y[r] = A[r] . x                                                     */
 /* ------------------------------------------------------------------------ */
 #if FPK_AVX512
-/* 16 nonzeros per step with masked loads/gathers: a typical short row is one
- * branch-free step, so the row-length branch of a scalar loop (mispredicted
- * about once per row) disappears. Masked-off lanes load 0, never memory. */
+/* 16 nonzeros per step: a typical short row is one branch-free step, so the
+ * row-length branch of a scalar loop (mispredicted about once per row) goes
+ * away. While 16 entries fit before ptr[r1] the loads and gathers are plain
+ * (indices past the row are still valid columns) and the row mask is applied
+ * in the FMA, so inf/NaN outside the row cannot leak in; near the end of the
+ * range masked loads/gathers (fault-suppressing) read nothing past it. */
 #define FPK_MASK16(n) ((__mmask16)_bzhi_u32(0xffffu, (unsigned)((n) < 16 ? (n) : 16)))
 
 static void fpk_spmv_d_i32(const double *data, const int32_t *ind, const int32_t *ptr,
                            const double *x, double *y, ptrdiff_t r0, ptrdiff_t r1)
 {
+    const ptrdiff_t end = r1 > r0 ? ptr[r1] : 0;
     for (ptrdiff_t r = r0; r < r1; ++r) {
         ptrdiff_t k = ptr[r], hi = ptr[r + 1];
         __m512d acc = _mm512_setzero_pd();
         do {
             __mmask16 m = FPK_MASK16(hi - k);
-            __m512i iv = _mm512_maskz_loadu_epi32(m, ind + k);
-            __m512d d0 = _mm512_maskz_loadu_pd((__mmask8)m, data + k);
-            __m512d d1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), data + k + 8);
-            __m512d x0 = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), (__mmask8)m,
-                                                  _mm512_castsi512_si256(iv), x, 8);
-            __m512d x1 = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), (__mmask8)(m >> 8),
-                                                  _mm512_extracti64x4_epi64(iv, 1), x, 8);
-            acc = _mm512_fmadd_pd(d0, x0, acc);
-            acc = _mm512_fmadd_pd(d1, x1, acc);
+            __m512d d0, d1, x0, x1;
+            if (k + 16 <= end) {
+                __m512i iv = _mm512_loadu_si512(ind + k);
+                d0 = _mm512_loadu_pd(data + k);
+                d1 = _mm512_loadu_pd(data + k + 8);
+                x0 = _mm512_i32gather_pd(_mm512_castsi512_si256(iv), x, 8);
+                x1 = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(iv, 1), x, 8);
+            } else {
+                __m512i iv = _mm512_maskz_loadu_epi32(m, ind + k);
+                d0 = _mm512_maskz_loadu_pd((__mmask8)m, data + k);
+                d1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), data + k + 8);
+                x0 = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), (__mmask8)m,
+                                              _mm512_castsi512_si256(iv), x, 8);
+                x1 = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), (__mmask8)(m >> 8),
+                                              _mm512_extracti64x4_epi64(iv, 1), x, 8);
+            }
+            acc = _mm512_mask3_fmadd_pd(d0, x0, acc, (__mmask8)m);
+            acc = _mm512_mask3_fmadd_pd(d1, x1, acc, (__mmask8)(m >> 8));
             k += 16;
         } while (k < hi);
         y[r] = _mm512_reduce_add_pd(acc);
@@ -96,20 +110,28 @@ static void fpk_spmv_d_i32(const double *data, const int32_t *ind, const int32_t
 static void fpk_spmv_d_i64(const double *data, const int64_t *ind, const int64_t *ptr,
                            const double *x, double *y, ptrdiff_t r0, ptrdiff_t r1)
 {
+    const ptrdiff_t end = r1 > r0 ? ptr[r1] : 0;
     for (ptrdiff_t r = r0; r < r1; ++r) {
         ptrdiff_t k = ptr[r], hi = ptr[r + 1];
         __m512d acc = _mm512_setzero_pd();
         do {
             __mmask16 m = FPK_MASK16(hi - k);
-            __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)m, ind + k);
-            __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(m >> 8), ind + k + 8);
-            __m512d d0 = _mm512_maskz_loadu_pd((__mmask8)m, data + k);
-            __m512d d1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), data + k + 8);
-            __m512d x0 = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), (__mmask8)m, i0, x, 8);
-            __m512d x1 = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), (__mmask8)(m >> 8), i1,
-                                                  x, 8);
-            acc = _mm512_fmadd_pd(d0, x0, acc);
-            acc = _mm512_fmadd_pd(d1, x1, acc);
+            __m512d d0, d1, x0, x1;
+            if (k + 16 <= end) {
+                d0 = _mm512_loadu_pd(data + k);
+                d1 = _mm512_loadu_pd(data + k + 8);
+                x0 = _mm512_i64gather_pd(_mm512_loadu_si512(ind + k), x, 8);
+                x1 = _mm512_i64gather_pd(_mm512_loadu_si512(ind + k + 8), x, 8);
+            } else {
+                __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)m, ind + k);
+                __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(m >> 8), ind + k + 8);
+                d0 = _mm512_maskz_loadu_pd((__mmask8)m, data + k);
+                d1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), data + k + 8);
+                x0 = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), (__mmask8)m, i0, x, 8);
+                x1 = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), (__mmask8)(m >> 8), i1, x, 8);
+            }
+            acc = _mm512_mask3_fmadd_pd(d0, x0, acc, (__mmask8)m);
+            acc = _mm512_mask3_fmadd_pd(d1, x1, acc, (__mmask8)(m >> 8));
             k += 16;
         } while (k < hi);
         y[r] = _mm512_reduce_add_pd(acc);
@@ -119,15 +141,22 @@ static void fpk_spmv_d_i64(const double *data, const int64_t *ind, const int64_t
 static void fpk_spmv_f_i32(const float *data, const int32_t *ind, const int32_t *ptr,
                            const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
 {
+    const ptrdiff_t end = r1 > r0 ? ptr[r1] : 0;
     for (ptrdiff_t r = r0; r < r1; ++r) {
         ptrdiff_t k = ptr[r], hi = ptr[r + 1];
         __m512 acc = _mm512_setzero_ps();
         do {
             __mmask16 m = FPK_MASK16(hi - k);
-            __m512i iv = _mm512_maskz_loadu_epi32(m, ind + k);
-            __m512 d0 = _mm512_maskz_loadu_ps(m, data + k);
-            __m512 x0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, iv, x, 4);
-            acc = _mm512_fmadd_ps(d0, x0, acc);
+            __m512 d0, x0;
+            if (k + 16 <= end) {
+                d0 = _mm512_loadu_ps(data + k);
+                x0 = _mm512_i32gather_ps(_mm512_loadu_si512(ind + k), x, 4);
+            } else {
+                d0 = _mm512_maskz_loadu_ps(m, data + k);
+                x0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m,
+                                              _mm512_maskz_loadu_epi32(m, ind + k), x, 4);
+            }
+            acc = _mm512_mask3_fmadd_ps(d0, x0, acc, m);
             k += 16;
         } while (k < hi);
         y[r] = _mm512_reduce_add_ps(acc);
@@ -137,19 +166,27 @@ static void fpk_spmv_f_i32(const float *data, const int32_t *ind, const int32_t 
 static void fpk_spmv_f_i64(const float *data, const int64_t *ind, const int64_t *ptr,
                            const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
 {
+    const ptrdiff_t end = r1 > r0 ? ptr[r1] : 0;
     for (ptrdiff_t r = r0; r < r1; ++r) {
         ptrdiff_t k = ptr[r], hi = ptr[r + 1];
         __m512 acc = _mm512_setzero_ps();
         do {
             __mmask16 m = FPK_MASK16(hi - k);
-            __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)m, ind + k);
-            __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(m >> 8), ind + k + 8);
-            __m256 x0 = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), (__mmask8)m, i0, x, 4);
-            __m256 x1 = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), (__mmask8)(m >> 8), i1,
-                                                 x, 4);
+            __m512 d0;
+            __m256 x0, x1;
+            if (k + 16 <= end) {
+                d0 = _mm512_loadu_ps(data + k);
+                x0 = _mm512_i64gather_ps(_mm512_loadu_si512(ind + k), x, 4);
+                x1 = _mm512_i64gather_ps(_mm512_loadu_si512(ind + k + 8), x, 4);
+            } else {
+                __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)m, ind + k);
+                __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(m >> 8), ind + k + 8);
+                d0 = _mm512_maskz_loadu_ps(m, data + k);
+                x0 = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), (__mmask8)m, i0, x, 4);
+                x1 = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), (__mmask8)(m >> 8), i1, x, 4);
+            }
             __m512 xv = _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
-            __m512 d0 = _mm512_maskz_loadu_ps(m, data + k);
-            acc = _mm512_fmadd_ps(d0, xv, acc);
+            acc = _mm512_mask3_fmadd_ps(d0, xv, acc, m);
             k += 16;
         } while (k < hi);
         y[r] = _mm512_reduce_add_ps(acc);
@@ -265,20 +302,63 @@ FPK_DEFINE_SPMM(fpk_spmm_f_i64, float, void, int64_t)
 /* scalar tail are combined in a fixed order.                                */
 /* ------------------------------------------------------------------------ */
 #if FPK_VEXT
-#define FPK_DEFINE_SDDMM(NAME, T, V, IDX)                                                  \
+/* Four horizontal sums at once (c[q] -> res[q]), each a fixed pairwise tree. */
+#if FPK_AVX512
+FPK_INLINE void fpk_hsum4_d(const fpk_vd *c, double *res)
+{
+    __m512d c0 = (__m512d)c[0], c1 = (__m512d)c[1], c2 = (__m512d)c[2], c3 = (__m512d)c[3];
+    __m512d x01 = _mm512_add_pd(_mm512_shuffle_f64x2(c0, c1, 0x44), _mm512_shuffle_f64x2(c0, c1, 0xEE));
+    __m512d x23 = _mm512_add_pd(_mm512_shuffle_f64x2(c2, c3, 0x44), _mm512_shuffle_f64x2(c2, c3, 0xEE));
+    __m512d y = _mm512_add_pd(_mm512_shuffle_f64x2(x01, x23, 0x88),
+                              _mm512_shuffle_f64x2(x01, x23, 0xDD));
+    __m512d z = _mm512_add_pd(y, _mm512_permute_pd(y, 0x55));
+    __m512d w = _mm512_permutexvar_pd(_mm512_set_epi64(6, 4, 2, 0, 6, 4, 2, 0), z);
+    _mm256_storeu_pd(res, _mm512_castpd512_pd256(w));
+}
+FPK_INLINE void fpk_hsum4_f(const fpk_vf *c, float *res)
+{
+    __m512 c0 = (__m512)c[0], c1 = (__m512)c[1], c2 = (__m512)c[2], c3 = (__m512)c[3];
+    __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x44), _mm512_shuffle_f32x4(c0, c1, 0xEE));
+    __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(c2, c3, 0x44), _mm512_shuffle_f32x4(c2, c3, 0xEE));
+    __m512 y = _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, 0x88),
+                             _mm512_shuffle_f32x4(x01, x23, 0xDD));
+    __m512 z = _mm512_add_ps(y, _mm512_permute_ps(y, 0xB1));
+    __m512 w = _mm512_add_ps(z, _mm512_permute_ps(z, 0x4E));
+    __m512 v = _mm512_permutexvar_ps(_mm512_set_epi32(12, 8, 4, 0, 12, 8, 4, 0, 12, 8, 4, 0,
+                                                      12, 8, 4, 0), w);
+    _mm_storeu_ps(res, _mm512_castps512_ps128(v));
+}
+#else
+#define FPK_DEFINE_HSUM4(NAME, T, V)                                                       \
+FPK_INLINE void NAME(const V *c, T *res)                                                   \
+{                                                                                          \
+    /* pairwise tree over the lanes; memcpy keeps gcc from lane inserts */                 \
+    T buf[sizeof(V) / sizeof(T)];                                                          \
+    for (int i = 0; i < 4; ++i) {                                                          \
+        memcpy(buf, &c[i], sizeof(V));                                                     \
+        for (int w = (int)(sizeof(V) / sizeof(T)) / 2; w >= 1; w /= 2)                     \
+            for (int q = 0; q < w; ++q) buf[q] = buf[q] + buf[q + w];                      \
+        res[i] = buf[0];                                                                   \
+    }                                                                                      \
+}
+FPK_DEFINE_HSUM4(fpk_hsum4_d, double, fpk_vd)
+FPK_DEFINE_HSUM4(fpk_hsum4_f, float, fpk_vf)
+#endif
+#endif
+
+#if FPK_VEXT
+#define FPK_DEFINE_SDDMM(NAME, T, V, IDX, HSUM4)                                           \
 FPK_INLINE T NAME##_hsum(V v)                                                              \
 {                                                                                          \
-    const int n = (int)(sizeof(V) / sizeof(T));                                            \
+    /* pairwise tree over the lanes; memcpy keeps gcc from lane inserts */                 \
     T buf[sizeof(V) / sizeof(T)];                                                          \
-    int w;                                                                                 \
-    for (w = n / 2; w >= 1; w /= 2) {                                                      \
-        for (int q = 0; q < w; ++q) buf[q] = v[q] + v[q + w];                              \
-        for (int q = 0; q < w; ++q) v[q] = buf[q];                                         \
-    }                                                                                      \
-    return v[0];                                                                           \
+    memcpy(buf, &v, sizeof(V));                                                            \
+    for (int w = (int)(sizeof(V) / sizeof(T)) / 2; w >= 1; w /= 2)                         \
+        for (int q = 0; q < w; ++q) buf[q] = buf[q] + buf[q + w];                          \
+    return buf[0];                                                                         \
 }                                                                                          \
-FPK_INLINE void NAME##_dots(const T *u, const T *const *vr, ptrdiff_t d, T *res,           \
-                            const int nd)                                                  \
+FPK_INLINE void NAME##_dots(const T *u, const T *const *vr, const T *const *pf, ptrdiff_t d, \
+                            T *res, const int nd)                                          \
 {                                                                                          \
     const ptrdiff_t vl = (ptrdiff_t)(sizeof(V) / sizeof(T));                               \
     V a[4], b[4];                                                                          \
@@ -287,6 +367,9 @@ FPK_INLINE void NAME##_dots(const T *u, const T *const *vr, ptrdiff_t d, T *res,
     for (int q = 0; q < nd; ++q) { a[q] = (V){0}; b[q] = (V){0}; s[q] = 0; }               \
     for (; p + 2 * vl <= d; p += 2 * vl) {                                                 \
         V u0 = *(const V *)(u + p), u1 = *(const V *)(u + p + vl);                         \
+        for (int q = 0; q < 4; ++q)                                                        \
+            for (int c = 0; c < 2 * (int)sizeof(V); c += 64)                               \
+                FPK_PREFETCH((const char *)(pf[q] + p) + c);                               \
         for (int q = 0; q < nd; ++q) {                                                     \
             a[q] += u0 * *(const V *)(vr[q] + p);                                          \
             b[q] += u1 * *(const V *)(vr[q] + p + vl);                                     \
@@ -299,29 +382,41 @@ FPK_INLINE void NAME##_dots(const T *u, const T *const *vr, ptrdiff_t d, T *res,
     }                                                                                      \
     for (; p < d; ++p)                                                                     \
         for (int q = 0; q < nd; ++q) s[q] += u[p] * vr[q][p];                              \
-    for (int q = 0; q < nd; ++q) res[q] = NAME##_hsum(a[q] + b[q]) + s[q];                 \
+    if (nd == 4) {                                                                         \
+        T h[4];                                                                            \
+        for (int q = 0; q < 4; ++q) a[q] += b[q];                                          \
+        HSUM4(a, h);                                                                       \
+        for (int q = 0; q < 4; ++q) res[q] = h[q] + s[q];                                  \
+    } else {                                                                               \
+        for (int q = 0; q < nd; ++q) res[q] = NAME##_hsum(a[q] + b[q]) + s[q];             \
+    }                                                                                      \
 }                                                                                          \
 static void NAME(const IDX *ind, const IDX *ptr, const T *U, const T *Vm, ptrdiff_t d,     \
                  T *out, ptrdiff_t r0, ptrdiff_t r1)                                       \
 {                                                                                          \
-    const T *vr[4];                                                                        \
+    const T *vr[4], *pf[4];                                                                \
+    const ptrdiff_t end = ptr[r1];                                                         \
     for (ptrdiff_t r = r0; r < r1; ++r) {                                                  \
         const T *u = U + r * d;                                                            \
         ptrdiff_t k = ptr[r], hi = ptr[r + 1];                                             \
         for (; k + 4 <= hi; k += 4) {                                                      \
-            for (int q = 0; q < 4; ++q) vr[q] = Vm + (ptrdiff_t)ind[k + q] * d;            \
-            NAME##_dots(u, vr, d, out + k, 4);                                             \
+            for (int q = 0; q < 4; ++q) {                                                  \
+                vr[q] = Vm + (ptrdiff_t)ind[k + q] * d;                                    \
+                /* V rows of the next four nonzeros (random rows: no HW prefetch) */       \
+                pf[q] = k + 4 + q < end ? Vm + (ptrdiff_t)ind[k + 4 + q] * d : vr[q];      \
+            }                                                                              \
+            NAME##_dots(u, vr, pf, d, out + k, 4);                                         \
         }                                                                                  \
         for (; k < hi; ++k) {                                                              \
-            vr[0] = Vm + (ptrdiff_t)ind[k] * d;                                            \
-            NAME##_dots(u, vr, d, out + k, 1);                                             \
+            vr[0] = pf[0] = pf[1] = pf[2] = pf[3] = Vm + (ptrdiff_t)ind[k] * d;            \
+            NAME##_dots(u, vr, pf, d, out + k, 1);                                         \
         }                                                                                  \
     }                                                                                      \
 }
-FPK_DEFINE_SDDMM(fpk_sddmm_d_i32, double, fpk_vd, int32_t)
-FPK_DEFINE_SDDMM(fpk_sddmm_d_i64, double, fpk_vd, int64_t)
-FPK_DEFINE_SDDMM(fpk_sddmm_f_i32, float, fpk_vf, int32_t)
-FPK_DEFINE_SDDMM(fpk_sddmm_f_i64, float, fpk_vf, int64_t)
+FPK_DEFINE_SDDMM(fpk_sddmm_d_i32, double, fpk_vd, int32_t, fpk_hsum4_d)
+FPK_DEFINE_SDDMM(fpk_sddmm_d_i64, double, fpk_vd, int64_t, fpk_hsum4_d)
+FPK_DEFINE_SDDMM(fpk_sddmm_f_i32, float, fpk_vf, int32_t, fpk_hsum4_f)
+FPK_DEFINE_SDDMM(fpk_sddmm_f_i64, float, fpk_vf, int64_t, fpk_hsum4_f)
 #else
 #define FPK_DEFINE_SDDMM(NAME, T, IDX)                                                     \
 static void NAME(const IDX *ind, const IDX *ptr, const T *U, const T *Vm, ptrdiff_t d,     \
