@@ -112,7 +112,6 @@ def sgd_step(w, grad, lr, l1=0.0, l2=0.0, *, check_input=True):
     l1, l2 : float, default 0
         L1 strength (soft-threshold at ``lr * l1``) and L2 strength (weight
         decay ``l2 * w`` added to the gradient), both ``>= 0``.
-
     check_input : bool, default True
         Validate arrays and scalars. Training loops that already hold
         C-contiguous arrays of one float dtype and the right sizes, and
@@ -168,7 +167,6 @@ def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=
         L1 and L2 strengths, ``>= 0``.
     nesterov : bool, default False
         Use Nesterov's look-ahead form.
-
     check_input : bool, default True
         Validate arrays and scalars. Training loops that already hold
         C-contiguous arrays of one float dtype and the right sizes, and
@@ -229,7 +227,6 @@ def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1
         ``> 0``.
     l1, l2 : float, default 0
         ``>= 0``.
-
     check_input : bool, default True
         Validate arrays and scalars. Training loops that already hold
         C-contiguous arrays of one float dtype and the right sizes, and
