@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
@@ -374,19 +374,19 @@ class _BaseMLP(BaseEstimator):
     # ----------------------------------------------------------------------- fit
     def _fit(self, X, y):
         sizes = self._validate_params()
-        widths = (np.shape(X)[1] if np.ndim(X) == 2 else 1,) + sizes
+        first = not (self.warm_start and hasattr(self, "layers_"))
+        X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32],
+                             multi_output=self._multi_output, y_numeric=not self._is_clf)
+        widths = (X.shape[1],) + sizes
         batch = 200 if self.batch_size == "auto" else self.batch_size
         # Small networks train on one OpenMP thread: a layer product of a few
         # hundred thousand FLOPs is shorter than waking and syncing a team, and
         # on a loaded machine a descheduled team member stalls every barrier.
         small = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch < 2**22
         with threadpool_limits(1 if small else None, user_api="openmp"):
-            return self._fit_impl(X, y, sizes)
+            return self._fit_impl(X, y, sizes, first)
 
-    def _fit_impl(self, X, y, sizes):
-        first = not (self.warm_start and hasattr(self, "layers_"))
-        X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32],
-                             multi_output=self._multi_output, y_numeric=not self._is_clf)
+    def _fit_impl(self, X, y, sizes, first):
         Y = self._encode_y(y, first)
         dtype = X.dtype
         rng = check_random_state(self.random_state)
@@ -645,6 +645,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _encode_y(self, y, reset):
         if reset:
+            check_classification_targets(y)  # 'Unknown label type' for object / float labels
             kind = type_of_target(y)
             if kind not in ("binary", "multiclass"):
                 raise ValueError(f"MLPClassifier supports binary and multiclass targets, got "
@@ -718,6 +719,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     _is_clf = False
     _multi_output = True
     _out_name = "identity"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # y of shape (n_samples, n_outputs) is supported
+        return tags
 
     def _encode_y(self, y, reset):
         y = np.asarray(y, dtype=np.float64)
