@@ -26,10 +26,6 @@ ctypedef fused index_t:
 # Matrices with fewer nonzeros (+ rows) than this run on the calling thread.
 cdef Py_ssize_t SERIAL_WORK = 32768
 
-# Batch columns per register tile in spmm (4 zmm / 8 ymm of float64 accumulators).
-cdef enum:
-    TILE = 32
-
 
 cdef inline Py_ssize_t _row_split(const index_t* indptr, Py_ssize_t n_rows, Py_ssize_t c,
                                   Py_ssize_t n_chunks) noexcept nogil:
@@ -96,33 +92,53 @@ def check_indices_impl(const index_t[::1] indices, Py_ssize_t n_cols, int n_thre
 
 
 # --------------------------------------------------------------------------
+# C micro-kernels (see _csr_kernels.h): each computes rows [r0, r1).
+# --------------------------------------------------------------------------
+
+cdef extern from "_csr_kernels.h" nogil:
+    void fpk_spmv_d_i32(const double*, const int32_t*, const int32_t*, const double*, double*,
+                        Py_ssize_t, Py_ssize_t)
+    void fpk_spmv_d_i64(const double*, const int64_t*, const int64_t*, const double*, double*,
+                        Py_ssize_t, Py_ssize_t)
+    void fpk_spmv_f_i32(const float*, const int32_t*, const int32_t*, const float*, float*,
+                        Py_ssize_t, Py_ssize_t)
+    void fpk_spmv_f_i64(const float*, const int64_t*, const int64_t*, const float*, float*,
+                        Py_ssize_t, Py_ssize_t)
+    void fpk_spmm_d_i32(const double*, const int32_t*, const int32_t*, const double*, double*,
+                        Py_ssize_t, Py_ssize_t, Py_ssize_t)
+    void fpk_spmm_d_i64(const double*, const int64_t*, const int64_t*, const double*, double*,
+                        Py_ssize_t, Py_ssize_t, Py_ssize_t)
+    void fpk_spmm_f_i32(const float*, const int32_t*, const int32_t*, const float*, float*,
+                        Py_ssize_t, Py_ssize_t, Py_ssize_t)
+    void fpk_spmm_f_i64(const float*, const int64_t*, const int64_t*, const float*, float*,
+                        Py_ssize_t, Py_ssize_t, Py_ssize_t)
+    void fpk_sddmm_d_i32(const int32_t*, const int32_t*, const double*, const double*,
+                         Py_ssize_t, double*, Py_ssize_t, Py_ssize_t)
+    void fpk_sddmm_d_i64(const int64_t*, const int64_t*, const double*, const double*,
+                         Py_ssize_t, double*, Py_ssize_t, Py_ssize_t)
+    void fpk_sddmm_f_i32(const int32_t*, const int32_t*, const float*, const float*,
+                         Py_ssize_t, float*, Py_ssize_t, Py_ssize_t)
+    void fpk_sddmm_f_i64(const int64_t*, const int64_t*, const float*, const float*,
+                         Py_ssize_t, float*, Py_ssize_t, Py_ssize_t)
+
+
+# --------------------------------------------------------------------------
 # spmv: y = A @ x
 # --------------------------------------------------------------------------
 
-cdef inline floating _row_dot(const floating* data, const index_t* indices, Py_ssize_t lo,
-                              Py_ssize_t hi, const floating* x) noexcept nogil:
-    # Four independent accumulators: rows are short, so the latency of one
-    # dependent chain (not bandwidth) would bound a single-accumulator loop.
-    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t k = lo
-    while k + 4 <= hi:
-        s0 += data[k] * x[indices[k]]
-        s1 += data[k + 1] * x[indices[k + 1]]
-        s2 += data[k + 2] * x[indices[k + 2]]
-        s3 += data[k + 3] * x[indices[k + 3]]
-        k += 4
-    while k < hi:
-        s0 += data[k] * x[indices[k]]
-        k += 1
-    return (s0 + s1) + (s2 + s3)
-
-
-cdef void _spmv_rows(const floating* data, const index_t* indices, const index_t* indptr,
-                     const floating* x, floating* y, Py_ssize_t r0,
-                     Py_ssize_t r1) noexcept nogil:
-    cdef Py_ssize_t r
-    for r in range(r0, r1):
-        y[r] = _row_dot(data, indices, indptr[r], indptr[r + 1], x)
+cdef inline void _spmv_rows(const floating* data, const index_t* indices, const index_t* indptr,
+                            const floating* x, floating* y, Py_ssize_t r0,
+                            Py_ssize_t r1) noexcept nogil:
+    if floating is double:
+        if index_t is int32_t:
+            fpk_spmv_d_i32(data, indices, indptr, x, y, r0, r1)
+        else:
+            fpk_spmv_d_i64(data, indices, indptr, x, y, r0, r1)
+    else:
+        if index_t is int32_t:
+            fpk_spmv_f_i32(data, indices, indptr, x, y, r0, r1)
+        else:
+            fpk_spmv_f_i64(data, indices, indptr, x, y, r0, r1)
 
 
 def spmv_impl(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
@@ -195,58 +211,24 @@ def spmv_t_impl(const floating[::1] data, const index_t[::1] indices, const inde
 
 # --------------------------------------------------------------------------
 # spmm: Y = A @ X, A CSR (m x k), X dense C-contiguous (k x b), Y (m x b)
-# Row j of X is contiguous over the batch, so the inner loop streams TILE
-# batch values of X[j] through vector registers while TILE partial sums of
-# Y[i] stay in registers across the nonzeros of row i. Tiles are the outer
-# loop so a (k x TILE) strip of X stays in cache across rows.
+# Row j of X is contiguous over the batch, so the kernel streams a tile of
+# X[j] through vector registers while the matching partial sums of Y[i] stay
+# in registers across the nonzeros of row i (fpk_spmm_* in _csr_kernels.h).
 # --------------------------------------------------------------------------
 
-cdef inline void _spmm_tile(const floating* data, const index_t* indices, Py_ssize_t lo,
-                            Py_ssize_t hi, const floating* X, Py_ssize_t ldx,
-                            floating* y) noexcept nogil:
-    cdef floating acc[TILE]
-    cdef Py_ssize_t k, q
-    cdef floating a
-    cdef const floating* xr
-    for q in range(TILE):
-        acc[q] = 0
-    for k in range(lo, hi):
-        a = data[k]
-        xr = X + indices[k] * ldx
-        for q in range(TILE):
-            acc[q] += a * xr[q]
-    for q in range(TILE):
-        y[q] = acc[q]
-
-
-cdef inline void _spmm_edge(const floating* data, const index_t* indices, Py_ssize_t lo,
-                            Py_ssize_t hi, const floating* X, Py_ssize_t ldx, floating* y,
-                            Py_ssize_t width) noexcept nogil:
-    cdef Py_ssize_t k, q
-    cdef floating a
-    cdef const floating* xr
-    for q in range(width):
-        y[q] = 0
-    for k in range(lo, hi):
-        a = data[k]
-        xr = X + indices[k] * ldx
-        for q in range(width):
-            y[q] += a * xr[q]
-
-
-cdef void _spmm_rows(const floating* data, const index_t* indices, const index_t* indptr,
-                     const floating* X, floating* Y, Py_ssize_t b, Py_ssize_t r0,
-                     Py_ssize_t r1) noexcept nogil:
-    cdef Py_ssize_t r, t0
-    t0 = 0
-    while t0 + TILE <= b:
-        for r in range(r0, r1):
-            _spmm_tile(data, indices, indptr[r], indptr[r + 1], X + t0, b, Y + r * b + t0)
-        t0 += TILE
-    if t0 < b:
-        for r in range(r0, r1):
-            _spmm_edge(data, indices, indptr[r], indptr[r + 1], X + t0, b, Y + r * b + t0,
-                       b - t0)
+cdef inline void _spmm_rows(const floating* data, const index_t* indices, const index_t* indptr,
+                            const floating* X, floating* Y, Py_ssize_t b, Py_ssize_t r0,
+                            Py_ssize_t r1) noexcept nogil:
+    if floating is double:
+        if index_t is int32_t:
+            fpk_spmm_d_i32(data, indices, indptr, X, Y, b, r0, r1)
+        else:
+            fpk_spmm_d_i64(data, indices, indptr, X, Y, b, r0, r1)
+    else:
+        if index_t is int32_t:
+            fpk_spmm_f_i32(data, indices, indptr, X, Y, b, r0, r1)
+        else:
+            fpk_spmm_f_i64(data, indices, indptr, X, Y, b, r0, r1)
 
 
 def spmm_impl(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
@@ -269,87 +251,22 @@ def spmm_impl(const floating[::1] data, const index_t[::1] indices, const index_
 # sddmm: out[k] = U[i] . V[j] for each nonzero (i, j) of the pattern
 # U (m x d) and V (n x d) C-contiguous, so both dot operands are contiguous.
 # Four nonzeros of a row are done together so each load of U[i] feeds four
-# dot products; each dot keeps 8 independent lanes summed in a fixed order.
+# dot products (fpk_sddmm_* in _csr_kernels.h).
 # --------------------------------------------------------------------------
 
-cdef enum:
-    LANES = 8
-
-
-cdef inline floating _hsum(floating* a) noexcept nogil:
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
-
-
-cdef inline void _dot4(const floating* u, const floating* v0, const floating* v1,
-                       const floating* v2, const floating* v3, Py_ssize_t d,
-                       floating* res) noexcept nogil:
-    cdef floating a0[LANES]
-    cdef floating a1[LANES]
-    cdef floating a2[LANES]
-    cdef floating a3[LANES]
-    cdef Py_ssize_t p = 0, q
-    cdef floating uq
-    for q in range(LANES):
-        a0[q] = 0
-        a1[q] = 0
-        a2[q] = 0
-        a3[q] = 0
-    while p + LANES <= d:
-        for q in range(LANES):
-            uq = u[p + q]
-            a0[q] += uq * v0[p + q]
-            a1[q] += uq * v1[p + q]
-            a2[q] += uq * v2[p + q]
-            a3[q] += uq * v3[p + q]
-        p += LANES
-    q = 0
-    while p < d:
-        uq = u[p]
-        a0[q] += uq * v0[p]
-        a1[q] += uq * v1[p]
-        a2[q] += uq * v2[p]
-        a3[q] += uq * v3[p]
-        p += 1
-        q += 1
-    res[0] = _hsum(a0)
-    res[1] = _hsum(a1)
-    res[2] = _hsum(a2)
-    res[3] = _hsum(a3)
-
-
-cdef inline floating _dot1(const floating* u, const floating* v, Py_ssize_t d) noexcept nogil:
-    cdef floating a[LANES]
-    cdef Py_ssize_t p = 0, q
-    for q in range(LANES):
-        a[q] = 0
-    while p + LANES <= d:
-        for q in range(LANES):
-            a[q] += u[p + q] * v[p + q]
-        p += LANES
-    q = 0
-    while p < d:
-        a[q] += u[p] * v[p]
-        p += 1
-        q += 1
-    return _hsum(a)
-
-
-cdef void _sddmm_rows(const index_t* indices, const index_t* indptr, const floating* U,
-                      const floating* V, Py_ssize_t d, floating* out, Py_ssize_t r0,
-                      Py_ssize_t r1) noexcept nogil:
-    cdef Py_ssize_t r, k, hi
-    cdef const floating* u
-    for r in range(r0, r1):
-        u = U + r * d
-        k = indptr[r]
-        hi = indptr[r + 1]
-        while k + 4 <= hi:
-            _dot4(u, V + indices[k] * d, V + indices[k + 1] * d, V + indices[k + 2] * d,
-                  V + indices[k + 3] * d, d, out + k)
-            k += 4
-        while k < hi:
-            out[k] = _dot1(u, V + indices[k] * d, d)
-            k += 1
+cdef inline void _sddmm_rows(const index_t* indices, const index_t* indptr, const floating* U,
+                             const floating* V, Py_ssize_t d, floating* out, Py_ssize_t r0,
+                             Py_ssize_t r1) noexcept nogil:
+    if floating is double:
+        if index_t is int32_t:
+            fpk_sddmm_d_i32(indices, indptr, U, V, d, out, r0, r1)
+        else:
+            fpk_sddmm_d_i64(indices, indptr, U, V, d, out, r0, r1)
+    else:
+        if index_t is int32_t:
+            fpk_sddmm_f_i32(indices, indptr, U, V, d, out, r0, r1)
+        else:
+            fpk_sddmm_f_i64(indices, indptr, U, V, d, out, r0, r1)
 
 
 def sddmm_impl(const index_t[::1] indices, const index_t[::1] indptr, const floating[:, ::1] U,

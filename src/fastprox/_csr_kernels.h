@@ -1,0 +1,444 @@
+/* Row-range micro-kernels for fastprox's CSR products (used by _sparse.pyx).
+ *
+ * Each function computes the outputs of rows [r0, r1) and nothing else, so the
+ * caller can split rows across threads; every output is summed in an order
+ * that depends only on the matrix, never on the thread count.
+ *
+ * spmm and sddmm use GCC/Clang vector extensions so that register allocation
+ * is explicit: auto-vectorising the same loops kept the accumulator tile on
+ * the stack and ran 2-3x slower. The vector width follows the -march of the
+ * build (SSE2 / AVX2 / AVX-512). spmv uses AVX-512 masked loads and gathers
+ * where available (fault-suppressing, so nothing past a row is ever read).
+ * Compilers without these extensions get plain loops.
+ */
+#ifndef FASTPROX_CSR_KERNELS_H
+#define FASTPROX_CSR_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define FPK_VEXT 1
+#define FPK_INLINE static inline __attribute__((always_inline))
+#define FPK_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define FPK_VEXT 0
+#define FPK_INLINE static inline
+#define FPK_PREFETCH(p) ((void)0)
+#endif
+
+#if FPK_VEXT && defined(__AVX512F__) && defined(__BMI2__)
+#define FPK_AVX512 1
+#include <immintrin.h>
+#else
+#define FPK_AVX512 0
+#endif
+
+#if FPK_VEXT
+#if defined(__AVX512F__)
+#define FPK_VBYTES 64
+#elif defined(__AVX__)
+#define FPK_VBYTES 32
+#else
+#define FPK_VBYTES 16
+#endif
+/* aligned(element) + may_alias: rows of X/U/V start at arbitrary offsets. */
+typedef double fpk_vd __attribute__((vector_size(FPK_VBYTES), aligned(8), may_alias));
+typedef float fpk_vf __attribute__((vector_size(FPK_VBYTES), aligned(4), may_alias));
+#endif
+
+/* Scalar row dot product: 4 independent chains hide the FMA latency. */
+#define FPK_ROW_DOT(T, IDX, data, ind, lo, hi, x, res)                                     \
+    do {                                                                                   \
+        T s0_ = 0, s1_ = 0, s2_ = 0, s3_ = 0;                                              \
+        ptrdiff_t k_ = (lo);                                                               \
+        for (; k_ + 4 <= (hi); k_ += 4) {                                                  \
+            s0_ += (data)[k_] * (x)[(ind)[k_]];                                            \
+            s1_ += (data)[k_ + 1] * (x)[(ind)[k_ + 1]];                                    \
+            s2_ += (data)[k_ + 2] * (x)[(ind)[k_ + 2]];                                    \
+            s3_ += (data)[k_ + 3] * (x)[(ind)[k_ + 3]];                                    \
+        }                                                                                  \
+        for (; k_ < (hi); ++k_) s0_ += (data)[k_] * (x)[(ind)[k_]];                        \
+        (res) = (s0_ + s1_) + (s2_ + s3_);                                                 \
+    } while (0)
+
+/* ------------------------------------------------------------------------ */
+/* spmv: y[r] = A[r] . x                                                     */
+/* ------------------------------------------------------------------------ */
+#if FPK_AVX512
+/* 16 nonzeros per step: a typical short row is one branch-free step, so the
+ * row-length branch of a scalar loop (mispredicted about once per row) goes
+ * away. While 16 entries fit before ptr[r1] the loads and gathers are plain
+ * (indices past the row are still valid columns) and the row mask is applied
+ * in the FMA, so inf/NaN outside the row cannot leak in; near the end of the
+ * range masked loads/gathers (fault-suppressing) read nothing past it. */
+#define FPK_MASK16(n) ((__mmask16)_bzhi_u32(0xffffu, (unsigned)((n) < 16 ? (n) : 16)))
+
+static void fpk_spmv_d_i32(const double *data, const int32_t *ind, const int32_t *ptr,
+                           const double *x, double *y, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t end = r1 > r0 ? ptr[r1] : 0;
+    for (ptrdiff_t r = r0; r < r1; ++r) {
+        ptrdiff_t k = ptr[r], hi = ptr[r + 1];
+        __m512d acc = _mm512_setzero_pd();
+        do {
+            __mmask16 m = FPK_MASK16(hi - k);
+            __m512d d0, d1, x0, x1;
+            if (k + 16 <= end) {
+                __m512i iv = _mm512_loadu_si512(ind + k);
+                d0 = _mm512_loadu_pd(data + k);
+                d1 = _mm512_loadu_pd(data + k + 8);
+                x0 = _mm512_i32gather_pd(_mm512_castsi512_si256(iv), x, 8);
+                x1 = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(iv, 1), x, 8);
+            } else {
+                __m512i iv = _mm512_maskz_loadu_epi32(m, ind + k);
+                d0 = _mm512_maskz_loadu_pd((__mmask8)m, data + k);
+                d1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), data + k + 8);
+                x0 = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), (__mmask8)m,
+                                              _mm512_castsi512_si256(iv), x, 8);
+                x1 = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), (__mmask8)(m >> 8),
+                                              _mm512_extracti64x4_epi64(iv, 1), x, 8);
+            }
+            acc = _mm512_mask3_fmadd_pd(d0, x0, acc, (__mmask8)m);
+            acc = _mm512_mask3_fmadd_pd(d1, x1, acc, (__mmask8)(m >> 8));
+            k += 16;
+        } while (k < hi);
+        y[r] = _mm512_reduce_add_pd(acc);
+    }
+}
+
+static void fpk_spmv_d_i64(const double *data, const int64_t *ind, const int64_t *ptr,
+                           const double *x, double *y, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t end = r1 > r0 ? ptr[r1] : 0;
+    for (ptrdiff_t r = r0; r < r1; ++r) {
+        ptrdiff_t k = ptr[r], hi = ptr[r + 1];
+        __m512d acc = _mm512_setzero_pd();
+        do {
+            __mmask16 m = FPK_MASK16(hi - k);
+            __m512d d0, d1, x0, x1;
+            if (k + 16 <= end) {
+                d0 = _mm512_loadu_pd(data + k);
+                d1 = _mm512_loadu_pd(data + k + 8);
+                x0 = _mm512_i64gather_pd(_mm512_loadu_si512(ind + k), x, 8);
+                x1 = _mm512_i64gather_pd(_mm512_loadu_si512(ind + k + 8), x, 8);
+            } else {
+                __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)m, ind + k);
+                __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(m >> 8), ind + k + 8);
+                d0 = _mm512_maskz_loadu_pd((__mmask8)m, data + k);
+                d1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), data + k + 8);
+                x0 = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), (__mmask8)m, i0, x, 8);
+                x1 = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), (__mmask8)(m >> 8), i1, x, 8);
+            }
+            acc = _mm512_mask3_fmadd_pd(d0, x0, acc, (__mmask8)m);
+            acc = _mm512_mask3_fmadd_pd(d1, x1, acc, (__mmask8)(m >> 8));
+            k += 16;
+        } while (k < hi);
+        y[r] = _mm512_reduce_add_pd(acc);
+    }
+}
+
+static void fpk_spmv_f_i32(const float *data, const int32_t *ind, const int32_t *ptr,
+                           const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t end = r1 > r0 ? ptr[r1] : 0;
+    for (ptrdiff_t r = r0; r < r1; ++r) {
+        ptrdiff_t k = ptr[r], hi = ptr[r + 1];
+        __m512 acc = _mm512_setzero_ps();
+        do {
+            __mmask16 m = FPK_MASK16(hi - k);
+            __m512 d0, x0;
+            if (k + 16 <= end) {
+                d0 = _mm512_loadu_ps(data + k);
+                x0 = _mm512_i32gather_ps(_mm512_loadu_si512(ind + k), x, 4);
+            } else {
+                d0 = _mm512_maskz_loadu_ps(m, data + k);
+                x0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m,
+                                              _mm512_maskz_loadu_epi32(m, ind + k), x, 4);
+            }
+            acc = _mm512_mask3_fmadd_ps(d0, x0, acc, m);
+            k += 16;
+        } while (k < hi);
+        y[r] = _mm512_reduce_add_ps(acc);
+    }
+}
+
+static void fpk_spmv_f_i64(const float *data, const int64_t *ind, const int64_t *ptr,
+                           const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t end = r1 > r0 ? ptr[r1] : 0;
+    for (ptrdiff_t r = r0; r < r1; ++r) {
+        ptrdiff_t k = ptr[r], hi = ptr[r + 1];
+        __m512 acc = _mm512_setzero_ps();
+        do {
+            __mmask16 m = FPK_MASK16(hi - k);
+            __m512 d0;
+            __m256 x0, x1;
+            if (k + 16 <= end) {
+                d0 = _mm512_loadu_ps(data + k);
+                x0 = _mm512_i64gather_ps(_mm512_loadu_si512(ind + k), x, 4);
+                x1 = _mm512_i64gather_ps(_mm512_loadu_si512(ind + k + 8), x, 4);
+            } else {
+                __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)m, ind + k);
+                __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(m >> 8), ind + k + 8);
+                d0 = _mm512_maskz_loadu_ps(m, data + k);
+                x0 = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), (__mmask8)m, i0, x, 4);
+                x1 = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), (__mmask8)(m >> 8), i1, x, 4);
+            }
+            __m512 xv = _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
+            acc = _mm512_mask3_fmadd_ps(d0, xv, acc, m);
+            k += 16;
+        } while (k < hi);
+        y[r] = _mm512_reduce_add_ps(acc);
+    }
+}
+#else
+#define FPK_DEFINE_SPMV(NAME, T, IDX)                                                      \
+static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *x, T *y,          \
+                 ptrdiff_t r0, ptrdiff_t r1)                                               \
+{                                                                                          \
+    for (ptrdiff_t r = r0; r < r1; ++r) FPK_ROW_DOT(T, IDX, data, ind, ptr[r], ptr[r + 1], x, y[r]); \
+}
+FPK_DEFINE_SPMV(fpk_spmv_d_i32, double, int32_t)
+FPK_DEFINE_SPMV(fpk_spmv_d_i64, double, int64_t)
+FPK_DEFINE_SPMV(fpk_spmv_f_i32, float, int32_t)
+FPK_DEFINE_SPMV(fpk_spmv_f_i64, float, int64_t)
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* spmm: Y[r, :] = sum_k A[r, ind[k]] * X[ind[k], :]                         */
+/* A tile of NV accumulator vectors of Y[r] stays in registers across the    */
+/* nonzeros of row r; tiles are the outer loop so the (n x tile) strip of X  */
+/* stays in L2 across rows. The X row FPK_PF nonzeros ahead is prefetched    */
+/* (random rows defeat the hardware prefetcher).                             */
+/* ------------------------------------------------------------------------ */
+#ifndef FPK_PF
+#define FPK_PF 4
+#endif
+#define FPK_NACC 8
+
+#if FPK_VEXT
+#define FPK_DEFINE_SPMM(NAME, T, V, IDX)                                                   \
+FPK_INLINE void NAME##_tile(const T *data, const IDX *ind, ptrdiff_t lo, ptrdiff_t hi,     \
+                            const T *X, ptrdiff_t ldx, T *y, const int nv)                 \
+{                                                                                          \
+    V acc[FPK_NACC];                                                                       \
+    for (int q = 0; q < nv; ++q) acc[q] = (V){0};                                          \
+    for (ptrdiff_t k = lo; k < hi; ++k) {                                                  \
+        const V *xr = (const V *)(X + (ptrdiff_t)ind[k] * ldx);                            \
+        if (k + FPK_PF < hi) {                                                             \
+            const char *p = (const char *)(X + (ptrdiff_t)ind[k + FPK_PF] * ldx);          \
+            for (int c = 0; c < nv * (int)sizeof(V); c += 64) FPK_PREFETCH(p + c);         \
+        }                                                                                  \
+        V a = (V){0} + data[k];                                                            \
+        for (int q = 0; q < nv; ++q) acc[q] += a * xr[q];                                  \
+    }                                                                                      \
+    for (int q = 0; q < nv; ++q) ((V *)y)[q] = acc[q];                                     \
+}                                                                                          \
+static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *X, T *Y,          \
+                 ptrdiff_t b, ptrdiff_t r0, ptrdiff_t r1)                                  \
+{                                                                                          \
+    const ptrdiff_t vl = (ptrdiff_t)(sizeof(V) / sizeof(T));                               \
+    ptrdiff_t t0 = 0, r;                                                                   \
+    for (; t0 + FPK_NACC * vl <= b; t0 += FPK_NACC * vl)                                   \
+        for (r = r0; r < r1; ++r)                                                          \
+            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, FPK_NACC); \
+    if (t0 + 4 * vl <= b) {                                                                \
+        for (r = r0; r < r1; ++r)                                                          \
+            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, 4);      \
+        t0 += 4 * vl;                                                                      \
+    }                                                                                      \
+    if (t0 + 2 * vl <= b) {                                                                \
+        for (r = r0; r < r1; ++r)                                                          \
+            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, 2);      \
+        t0 += 2 * vl;                                                                      \
+    }                                                                                      \
+    if (t0 + vl <= b) {                                                                    \
+        for (r = r0; r < r1; ++r)                                                          \
+            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, 1);      \
+        t0 += vl;                                                                          \
+    }                                                                                      \
+    if (t0 < b) FPK_SPMM_SCALAR(T, IDX, data, ind, ptr, X, Y, b, t0, r0, r1);              \
+}
+#else
+#define FPK_DEFINE_SPMM(NAME, T, V, IDX)                                                   \
+static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *X, T *Y,          \
+                 ptrdiff_t b, ptrdiff_t r0, ptrdiff_t r1)                                  \
+{                                                                                          \
+    FPK_SPMM_SCALAR(T, IDX, data, ind, ptr, X, Y, b, 0, r0, r1);                           \
+}
+#endif
+
+/* Columns [t0, b) one row at a time, summed in the same nonzero order. */
+#define FPK_SPMM_SCALAR(T, IDX, data, ind, ptr, X, Y, b, t0, r0, r1)                       \
+    do {                                                                                   \
+        for (ptrdiff_t r_ = (r0); r_ < (r1); ++r_) {                                       \
+            T *y_ = (Y) + r_ * (b);                                                        \
+            for (ptrdiff_t j_ = (t0); j_ < (b); ++j_) y_[j_] = 0;                          \
+            for (ptrdiff_t k_ = (ptr)[r_]; k_ < (ptr)[r_ + 1]; ++k_) {                     \
+                const T a_ = (data)[k_];                                                   \
+                const T *x_ = (X) + (ptrdiff_t)(ind)[k_] * (b);                            \
+                for (ptrdiff_t j_ = (t0); j_ < (b); ++j_) y_[j_] += a_ * x_[j_];           \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
+#if FPK_VEXT
+FPK_DEFINE_SPMM(fpk_spmm_d_i32, double, fpk_vd, int32_t)
+FPK_DEFINE_SPMM(fpk_spmm_d_i64, double, fpk_vd, int64_t)
+FPK_DEFINE_SPMM(fpk_spmm_f_i32, float, fpk_vf, int32_t)
+FPK_DEFINE_SPMM(fpk_spmm_f_i64, float, fpk_vf, int64_t)
+#else
+FPK_DEFINE_SPMM(fpk_spmm_d_i32, double, void, int32_t)
+FPK_DEFINE_SPMM(fpk_spmm_d_i64, double, void, int64_t)
+FPK_DEFINE_SPMM(fpk_spmm_f_i32, float, void, int32_t)
+FPK_DEFINE_SPMM(fpk_spmm_f_i64, float, void, int64_t)
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* sddmm: out[k] = U[r] . V[ind[k]] for the nonzeros k of row r              */
+/* Four nonzeros share each load of U[r]; each dot keeps two accumulator     */
+/* vectors (8 chains in all hide the FMA latency). Horizontal sums and the   */
+/* scalar tail are combined in a fixed order.                                */
+/* ------------------------------------------------------------------------ */
+#if FPK_VEXT
+/* Four horizontal sums at once (c[q] -> res[q]), each a fixed pairwise tree. */
+#if FPK_AVX512
+FPK_INLINE void fpk_hsum4_d(const fpk_vd *c, double *res)
+{
+    __m512d c0 = (__m512d)c[0], c1 = (__m512d)c[1], c2 = (__m512d)c[2], c3 = (__m512d)c[3];
+    __m512d x01 = _mm512_add_pd(_mm512_shuffle_f64x2(c0, c1, 0x44), _mm512_shuffle_f64x2(c0, c1, 0xEE));
+    __m512d x23 = _mm512_add_pd(_mm512_shuffle_f64x2(c2, c3, 0x44), _mm512_shuffle_f64x2(c2, c3, 0xEE));
+    __m512d y = _mm512_add_pd(_mm512_shuffle_f64x2(x01, x23, 0x88),
+                              _mm512_shuffle_f64x2(x01, x23, 0xDD));
+    __m512d z = _mm512_add_pd(y, _mm512_permute_pd(y, 0x55));
+    __m512d w = _mm512_permutexvar_pd(_mm512_set_epi64(6, 4, 2, 0, 6, 4, 2, 0), z);
+    _mm256_storeu_pd(res, _mm512_castpd512_pd256(w));
+}
+FPK_INLINE void fpk_hsum4_f(const fpk_vf *c, float *res)
+{
+    __m512 c0 = (__m512)c[0], c1 = (__m512)c[1], c2 = (__m512)c[2], c3 = (__m512)c[3];
+    __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x44), _mm512_shuffle_f32x4(c0, c1, 0xEE));
+    __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(c2, c3, 0x44), _mm512_shuffle_f32x4(c2, c3, 0xEE));
+    __m512 y = _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, 0x88),
+                             _mm512_shuffle_f32x4(x01, x23, 0xDD));
+    __m512 z = _mm512_add_ps(y, _mm512_permute_ps(y, 0xB1));
+    __m512 w = _mm512_add_ps(z, _mm512_permute_ps(z, 0x4E));
+    __m512 v = _mm512_permutexvar_ps(_mm512_set_epi32(12, 8, 4, 0, 12, 8, 4, 0, 12, 8, 4, 0,
+                                                      12, 8, 4, 0), w);
+    _mm_storeu_ps(res, _mm512_castps512_ps128(v));
+}
+#else
+#define FPK_DEFINE_HSUM4(NAME, T, V)                                                       \
+FPK_INLINE void NAME(const V *c, T *res)                                                   \
+{                                                                                          \
+    /* pairwise tree over the lanes; memcpy keeps gcc from lane inserts */                 \
+    T buf[sizeof(V) / sizeof(T)];                                                          \
+    for (int i = 0; i < 4; ++i) {                                                          \
+        memcpy(buf, &c[i], sizeof(V));                                                     \
+        for (int w = (int)(sizeof(V) / sizeof(T)) / 2; w >= 1; w /= 2)                     \
+            for (int q = 0; q < w; ++q) buf[q] = buf[q] + buf[q + w];                      \
+        res[i] = buf[0];                                                                   \
+    }                                                                                      \
+}
+FPK_DEFINE_HSUM4(fpk_hsum4_d, double, fpk_vd)
+FPK_DEFINE_HSUM4(fpk_hsum4_f, float, fpk_vf)
+#endif
+#endif
+
+#if FPK_VEXT
+#define FPK_DEFINE_SDDMM(NAME, T, V, IDX, HSUM4)                                           \
+FPK_INLINE T NAME##_hsum(V v)                                                              \
+{                                                                                          \
+    /* pairwise tree over the lanes; memcpy keeps gcc from lane inserts */                 \
+    T buf[sizeof(V) / sizeof(T)];                                                          \
+    memcpy(buf, &v, sizeof(V));                                                            \
+    for (int w = (int)(sizeof(V) / sizeof(T)) / 2; w >= 1; w /= 2)                         \
+        for (int q = 0; q < w; ++q) buf[q] = buf[q] + buf[q + w];                          \
+    return buf[0];                                                                         \
+}                                                                                          \
+FPK_INLINE void NAME##_dots(const T *u, const T *const *vr, const T *const *pf, ptrdiff_t d, \
+                            T *res, const int nd)                                          \
+{                                                                                          \
+    const ptrdiff_t vl = (ptrdiff_t)(sizeof(V) / sizeof(T));                               \
+    V a[4], b[4];                                                                          \
+    T s[4];                                                                                \
+    ptrdiff_t p = 0;                                                                       \
+    for (int q = 0; q < nd; ++q) { a[q] = (V){0}; b[q] = (V){0}; s[q] = 0; }               \
+    for (; p + 2 * vl <= d; p += 2 * vl) {                                                 \
+        V u0 = *(const V *)(u + p), u1 = *(const V *)(u + p + vl);                         \
+        for (int q = 0; q < 4; ++q)                                                        \
+            for (int c = 0; c < 2 * (int)sizeof(V); c += 64)                               \
+                FPK_PREFETCH((const char *)(pf[q] + p) + c);                               \
+        for (int q = 0; q < nd; ++q) {                                                     \
+            a[q] += u0 * *(const V *)(vr[q] + p);                                          \
+            b[q] += u1 * *(const V *)(vr[q] + p + vl);                                     \
+        }                                                                                  \
+    }                                                                                      \
+    if (p + vl <= d) {                                                                     \
+        V u0 = *(const V *)(u + p);                                                        \
+        for (int q = 0; q < nd; ++q) a[q] += u0 * *(const V *)(vr[q] + p);                 \
+        p += vl;                                                                           \
+    }                                                                                      \
+    for (; p < d; ++p)                                                                     \
+        for (int q = 0; q < nd; ++q) s[q] += u[p] * vr[q][p];                              \
+    if (nd == 4) {                                                                         \
+        T h[4];                                                                            \
+        for (int q = 0; q < 4; ++q) a[q] += b[q];                                          \
+        HSUM4(a, h);                                                                       \
+        for (int q = 0; q < 4; ++q) res[q] = h[q] + s[q];                                  \
+    } else {                                                                               \
+        for (int q = 0; q < nd; ++q) res[q] = NAME##_hsum(a[q] + b[q]) + s[q];             \
+    }                                                                                      \
+}                                                                                          \
+static void NAME(const IDX *ind, const IDX *ptr, const T *U, const T *Vm, ptrdiff_t d,     \
+                 T *out, ptrdiff_t r0, ptrdiff_t r1)                                       \
+{                                                                                          \
+    const T *vr[4], *pf[4];                                                                \
+    const ptrdiff_t end = ptr[r1];                                                         \
+    for (ptrdiff_t r = r0; r < r1; ++r) {                                                  \
+        const T *u = U + r * d;                                                            \
+        ptrdiff_t k = ptr[r], hi = ptr[r + 1];                                             \
+        for (; k + 4 <= hi; k += 4) {                                                      \
+            for (int q = 0; q < 4; ++q) {                                                  \
+                vr[q] = Vm + (ptrdiff_t)ind[k + q] * d;                                    \
+                /* V rows of the next four nonzeros (random rows: no HW prefetch) */       \
+                pf[q] = k + 4 + q < end ? Vm + (ptrdiff_t)ind[k + 4 + q] * d : vr[q];      \
+            }                                                                              \
+            NAME##_dots(u, vr, pf, d, out + k, 4);                                         \
+        }                                                                                  \
+        for (; k < hi; ++k) {                                                              \
+            vr[0] = pf[0] = pf[1] = pf[2] = pf[3] = Vm + (ptrdiff_t)ind[k] * d;            \
+            NAME##_dots(u, vr, pf, d, out + k, 1);                                         \
+        }                                                                                  \
+    }                                                                                      \
+}
+FPK_DEFINE_SDDMM(fpk_sddmm_d_i32, double, fpk_vd, int32_t, fpk_hsum4_d)
+FPK_DEFINE_SDDMM(fpk_sddmm_d_i64, double, fpk_vd, int64_t, fpk_hsum4_d)
+FPK_DEFINE_SDDMM(fpk_sddmm_f_i32, float, fpk_vf, int32_t, fpk_hsum4_f)
+FPK_DEFINE_SDDMM(fpk_sddmm_f_i64, float, fpk_vf, int64_t, fpk_hsum4_f)
+#else
+#define FPK_DEFINE_SDDMM(NAME, T, IDX)                                                     \
+static void NAME(const IDX *ind, const IDX *ptr, const T *U, const T *Vm, ptrdiff_t d,     \
+                 T *out, ptrdiff_t r0, ptrdiff_t r1)                                       \
+{                                                                                          \
+    for (ptrdiff_t r = r0; r < r1; ++r)                                                    \
+        for (ptrdiff_t k = ptr[r]; k < ptr[r + 1]; ++k) {                                  \
+            const T *u = U + r * d, *v = Vm + (ptrdiff_t)ind[k] * d;                       \
+            T s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                              \
+            ptrdiff_t p = 0;                                                               \
+            for (; p + 4 <= d; p += 4) {                                                   \
+                s0 += u[p] * v[p]; s1 += u[p + 1] * v[p + 1];                              \
+                s2 += u[p + 2] * v[p + 2]; s3 += u[p + 3] * v[p + 3];                      \
+            }                                                                              \
+            for (; p < d; ++p) s0 += u[p] * v[p];                                          \
+            out[k] = (s0 + s1) + (s2 + s3);                                                \
+        }                                                                                  \
+}
+FPK_DEFINE_SDDMM(fpk_sddmm_d_i32, double, int32_t)
+FPK_DEFINE_SDDMM(fpk_sddmm_d_i64, double, int64_t)
+FPK_DEFINE_SDDMM(fpk_sddmm_f_i32, float, int32_t)
+FPK_DEFINE_SDDMM(fpk_sddmm_f_i64, float, int64_t)
+#endif
+
+#endif /* FASTPROX_CSR_KERNELS_H */
