@@ -296,16 +296,18 @@ class _BaseMLP(BaseEstimator):
         masks = [np.empty((w, b), dtype=bool) for w in widths[1:-1]]
         return {"acts": acts, "deltas": deltas, "gW": gW, "gb": gb, "masks": masks,
                 "Y": np.empty((widths[-1], b), dtype=dtype),
+                "rows": np.empty((b, widths[0]), dtype=dtype),
                 "tmp": np.empty((widths[-1], b), dtype=dtype)}
 
-    def _run_epoch(self, layers, opt, XT, YT, batch_size, rng):
-        n = XT.shape[1]
+    def _run_epoch(self, layers, opt, X, YT, batch_size, rng):
+        """One pass over ``X`` (n_samples, n_features), C-contiguous; returns the mean loss."""
+        n = X.shape[0]
         idx = rng.permutation(n) if self.shuffle else None
         last = len(layers) - 1
         total = 0.0
         group_t = self.learning_rate_init * self.group_l1
         activation = self.activation
-        dtype = XT.dtype
+        dtype = X.dtype
         spaces = {}
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
@@ -315,11 +317,14 @@ class _BaseMLP(BaseEstimator):
                 ws = spaces[b] = self._workspace(layers, b, dtype)
             acts, deltas, Yb = ws["acts"], ws["deltas"], ws["Y"]
             if idx is None:
-                acts[0][...] = XT[:, start:stop]
+                acts[0][...] = X[start:stop].T
                 Yb[...] = YT[:, start:stop]
             else:
                 sl = idx[start:stop]
-                np.take(XT, sl, axis=1, out=acts[0])
+                # gather whole rows, then one transposed copy: a column gather
+                # from X.T touches a cache line per value (2x slower on MNIST)
+                np.take(X, sl, axis=0, out=ws["rows"])
+                acts[0][...] = ws["rows"].T
                 np.take(YT, sl, axis=1, out=Yb)
             for i, layer in enumerate(layers):
                 Z = layer.forward(acts[i], out=acts[i + 1])
@@ -448,9 +453,9 @@ class _BaseMLP(BaseEstimator):
             if self._is_clf:
                 Y = self._encode_y(Y, False)
             XT_val = np.ascontiguousarray(X_val.T)
-        XT = np.ascontiguousarray(X.T)
+        X = np.ascontiguousarray(X)
         YT = np.ascontiguousarray(Y.T, dtype=dtype)
-        n = XT.shape[1]
+        n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
 
         opt = _Optimizer(self, layers)
@@ -459,7 +464,7 @@ class _BaseMLP(BaseEstimator):
 
         def epoch(phase):
             t0 = time.perf_counter()
-            loss = self._run_epoch(layers, opt, XT, YT, batch_size, rng)
+            loss = self._run_epoch(layers, opt, X, YT, batch_size, rng)
             epoch_times.append(time.perf_counter() - t0)
             epoch_phases.append(phase)
             if not np.isfinite(loss):
