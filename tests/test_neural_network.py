@@ -258,3 +258,22 @@ def test_unfitted_raises():
         MLPClassifier().predict(np.zeros((2, 3)))
     with pytest.raises(NotFittedError):
         MLPClassifier().coefs_
+
+
+def test_predict_fast_path_matches_validated_path(digits):
+    X, _, y, _ = digits
+    m = MLPClassifier((16,), max_iter=5, target_sparsity=0.8, finetune_epochs=1,
+                      random_state=0).fit(X, y)
+    assert m.layer_storage_[0] == "csr"
+    Xf = np.ascontiguousarray(X[:7])
+    ref = m.predict_proba(Xf.tolist())  # list input: validated path
+    np.testing.assert_allclose(m.predict_proba(Xf), ref, rtol=1e-12)
+    np.testing.assert_allclose(m.predict_proba(np.asfortranarray(Xf)), ref, rtol=1e-12)
+    np.testing.assert_allclose(m.predict_proba(Xf[:1]), ref[:1], rtol=1e-12)  # batch 1: spmv
+    np.testing.assert_allclose(m.predict_proba(Xf.astype(np.float32)), ref, rtol=1e-5)
+    bad = Xf.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        m.predict(bad)
+    with pytest.raises(ValueError):
+        m.predict(Xf[:, :-1])

@@ -169,12 +169,16 @@ class CSRLayer:
         mat-vec kernel, which has no batch loop to set up.
         """
         A = self._A
-        H = self._dense_operand(H, self.shape_t[1])
+        if H.dtype != A.data.dtype or not H.flags.c_contiguous or H.ndim != 2:
+            H = self._dense_operand(H, self.shape_t[1])
+        elif H.shape[0] != self.shape_t[1]:
+            raise ValueError(f"expected an operand with {self.shape_t[1]} rows, got {H.shape}")
         if out is None:
-            out = np.empty((self.shape_t[0], H.shape[1]), dtype=self.data.dtype)
+            out = np.empty((self.shape_t[0], H.shape[1]), dtype=A.data.dtype)
         if H.shape[1] == 1:
-            self._spmv(A.data, A.indices, A.indptr, H.reshape(-1), out.reshape(-1),
-                       get_num_threads())
+            # a small layer's mat-vec is shorter than starting threads
+            nt = 1 if A.data.shape[0] < 65536 else get_num_threads()
+            self._spmv(A.data, A.indices, A.indptr, H.reshape(-1), out.reshape(-1), nt)
         else:
             self._spmm(A.data, A.indices, A.indptr, H, out, get_num_threads())
         out += self.b[:, None]
