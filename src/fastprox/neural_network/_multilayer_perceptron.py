@@ -92,6 +92,44 @@ class _Optimizer:
         self.t = 0
         self.state = [self._new(layer) for layer in layers]
 
+    def resume(self, est, layers):
+        """A copy of this state for a warm-started fit of ``est``, or None if it does not fit.
+
+        Moments and the step count carry over; the learning rate restarts at
+        ``learning_rate_init`` (scikit-learn restarts its schedule too).
+        """
+        if self.solver != est.solver or len(self.state) != len(layers):
+            return None
+        for (ws, bs), layer in zip(self.state, layers):
+            if ws[0].shape != layer.values.shape or bs[0].shape != layer.b.shape \
+                    or ws[0].dtype != layer.values.dtype:
+                return None
+        new = copy.copy(self)
+        new.est, new.lr = est, est.learning_rate_init
+        new.state = [([w.copy() for w in ws], [b.copy() for b in bs]) for ws, bs in self.state]
+        return new
+
+    def detached(self):
+        """This state without the estimator reference (kept on the fitted model)."""
+        new = copy.copy(self)
+        new.est = None
+        return new
+
+    def iteration_ends(self, samples_seen):
+        """scikit-learn's 'invscaling': ``lr = learning_rate_init / (t + 1) ** power_t`` (SGD)."""
+        est = self.est
+        if self.solver == "sgd" and est.learning_rate == "invscaling":
+            self.lr = float(est.learning_rate_init) / (samples_seen + 1) ** est.power_t
+
+    def trigger_stopping(self):
+        """On a plateau: stop, or with SGD and 'adaptive' divide the rate by 5 until 1e-6."""
+        if self.solver != "sgd" or self.est.learning_rate != "adaptive" or self.lr <= 1e-6:
+            return True
+        self.lr /= 5.0
+        if self.est.verbose:
+            print(f"Setting learning rate to {self.lr:f}")
+        return False
+
     def _new(self, layer):
         n = 2 if self.solver == "adam" else 1
         return ([np.zeros_like(layer.values) for _ in range(n)],
@@ -153,7 +191,7 @@ class _BaseMLP(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, l1=0.0, group_l1=0.0, batch_size="auto",
-                 learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
+                 learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
@@ -168,7 +206,9 @@ class _BaseMLP(BaseEstimator):
         self.l1 = l1
         self.group_l1 = group_l1
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -223,6 +263,10 @@ class _BaseMLP(BaseEstimator):
         for name in ("alpha", "l1", "group_l1", "tol"):
             real(name, lo=0.0)
         real("learning_rate_init", lo=0.0, lo_open=True)
+        real("power_t", lo=0.0)
+        if self.learning_rate not in ("constant", "invscaling", "adaptive"):
+            raise ValueError("learning_rate must be 'constant', 'invscaling' or 'adaptive', "
+                             f"got {self.learning_rate!r}")
         real("momentum", lo=0.0, hi=1.0, hi_open=True)
         real("beta_1", lo=0.0, hi=1.0, hi_open=True)
         real("beta_2", lo=0.0, hi=1.0, hi_open=True)
@@ -409,16 +453,18 @@ class _BaseMLP(BaseEstimator):
             layers[i], layers[i + 1] = new_in, new_out
         return layers
 
-    def _compact(self, layers):
+    def _compact(self, layers, opt):
         """Store dense layers whose exact zeros (from L1) put them below the crossover as CSR."""
         out = []
-        for layer in layers:
+        for i, layer in enumerate(layers):
             if layer.kind == "dense":
                 keep = layer.W != 0
                 if layer.mask is not None:
                     keep |= layer.mask != 0
                 if np.count_nonzero(keep) / keep.size < self.sparse_crossover:
-                    layer = CSRLayer.from_matrix(layer.W, layer.b, keep)
+                    new = CSRLayer.from_matrix(layer.W, layer.b, keep)
+                    opt.remap(i, layer, new, keep=keep)  # kept for warm_start
+                    layer = new
             out.append(layer)
         return out
 
@@ -466,7 +512,13 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
 
-        opt = _Optimizer(self, layers)
+        opt = None
+        if not first and getattr(self, "_optimizer", None) is not None:
+            opt = self._optimizer.resume(self, layers)
+        if opt is None:
+            opt = _Optimizer(self, layers)
+        # samples seen, for 'invscaling'; carries over warm-started fits as in scikit-learn
+        seen = [0 if first else int(getattr(self, "t_", 0))]
         loss_curve, val_scores, epoch_times, epoch_phases = [], [], [], []
         state = {"best_loss": np.inf, "best_val": -np.inf, "no_improve": 0, "best": None}
 
@@ -475,6 +527,8 @@ class _BaseMLP(BaseEstimator):
             loss = self._run_epoch(layers, opt, X, YT, batch_size, rng)
             epoch_times.append(time.perf_counter() - t0)
             epoch_phases.append(phase)
+            seen[0] += n
+            opt.iteration_ends(seen[0])
             if not np.isfinite(loss):
                 raise ValueError(
                     f"training diverged at epoch {len(loss_curve) + 1} (loss is {loss}); "
@@ -489,7 +543,7 @@ class _BaseMLP(BaseEstimator):
         converged = False
         for _ in range(self.max_iter):
             epoch("dense")
-            if self._check_stop(state, loss_curve, val_scores, layers):
+            if self._check_stop(state, loss_curve, val_scores, layers, opt):
                 converged = True
                 break
         if not converged and self.max_iter > 0:
@@ -518,7 +572,7 @@ class _BaseMLP(BaseEstimator):
                         epoch("prune")
             for _ in range(self.finetune_epochs):
                 epoch("finetune")
-        layers = self._compact(layers)
+        layers = self._compact(layers, opt)
 
         # everything succeeded: publish the new state
         self.layers_ = layers
@@ -528,7 +582,8 @@ class _BaseMLP(BaseEstimator):
         self.validation_scores_ = val_scores if self.early_stopping else None
         self.best_validation_score_ = (max(val_scores) if self.early_stopping else None)
         self.n_iter_ = len(loss_curve)
-        self.t_ = self.n_iter_ * n
+        self.t_ = seen[0]
+        self._optimizer = opt.detached()
         self.n_layers_ = len(layers) + 1
         self.n_outputs_ = n_out
         self.out_activation_ = self._out_name
@@ -536,7 +591,7 @@ class _BaseMLP(BaseEstimator):
         self.epoch_phases_ = epoch_phases
         return self
 
-    def _check_stop(self, state, loss_curve, val_scores, layers):
+    def _check_stop(self, state, loss_curve, val_scores, layers, opt):
         if self.early_stopping:
             score = val_scores[-1]
             if score < state["best_val"] + self.tol:
@@ -555,9 +610,18 @@ class _BaseMLP(BaseEstimator):
             state["best_loss"] = min(state["best_loss"], loss)
         if state["no_improve"] > self.n_iter_no_change:
             if self.verbose:
-                print(f"No improvement for {self.n_iter_no_change} consecutive epochs; stopping.")
-            return True
+                print(f"No improvement for {self.n_iter_no_change} consecutive epochs.")
+            if opt.trigger_stopping():
+                return True
+            state["no_improve"] = 0
         return False
+
+    def __getstate__(self):
+        # the optimizer state (1-2 arrays per weight) only serves warm_start
+        # within a session; pickles keep the model alone
+        state = super().__getstate__()
+        state.pop("_optimizer", None)
+        return state
 
     # --------------------------------------------------------------- exports
     @property
@@ -632,7 +696,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     its meaning (``hidden_layer_sizes``, ``activation``, ``solver`` 'adam' or
     'sgd' with ``momentum`` / ``nesterovs_momentum``, ``alpha`` (L2, divided
     by the batch size as scikit-learn does), ``batch_size``,
-    ``learning_rate_init`` (constant schedule), ``max_iter``, ``shuffle``,
+    ``learning_rate`` ('constant', or with SGD 'invscaling' (``power_t``) and
+    'adaptive'), ``learning_rate_init``, ``max_iter``, ``shuffle``,
     ``random_state``, ``tol``, ``early_stopping``, ``validation_fraction``,
     ``n_iter_no_change``, ``beta_1``, ``beta_2``, ``epsilon``, ``verbose``,
     ``warm_start``).
