@@ -258,3 +258,65 @@ def test_unfitted_raises():
         MLPClassifier().predict(np.zeros((2, 3)))
     with pytest.raises(NotFittedError):
         MLPClassifier().coefs_
+
+
+def test_predict_fast_path_matches_validated_path(digits):
+    X, _, y, _ = digits
+    m = MLPClassifier((16,), max_iter=5, target_sparsity=0.8, finetune_epochs=1,
+                      random_state=0).fit(X, y)
+    assert m.layer_storage_[0] == "csr"
+    Xf = np.ascontiguousarray(X[:7])
+    ref = m.predict_proba(Xf.tolist())  # list input: validated path
+    np.testing.assert_allclose(m.predict_proba(Xf), ref, rtol=1e-12)
+    np.testing.assert_allclose(m.predict_proba(np.asfortranarray(Xf)), ref, rtol=1e-12)
+    np.testing.assert_allclose(m.predict_proba(Xf[:1]), ref[:1], rtol=1e-12)  # batch 1: spmv
+    np.testing.assert_allclose(m.predict_proba(Xf.astype(np.float32)), ref, rtol=1e-5)
+    bad = Xf.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        m.predict(bad)
+    with pytest.raises(ValueError):
+        m.predict(Xf[:, :-1])
+
+
+def test_learning_rate_schedules_follow_sklearn():
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16.0, y[:300]
+    kw = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=0.01, batch_size=100,
+              random_state=0)
+    m = MLPClassifier(learning_rate="invscaling", power_t=0.5, max_iter=3, **kw).fit(X, y)
+    assert m.t_ == 900
+    assert m._optimizer.lr == pytest.approx(0.01 / 901 ** 0.5)
+    # a tol no epoch can meet: 'adaptive' divides the rate by 5 after every
+    # n_iter_no_change + 1 flat epochs and stops once it is <= 1e-6, as scikit-learn does
+    plateau = dict(kw, learning_rate="adaptive", tol=1e3, n_iter_no_change=1, max_iter=100)
+    ours = MLPClassifier(**plateau).fit(X, y)
+    ref = SkMLP(**plateau).fit(X, y)
+    assert ours.n_iter_ == ref.n_iter_
+    assert ours._optimizer.lr == pytest.approx(ref._optimizer.learning_rate)
+    # adam ignores the schedule and stops at the first plateau
+    adam = MLPClassifier(**dict(plateau, solver="adam")).fit(X, y)
+    assert adam.n_iter_ == 3
+    with pytest.raises(ValueError, match="learning_rate"):
+        MLPClassifier(learning_rate="optimal").fit(X, y)
+
+
+@pytest.mark.parametrize("pruned", [False, True])
+def test_warm_start_reuses_optimizer_state(digits, pruned):
+    X, _, y, _ = digits
+    kw = dict(hidden_layer_sizes=(16,), max_iter=3, batch_size=200, random_state=0)
+    if pruned:
+        kw.update(target_sparsity=0.8, finetune_epochs=1)
+    m = MLPClassifier(warm_start=True, **kw).fit(X, y)
+    steps = m._optimizer.t
+    state = [w.copy() for w in m._optimizer.state[0][0]]
+    m.fit(X, y)
+    assert m._optimizer.t > steps  # Adam's bias correction continues, moments carry over
+    assert m._optimizer.state[0][0][0].shape == state[0].shape
+    assert m._optimizer.est is None
+    assert "_optimizer" not in pickle.loads(pickle.dumps(m)).__dict__
+    # a fresh (non-warm) fit starts from zero state
+    cold = MLPClassifier(**kw).fit(X, y)
+    assert cold._optimizer.t == steps

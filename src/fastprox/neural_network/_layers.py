@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import sparse as _sparse
+from .._threads import get_num_threads
 from .._validation import check_csr
 
 
@@ -44,18 +45,23 @@ class DenseLayer:
         """The trainable weight array (updated in place by the optimizer)."""
         return self.W
 
-    def forward(self, H):
-        Z = self.W.T @ H
+    def forward(self, H, out=None):
+        """``W.T @ H + b`` for ``H`` (n_in, batch); written to ``out`` (n_out, batch) if given."""
+        Z = np.matmul(self.W.T, H, out=out)
         Z += self.b[:, None]
         return Z
 
-    def backward(self, delta, H_in, need_input_grad):
-        """Gradients of the weights and bias, and ``W @ delta`` (before the activation derivative)."""
-        gW = H_in @ delta.T
+    def backward(self, delta, H_in, need_input_grad, gW=None, gb=None, d_in=None):
+        """Gradients of the weights and bias, and ``W @ delta`` (before the activation derivative).
+
+        ``gW``, ``gb``, ``d_in``: optional preallocated outputs (C-contiguous,
+        the layer's dtype), reused across batches by the training loop.
+        """
+        gW = np.matmul(H_in, delta.T, out=gW)
         if self.mask is not None:
             gW *= self.mask
-        gb = delta.sum(axis=1)
-        d_in = self.W @ delta if need_input_grad else None
+        gb = np.add.reduce(delta, axis=1, out=gb)
+        d_in = np.matmul(self.W, delta, out=d_in) if need_input_grad else None
         return gW, gb, d_in
 
     def dense(self):
@@ -120,6 +126,15 @@ class CSRLayer:
         A = sp.csr_array((self.data, self.indices, self.indptr), shape=self.shape_t)
         self._A = check_csr(A, "layer weights")  # validated once per pattern
         self._A.data = self.data  # share: the optimizer updates self.data in place
+        # The pattern was validated just above and every dense operand this
+        # layer sees is C-contiguous in its dtype (the estimator's buffers, or
+        # checked in _dense_operand), so the hot paths call the compiled
+        # specialisations directly: the public wrappers' per-call checks
+        # (about 3 us) cost as much as a whole product of a small pruned layer.
+        dt, it = self.data.dtype, self._A.indices.dtype
+        self._spmm = _sparse._impl("spmm_impl", dt, it)
+        self._spmv = _sparse._impl("spmv_impl", dt, it)
+        self._sddmm = _sparse._impl("sddmm_impl", it, dt)
         nnz = self.data.shape[0]
         P = sp.csr_array((np.arange(1, nnz + 1, dtype=np.float64), self.indices, self.indptr),
                          shape=self.shape_t).T.tocsr()
@@ -140,18 +155,59 @@ class CSRLayer:
     def values(self):
         return self.data
 
-    def forward(self, H):
-        Z = _sparse.spmm(self._A, H, check_input=False)
-        Z += self.b[:, None]
-        return Z
+    def _dense_operand(self, H, n_rows):
+        if H.ndim != 2 or H.shape[0] != n_rows:
+            raise ValueError(f"expected an operand with {n_rows} rows, got shape {H.shape}")
+        if H.dtype != self.data.dtype or not H.flags.c_contiguous:
+            H = np.ascontiguousarray(H, dtype=self.data.dtype)
+        return H
 
-    def backward(self, delta, H_in, need_input_grad):
-        gW = _sparse.sddmm(self._A, delta, H_in, check_input=False)
-        gb = delta.sum(axis=1)
-        d_in = None
+    def forward(self, H, out=None):
+        """``A @ H + b`` for ``H`` (n_in, batch); written to ``out`` (n_out, batch) if given.
+
+        A single column (batch 1, the latency case) goes through the CSR
+        mat-vec kernel, which has no batch loop to set up.
+        """
+        A = self._A
+        if H.dtype != A.data.dtype or not H.flags.c_contiguous or H.ndim != 2:
+            H = self._dense_operand(H, self.shape_t[1])
+        elif H.shape[0] != self.shape_t[1]:
+            raise ValueError(f"expected an operand with {self.shape_t[1]} rows, got {H.shape}")
+        if out is None:
+            out = np.empty((self.shape_t[0], H.shape[1]), dtype=A.data.dtype)
+        if H.shape[1] == 1:
+            # a small layer's mat-vec is shorter than starting threads
+            nt = 1 if A.data.shape[0] < 65536 else get_num_threads()
+            self._spmv(A.data, A.indices, A.indptr, H.reshape(-1), out.reshape(-1), nt)
+        else:
+            self._spmm(A.data, A.indices, A.indptr, H, out, get_num_threads())
+        out += self.b[:, None]
+        return out
+
+    def backward(self, delta, H_in, need_input_grad, gW=None, gb=None, d_in=None):
+        """Weight gradient at the pattern (``sddmm``), bias gradient, and ``A.T @ delta``.
+
+        ``gW`` (nnz,), ``gb`` (n_out,), ``d_in`` (n_in, batch): optional
+        preallocated C-contiguous outputs in the layer's dtype.
+        """
+        A = self._A
+        delta = self._dense_operand(delta, self.shape_t[0])
+        H_in = self._dense_operand(H_in, self.shape_t[1])
+        if delta.shape[1] != H_in.shape[1]:
+            raise ValueError(f"delta {delta.shape} and H_in {H_in.shape} have different batches")
+        n_threads = get_num_threads()
+        if gW is None:
+            gW = np.empty(A.data.shape[0], dtype=self.data.dtype)
+        self._sddmm(A.indices, A.indptr, delta, H_in, gW, n_threads)
+        gb = np.add.reduce(delta, axis=1, out=gb)
         if need_input_grad:
-            np.take(self.data, self._perm, out=self._AT.data)
-            d_in = _sparse.spmm(self._AT, delta, check_input=False)
+            AT = self._AT
+            np.take(self.data, self._perm, out=AT.data)
+            if d_in is None:
+                d_in = np.empty((self.shape_t[1], delta.shape[1]), dtype=self.data.dtype)
+            self._spmm(AT.data, AT.indices, AT.indptr, delta, d_in, n_threads)
+        else:
+            d_in = None
         return gW, gb, d_in
 
     def csr(self):
@@ -175,7 +231,7 @@ class CSRLayer:
         return self.to_dense(np.ones(self.nnz, dtype=bool))
 
     def __getstate__(self):
-        # caches (validated views, transposed copy, permutation) are rebuilt on load
+        # caches (validated views, transposed copy, permutation, kernels) are rebuilt on load
         return {"data": self.data, "indices": self.indices, "indptr": self.indptr,
                 "shape_t": self.shape_t, "b": self.b}
 
