@@ -150,6 +150,18 @@ def test_prevalidated_fast_path(rng):
     Av = check_csr(A)
     x = rng.standard_normal(50)
     np.testing.assert_array_equal(sparse.spmv(Av, x, check_input=False), sparse.spmv(A, x))
+    # the trusted path (CSR from check_csr + out= + check_input=False) skips every check
+    y = np.empty(100)
+    assert sparse.spmv(Av, x, out=y, check_input=False) is y
+    np.testing.assert_array_equal(y, sparse.spmv(A, x))
+    X, Y = rng.standard_normal((50, 6)), np.empty((100, 6))
+    np.testing.assert_array_equal(sparse.spmm(Av, X, out=Y, check_input=False), sparse.spmm(A, X))
+    U, V, g = rng.standard_normal((100, 3)), rng.standard_normal((50, 3)), np.empty(A.nnz)
+    np.testing.assert_array_equal(sparse.sddmm(Av, U, V, out=g, check_input=False),
+                                  sparse.sddmm(A, U, V))
+    # even there, a wrong dtype is a Python error, not a crash
+    with pytest.raises(ValueError):
+        sparse.spmv(Av, x.astype(np.float32), out=y, check_input=False)
 
 
 # ------------------------------------------------------------ malformed CSR

@@ -61,6 +61,13 @@ def _prepare(A, other_dtype, check_input_):
     return check_csr(A, "A", dtype=dtype, check_structure=check_input_), dtype
 
 
+def _trusted(A, out, check_input):
+    """True for the caller-validated fast path: a :class:`CSR` from ``check_csr``, an
+    ``out`` array, and ``check_input=False``. Only the compiled code's dtype and
+    contiguity checks remain; shapes are the caller's responsibility."""
+    return not check_input and out is not None and type(A) is CSR
+
+
 def _float_dtype(x):
     x = _as_ndarray(x, "x")
     return x, (x.dtype if x.dtype in FLOAT_DTYPES else np.float64)
@@ -77,7 +84,11 @@ def spmv(A, x, out=None, *, check_input=True):
         Where to write the result.
     check_input : bool, default True
         Validate the CSR structure. Pass False only for a matrix you have
-        already validated: a malformed one would be read out of bounds.
+        already validated: a malformed one would be read out of bounds. With
+        ``check_input=False``, an ``A`` returned by
+        :func:`fastprox._validation.check_csr` and an ``out=`` array, every
+        other check is skipped too (the fast path of training loops): operands
+        must then be C-contiguous, of ``A``'s dtype and of matching shapes.
 
     Returns
     -------
@@ -91,6 +102,10 @@ def spmv(A, x, out=None, *, check_input=True):
     >>> spmv(A, np.array([1.0, 1.0, 1.0]))
     array([3., 3.])
     """
+    if _trusted(A, out, check_input):
+        _impl("spmv_impl", A.data.dtype, A.indices.dtype)(A.data, A.indices, A.indptr, x, out,
+                                                          get_num_threads())
+        return out
     x, xd = _float_dtype(x)
     A, dtype = _prepare(A, xd, check_input)
     x = _check_vector(x, A.shape[1], dtype, "x", "n_cols")
@@ -172,6 +187,10 @@ def spmm(A, X, out=None, *, check_input=True):
     -------
     Y : ndarray, shape (n_out, batch)
     """
+    if _trusted(A, out, check_input):
+        _impl("spmm_impl", A.data.dtype, A.indices.dtype)(A.data, A.indices, A.indptr, X, out,
+                                                          get_num_threads())
+        return out
     X, xd = _float_dtype(X)
     A, dtype = _prepare(A, xd, check_input)
     if X.ndim != 2:
@@ -210,6 +229,10 @@ def sddmm(pattern, U, V, out=None, *, check_input=True):
         Aligned with ``pattern.indices`` / ``pattern.data``; build a matrix
         with ``csr_array((values, pattern.indices, pattern.indptr), pattern.shape)``.
     """
+    if _trusted(pattern, out, check_input):
+        _impl("sddmm_impl", pattern.indices.dtype, out.dtype)(pattern.indices, pattern.indptr,
+                                                              U, V, out, get_num_threads())
+        return out
     U, ud = _float_dtype(U)
     V = _as_ndarray(V, "V")
     vd = V.dtype if V.dtype in FLOAT_DTYPES else np.float64

@@ -15,7 +15,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import sparse as _sparse
-from .._threads import get_num_threads
 from .._validation import check_csr
 
 
@@ -128,13 +127,9 @@ class CSRLayer:
         self._A.data = self.data  # share: the optimizer updates self.data in place
         # The pattern was validated just above and every dense operand this
         # layer sees is C-contiguous in its dtype (the estimator's buffers, or
-        # checked in _dense_operand), so the hot paths call the compiled
-        # specialisations directly: the public wrappers' per-call checks
-        # (about 3 us) cost as much as a whole product of a small pruned layer.
-        dt, it = self.data.dtype, self._A.indices.dtype
-        self._spmm = _sparse._impl("spmm_impl", dt, it)
-        self._spmv = _sparse._impl("spmv_impl", dt, it)
-        self._sddmm = _sparse._impl("sddmm_impl", it, dt)
+        # checked in _dense_operand), so the hot paths use the kernels' trusted
+        # path (check_input=False with out=): the per-call checks (about 3 us)
+        # cost as much as a whole product of a small pruned layer.
         nnz = self.data.shape[0]
         P = sp.csr_array((np.arange(1, nnz + 1, dtype=np.float64), self.indices, self.indptr),
                          shape=self.shape_t).T.tocsr()
@@ -175,12 +170,10 @@ class CSRLayer:
             raise ValueError(f"expected an operand with {self.shape_t[1]} rows, got {H.shape}")
         if out is None:
             out = np.empty((self.shape_t[0], H.shape[1]), dtype=A.data.dtype)
-        if H.shape[1] == 1:
-            # a small layer's mat-vec is shorter than starting threads
-            nt = 1 if A.data.shape[0] < 65536 else get_num_threads()
-            self._spmv(A.data, A.indices, A.indptr, H.reshape(-1), out.reshape(-1), nt)
+        if H.shape[1] == 1:  # batch 1: the mat-vec kernel has no batch loop to set up
+            _sparse.spmv(A, H.reshape(-1), out=out.reshape(-1), check_input=False)
         else:
-            self._spmm(A.data, A.indices, A.indptr, H, out, get_num_threads())
+            _sparse.spmm(A, H, out=out, check_input=False)
         out += self.b[:, None]
         return out
 
@@ -195,17 +188,16 @@ class CSRLayer:
         H_in = self._dense_operand(H_in, self.shape_t[1])
         if delta.shape[1] != H_in.shape[1]:
             raise ValueError(f"delta {delta.shape} and H_in {H_in.shape} have different batches")
-        n_threads = get_num_threads()
         if gW is None:
             gW = np.empty(A.data.shape[0], dtype=self.data.dtype)
-        self._sddmm(A.indices, A.indptr, delta, H_in, gW, n_threads)
+        _sparse.sddmm(A, delta, H_in, out=gW, check_input=False)
         gb = np.add.reduce(delta, axis=1, out=gb)
         if need_input_grad:
             AT = self._AT
             np.take(self.data, self._perm, out=AT.data)
             if d_in is None:
                 d_in = np.empty((self.shape_t[1], delta.shape[1]), dtype=self.data.dtype)
-            self._spmm(AT.data, AT.indices, AT.indptr, delta, d_in, n_threads)
+            _sparse.spmm(AT, delta, out=d_in, check_input=False)
         else:
             d_in = None
         return gW, gb, d_in
