@@ -150,6 +150,11 @@ def _machine_lines(m):
         f"- **versions**: {versions}",
         f"- **load** at start: {m.get('loadavg')}",
     ]
+    load, cpus = m.get("loadavg"), m.get("affinity_cpus") or m.get("logical_cpus")
+    if load and cpus and load[0] > 0.5 * cpus:
+        lines.append(f"- **WARNING**: load {load[0]:.1f} on {cpus} CPUs at the start: other "
+                     "processes were running, so multi-thread timings (and their ratios) "
+                     "are unreliable in this run")
     if m.get("child_env_removed"):
         lines.append(f"- removed from the benchmarks' environment: "
                      f"{', '.join(m['child_env_removed'])}")
