@@ -34,6 +34,17 @@ QUESTION = ("CSR kernels (spmv, spmv_t, spmm, sddmm, prune_to_csr) vs SciPy and 
             "validated and pre-validated, at 1 and 2 threads")
 OPS = ("spmv", "spmv_t", "spmm", "sddmm", "prune")
 
+# Extra arguments bench/run_all.py passes in each of its modes: density and
+# sparsity sweeps for the speed-up-vs-density plot; the smallest sizes for --smoke.
+RUN_ALL_ARGS = {
+    "full": ["--densities", "0.001", "0.003", "0.01", "0.03",
+             "--sparsities", "0.98", "0.95", "0.9", "0.8", "0.7", "0.5"],
+    "quick": ["--densities", "0.003", "0.01", "0.03", "--sparsities", "0.95", "0.9", "0.7", "0.5"],
+    "smoke": ["--spmv-shape", "2000", "200", "--densities", "0.01", "0.05", "--layer", "32",
+              "--batch", "8", "--inner", "8", "--prune-shape", "32", "32", "--sparsities", "0.9",
+              "0.5", "--budget", "0.002", "--min-repeats", "1", "--bw-n", "100000"],
+}
+
 
 def random_csr(n_rows, n_cols, density, rng, dtype=np.float64, index_dtype=np.int32):
     """Uniformly random CSR matrix with canonical structure (sorted, no duplicates).
@@ -115,10 +126,17 @@ class Runner:
         from fastprox import sparse
         from fastprox._validation import check_csr
 
+        for density in self.args.densities:
+            self._spmv(transpose, density)
+
+    def _spmv(self, transpose, density):
+        from fastprox import sparse
+        from fastprox._validation import check_csr
+
         a = self.args
         n_rows, n_cols = a.spmv_shape
         rng = np.random.default_rng(1)
-        A64 = random_csr(n_rows, n_cols, a.density, rng)
+        A64 = random_csr(n_rows, n_cols, density, rng)
         for dtype in a.dtypes:
             A = A64.astype(dtype) if dtype != "float64" else A64
             Av = check_csr(A)
@@ -149,11 +167,11 @@ class Runner:
                     return A @ x
             err = max(_rel_err(ours(), ref()), _rel_err(pre(), ref()))
             for threads in a.threads:
-                self.add(op, dtype, f"{_size(A.shape)} {100 * a.density:g}%", threads, ours, ref,
+                self.add(op, dtype, f"{_size(A.shape)} {100 * density:g}%", threads, ours, ref,
                          ref_name, pre=pre, nbytes=nbytes, flops=2 * A.nnz, err=err,
                          tol=_tol(dtype),
-                         extra={"nnz": A.nnz, "shape": A.shape, "bytes_per_nnz":
-                                A.data.itemsize + A.indices.itemsize})
+                         extra={"nnz": A.nnz, "shape": A.shape, "density": density,
+                                "bytes_per_nnz": A.data.itemsize + A.indices.itemsize})
 
     def spmm(self):
         from fastprox import sparse
@@ -266,6 +284,9 @@ def main(argv=None):
     p.add_argument("--spmv-shape", nargs=2, type=_common.parse_number, default=None,
                    metavar=("ROWS", "COLS"), help="spmv matrix (default 1e6 1e3)")
     p.add_argument("--density", type=float, default=0.01, help="spmv density")
+    p.add_argument("--densities", type=float, nargs="+", default=None,
+                   help="spmv / spmv_t density sweep (one table row group per density; "
+                        "overrides --density)")
     p.add_argument("--layer", type=int, default=None,
                    help="spmm / sddmm layer size n (n x n weights; default 1024)")
     p.add_argument("--batch", type=int, default=None, help="spmm batch (default 256)")
@@ -289,6 +310,8 @@ def main(argv=None):
         args.inner = 32 if q else 256
     if args.prune_shape is None:
         args.prune_shape = [256, 256] if q else [2048, 2048]
+    if args.densities is None:
+        args.densities = [args.density]
     rc = _common.handle_simd(args, os.path.abspath(__file__))
     if rc is not None:
         return rc
