@@ -284,3 +284,26 @@ def test_prune_bad_input():
         sparse.prune_to_csr(np.array([[np.nan, 1.0]]), sparsity=0.5)
     with pytest.raises(ValueError, match="2-D"):
         sparse.prune_to_csr(np.ones(3), sparsity=0.5)
+
+
+@pytest.mark.parametrize("batch", [1, 5, 70])
+@pytest.mark.parametrize("relu", [False, True])
+def test_spmm_fused_bias_relu(rng, dtype, n_threads, batch, relu):
+    A = make_csr(rng, (20_011, 57) if batch == 70 else (301, 57), 0.1, dtype)
+    X = rng.standard_normal((57, batch)).astype(dtype)
+    b = rng.standard_normal(A.shape[0]).astype(dtype)
+    expected = A @ X + b[:, None]
+    if relu:
+        expected = np.maximum(expected, 0)
+    np.testing.assert_allclose(sparse.spmm(A, X, bias=b, relu=relu), expected, **tol(dtype))
+    if relu:
+        np.testing.assert_allclose(sparse.spmm(A, X, relu=True), np.maximum(A @ X, 0),
+                                   **tol(dtype))
+    with pytest.raises(ValueError, match="bias"):
+        sparse.spmm(A, X, bias=b[:-1])
+
+
+def test_spmm_relu_keeps_nan():
+    A = sp.csr_array(np.array([[1.0, 0.0], [0.0, -1.0]]))
+    Y = sparse.spmm(A, np.array([[np.nan] * 40, [1.0] * 40]), relu=True)
+    assert np.isnan(Y[0]).all() and (Y[1] == 0).all()

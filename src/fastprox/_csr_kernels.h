@@ -45,6 +45,9 @@
 /* aligned(element) + may_alias: rows of X/U/V start at arbitrary offsets. */
 typedef double fpk_vd __attribute__((vector_size(FPK_VBYTES), aligned(8), may_alias));
 typedef float fpk_vf __attribute__((vector_size(FPK_VBYTES), aligned(4), may_alias));
+/* Integer vectors of the same shape, for bit masks (ReLU in spmm). */
+typedef int64_t fpk_vdi __attribute__((vector_size(FPK_VBYTES)));
+typedef int32_t fpk_vfi __attribute__((vector_size(FPK_VBYTES)));
 #endif
 
 /* Scalar row dot product: 4 independent chains hide the FMA latency. */
@@ -267,12 +270,13 @@ FPK_DEFINE_SPMV(fpk_spmv_f_i64, float, int64_t)
 #define FPK_NACC 8
 
 #if FPK_VEXT
-#define FPK_DEFINE_SPMM(NAME, T, V, IDX)                                                   \
+#define FPK_DEFINE_SPMM(NAME, T, V, IV, IDX)                                               \
 FPK_INLINE void NAME##_tile(const T *data, const IDX *ind, ptrdiff_t lo, ptrdiff_t hi,     \
-                            const T *X, ptrdiff_t ldx, T *y, const int nv)                 \
+                            const T *X, ptrdiff_t ldx, T *y, const int nv, T b0,           \
+                            int relu)                                                      \
 {                                                                                          \
     V acc[FPK_NACC];                                                                       \
-    for (int q = 0; q < nv; ++q) acc[q] = (V){0};                                          \
+    for (int q = 0; q < nv; ++q) acc[q] = (V){0} + b0;                                     \
     for (ptrdiff_t k = lo; k < hi; ++k) {                                                  \
         const V *xr = (const V *)(X + (ptrdiff_t)ind[k] * ldx);                            \
         if (k + FPK_PF < hi) {                                                             \
@@ -282,66 +286,74 @@ FPK_INLINE void NAME##_tile(const T *data, const IDX *ind, ptrdiff_t lo, ptrdiff
         V a = (V){0} + data[k];                                                            \
         for (int q = 0; q < nv; ++q) acc[q] += a * xr[q];                                  \
     }                                                                                      \
+    if (relu) /* zero the negative lanes; NaN is not < 0, so it stays visible */          \
+        for (int q = 0; q < nv; ++q) acc[q] = (V)((IV)acc[q] & ~(IV)(acc[q] < (V){0}));   \
     for (int q = 0; q < nv; ++q) ((V *)y)[q] = acc[q];                                     \
 }                                                                                          \
 static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *X, T *Y,          \
-                 ptrdiff_t b, ptrdiff_t r0, ptrdiff_t r1)                                  \
+                 ptrdiff_t b, ptrdiff_t r0, ptrdiff_t r1, const T *bias, int relu)        \
 {                                                                                          \
     const ptrdiff_t vl = (ptrdiff_t)(sizeof(V) / sizeof(T));                               \
     ptrdiff_t t0 = 0, r;                                                                   \
     for (; t0 + FPK_NACC * vl <= b; t0 += FPK_NACC * vl)                                   \
         for (r = r0; r < r1; ++r)                                                          \
-            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, FPK_NACC); \
+            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, FPK_NACC, FPK_B(r), relu); \
     if (t0 + 4 * vl <= b) {                                                                \
         for (r = r0; r < r1; ++r)                                                          \
-            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, 4);      \
+            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, 4, FPK_B(r), relu);      \
         t0 += 4 * vl;                                                                      \
     }                                                                                      \
     if (t0 + 2 * vl <= b) {                                                                \
         for (r = r0; r < r1; ++r)                                                          \
-            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, 2);      \
+            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, 2, FPK_B(r), relu);      \
         t0 += 2 * vl;                                                                      \
     }                                                                                      \
     if (t0 + vl <= b) {                                                                    \
         for (r = r0; r < r1; ++r)                                                          \
-            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, 1);      \
+            NAME##_tile(data, ind, ptr[r], ptr[r + 1], X + t0, b, Y + r * b + t0, 1, FPK_B(r), relu);      \
         t0 += vl;                                                                          \
     }                                                                                      \
-    if (t0 < b) FPK_SPMM_SCALAR(T, IDX, data, ind, ptr, X, Y, b, t0, r0, r1);              \
+    if (t0 < b) FPK_SPMM_SCALAR(T, IDX, data, ind, ptr, X, Y, b, t0, r0, r1, bias, relu);  \
 }
 #else
-#define FPK_DEFINE_SPMM(NAME, T, V, IDX)                                                   \
+#define FPK_DEFINE_SPMM(NAME, T, V, IV, IDX)                                               \
 static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *X, T *Y,          \
-                 ptrdiff_t b, ptrdiff_t r0, ptrdiff_t r1)                                  \
+                 ptrdiff_t b, ptrdiff_t r0, ptrdiff_t r1, const T *bias, int relu)        \
 {                                                                                          \
-    FPK_SPMM_SCALAR(T, IDX, data, ind, ptr, X, Y, b, 0, r0, r1);                           \
+    FPK_SPMM_SCALAR(T, IDX, data, ind, ptr, X, Y, b, 0, r0, r1, bias, relu);               \
 }
 #endif
 
 /* Columns [t0, b) one row at a time, summed in the same nonzero order. */
-#define FPK_SPMM_SCALAR(T, IDX, data, ind, ptr, X, Y, b, t0, r0, r1)                       \
+#define FPK_SPMM_SCALAR(T, IDX, data, ind, ptr, X, Y, b, t0, r0, r1, bias, relu)          \
     do {                                                                                   \
         for (ptrdiff_t r_ = (r0); r_ < (r1); ++r_) {                                       \
             T *y_ = (Y) + r_ * (b);                                                        \
-            for (ptrdiff_t j_ = (t0); j_ < (b); ++j_) y_[j_] = 0;                          \
+            const T b_ = (bias) ? (bias)[r_] : (T)0;                                       \
+            for (ptrdiff_t j_ = (t0); j_ < (b); ++j_) y_[j_] = b_;                         \
             for (ptrdiff_t k_ = (ptr)[r_]; k_ < (ptr)[r_ + 1]; ++k_) {                     \
                 const T a_ = (data)[k_];                                                   \
                 const T *x_ = (X) + (ptrdiff_t)(ind)[k_] * (b);                            \
                 for (ptrdiff_t j_ = (t0); j_ < (b); ++j_) y_[j_] += a_ * x_[j_];           \
             }                                                                              \
+            if (relu)                                                                      \
+                for (ptrdiff_t j_ = (t0); j_ < (b); ++j_) if (y_[j_] < 0) y_[j_] = 0;      \
         }                                                                                  \
     } while (0)
 
+/* Bias of row r, or 0 without one (each output starts from its bias). */
+#define FPK_B(r) (bias ? bias[(r)] : 0)
+
 #if FPK_VEXT
-FPK_DEFINE_SPMM(fpk_spmm_d_i32, double, fpk_vd, int32_t)
-FPK_DEFINE_SPMM(fpk_spmm_d_i64, double, fpk_vd, int64_t)
-FPK_DEFINE_SPMM(fpk_spmm_f_i32, float, fpk_vf, int32_t)
-FPK_DEFINE_SPMM(fpk_spmm_f_i64, float, fpk_vf, int64_t)
+FPK_DEFINE_SPMM(fpk_spmm_d_i32, double, fpk_vd, fpk_vdi, int32_t)
+FPK_DEFINE_SPMM(fpk_spmm_d_i64, double, fpk_vd, fpk_vdi, int64_t)
+FPK_DEFINE_SPMM(fpk_spmm_f_i32, float, fpk_vf, fpk_vfi, int32_t)
+FPK_DEFINE_SPMM(fpk_spmm_f_i64, float, fpk_vf, fpk_vfi, int64_t)
 #else
-FPK_DEFINE_SPMM(fpk_spmm_d_i32, double, void, int32_t)
-FPK_DEFINE_SPMM(fpk_spmm_d_i64, double, void, int64_t)
-FPK_DEFINE_SPMM(fpk_spmm_f_i32, float, void, int32_t)
-FPK_DEFINE_SPMM(fpk_spmm_f_i64, float, void, int64_t)
+FPK_DEFINE_SPMM(fpk_spmm_d_i32, double, void, void, int32_t)
+FPK_DEFINE_SPMM(fpk_spmm_d_i64, double, void, void, int64_t)
+FPK_DEFINE_SPMM(fpk_spmm_f_i32, float, void, void, int32_t)
+FPK_DEFINE_SPMM(fpk_spmm_f_i64, float, void, void, int64_t)
 #endif
 
 /* ------------------------------------------------------------------------ */

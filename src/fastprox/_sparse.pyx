@@ -105,13 +105,13 @@ cdef extern from "_csr_kernels.h" nogil:
     void fpk_spmv_f_i64(const float*, const int64_t*, const int64_t*, const float*, float*,
                         Py_ssize_t, Py_ssize_t)
     void fpk_spmm_d_i32(const double*, const int32_t*, const int32_t*, const double*, double*,
-                        Py_ssize_t, Py_ssize_t, Py_ssize_t)
+                        Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*, int)
     void fpk_spmm_d_i64(const double*, const int64_t*, const int64_t*, const double*, double*,
-                        Py_ssize_t, Py_ssize_t, Py_ssize_t)
+                        Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*, int)
     void fpk_spmm_f_i32(const float*, const int32_t*, const int32_t*, const float*, float*,
-                        Py_ssize_t, Py_ssize_t, Py_ssize_t)
+                        Py_ssize_t, Py_ssize_t, Py_ssize_t, const float*, int)
     void fpk_spmm_f_i64(const float*, const int64_t*, const int64_t*, const float*, float*,
-                        Py_ssize_t, Py_ssize_t, Py_ssize_t)
+                        Py_ssize_t, Py_ssize_t, Py_ssize_t, const float*, int)
     void fpk_sddmm_d_i32(const int32_t*, const int32_t*, const double*, const double*,
                          Py_ssize_t, double*, Py_ssize_t, Py_ssize_t)
     void fpk_sddmm_d_i64(const int64_t*, const int64_t*, const double*, const double*,
@@ -218,33 +218,40 @@ def spmv_t_impl(const floating[::1] data, const index_t[::1] indices, const inde
 
 cdef inline void _spmm_rows(const floating* data, const index_t* indices, const index_t* indptr,
                             const floating* X, floating* Y, Py_ssize_t b, Py_ssize_t r0,
-                            Py_ssize_t r1) noexcept nogil:
+                            Py_ssize_t r1, const floating* bias, int relu) noexcept nogil:
     if floating is double:
         if index_t is int32_t:
-            fpk_spmm_d_i32(data, indices, indptr, X, Y, b, r0, r1)
+            fpk_spmm_d_i32(data, indices, indptr, X, Y, b, r0, r1, bias, relu)
         else:
-            fpk_spmm_d_i64(data, indices, indptr, X, Y, b, r0, r1)
+            fpk_spmm_d_i64(data, indices, indptr, X, Y, b, r0, r1, bias, relu)
     else:
         if index_t is int32_t:
-            fpk_spmm_f_i32(data, indices, indptr, X, Y, b, r0, r1)
+            fpk_spmm_f_i32(data, indices, indptr, X, Y, b, r0, r1, bias, relu)
         else:
-            fpk_spmm_f_i64(data, indices, indptr, X, Y, b, r0, r1)
+            fpk_spmm_f_i64(data, indices, indptr, X, Y, b, r0, r1, bias, relu)
 
 
 def spmm_impl(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
-              const floating[:, ::1] X, floating[:, ::1] out, int n_threads):
+              const floating[:, ::1] X, floating[:, ::1] out, const floating[::1] bias,
+              bint relu, int n_threads):
+    """``out = relu?(A @ X + bias[:, None])``; an empty ``bias`` means no bias.
+
+    Fusing the bias and the ReLU into the register tile saves two passes over
+    ``out``, which for a small pruned layer cost as much as the product itself.
+    """
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, b = out.shape[1], c
     cdef int nc = _n_chunks((data.shape[0] + n_rows) * b, n_threads)
     cdef const floating* dp = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
     cdef const floating* xp = &X[0, 0] if X.shape[0] > 0 and X.shape[1] > 0 else NULL
+    cdef const floating* bp = &bias[0] if bias.shape[0] > 0 else NULL
     if n_rows == 0 or b == 0:
         return
     with nogil:
         for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
             _spmm_rows(dp, ip, &indptr[0], xp, &out[0, 0], b,
                        _row_split(&indptr[0], n_rows, c, nc),
-                       _row_split(&indptr[0], n_rows, c + 1, nc))
+                       _row_split(&indptr[0], n_rows, c + 1, nc), bp, relu)
 
 
 # --------------------------------------------------------------------------

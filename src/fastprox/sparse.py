@@ -31,6 +31,8 @@ _k = _dispatch.load("_sparse")
 _C_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
             np.dtype(np.int32): "int32_t", np.dtype(np.int64): "int64_t"}
 _SPECIALISED = {}
+_NO_BIAS = {np.dtype(np.float32): np.empty(0, np.float32),
+            np.dtype(np.float64): np.empty(0, np.float64)}
 
 
 def _impl(name, *dtypes):
@@ -165,8 +167,13 @@ def spmv_t(A, x, out=None, *, check_input=True):
     return out
 
 
-def spmm(A, X, out=None, *, check_input=True):
+def spmm(A, X, out=None, *, bias=None, relu=False, check_input=True):
     """Sparse times dense matrix, ``Y = A @ X`` (the forward pass of a pruned layer).
+
+    With ``bias`` and ``relu`` it computes a whole pruned layer,
+    ``Y = max(A @ X + bias[:, None], 0)``, in the same pass: each output
+    starts from its bias and the ReLU is applied as the tile leaves the
+    registers, instead of two more passes over ``Y``.
 
     Parameters
     ----------
@@ -180,16 +187,22 @@ def spmm(A, X, out=None, *, check_input=True):
         transposed to avoid it).
     out : ndarray, shape (n_out, batch), optional
         C-contiguous.
+    bias : array_like, shape (n_out,), optional
+        Added to every column of the product.
+    relu : bool, default False
+        Apply ``max(., 0)`` to the result (NaN stays NaN).
     check_input : bool, default True
-        See :func:`spmv`.
+        See :func:`spmv`; on the trusted path ``bias`` must be None or a
+        C-contiguous array of ``A``'s dtype.
 
     Returns
     -------
     Y : ndarray, shape (n_out, batch)
     """
     if _trusted(A, out, check_input):
-        _impl("spmm_impl", A.data.dtype, A.indices.dtype)(A.data, A.indices, A.indptr, X, out,
-                                                          get_num_threads())
+        _impl("spmm_impl", A.data.dtype, A.indices.dtype)(
+            A.data, A.indices, A.indptr, X, out, _NO_BIAS[A.data.dtype] if bias is None else bias,
+            bool(relu), get_num_threads())
         return out
     X, xd = _float_dtype(X)
     A, dtype = _prepare(A, xd, check_input)
@@ -200,8 +213,12 @@ def spmm(A, X, out=None, *, check_input=True):
                          "(n_in, batch)")
     X = _check_dense(X, "X", dtype)
     out = check_out(out, (A.shape[0], X.shape[1]), dtype)
-    _impl("spmm_impl", dtype, A.indices.dtype)(A.data, A.indices, A.indptr, X, out,
-                                                 get_num_threads())
+    if bias is None:
+        bias = _NO_BIAS[np.dtype(dtype)]
+    else:
+        bias = _check_dense(bias, "bias", dtype, shape=(A.shape[0],))
+    _impl("spmm_impl", dtype, A.indices.dtype)(A.data, A.indices, A.indptr, X, out, bias,
+                                                 bool(relu), get_num_threads())
     return out
 
 

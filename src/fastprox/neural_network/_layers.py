@@ -44,10 +44,12 @@ class DenseLayer:
         """The trainable weight array (updated in place by the optimizer)."""
         return self.W
 
-    def forward(self, H, out=None):
-        """``W.T @ H + b`` for ``H`` (n_in, batch); written to ``out`` (n_out, batch) if given."""
+    def forward(self, H, out=None, relu=False):
+        """``W.T @ H + b`` (then ReLU if ``relu``) for ``H`` (n_in, batch), into ``out``."""
         Z = np.matmul(self.W.T, H, out=out)
         Z += self.b[:, None]
+        if relu:
+            np.maximum(Z, 0, out=Z)
         return Z
 
     def backward(self, delta, H_in, need_input_grad, gW=None, gb=None, d_in=None):
@@ -157,8 +159,10 @@ class CSRLayer:
             H = np.ascontiguousarray(H, dtype=self.data.dtype)
         return H
 
-    def forward(self, H, out=None):
-        """``A @ H + b`` for ``H`` (n_in, batch); written to ``out`` (n_out, batch) if given.
+    def forward(self, H, out=None, relu=False):
+        """``A @ H + b`` (then ReLU if ``relu``) for ``H`` (n_in, batch), into ``out``.
+
+        The bias and the ReLU are fused into the ``spmm`` kernel.
 
         A single column (batch 1, the latency case) goes through the CSR
         mat-vec kernel, which has no batch loop to set up.
@@ -171,10 +175,12 @@ class CSRLayer:
         if out is None:
             out = np.empty((self.shape_t[0], H.shape[1]), dtype=A.data.dtype)
         if H.shape[1] == 1:  # batch 1: the mat-vec kernel has no batch loop to set up
-            _sparse.spmv(A, H.reshape(-1), out=out.reshape(-1), check_input=False)
+            y = _sparse.spmv(A, H.reshape(-1), out=out.reshape(-1), check_input=False)
+            y += self.b
+            if relu:
+                np.maximum(y, 0, out=y)
         else:
-            _sparse.spmm(A, H, out=out, check_input=False)
-        out += self.b[:, None]
+            _sparse.spmm(A, H, out=out, bias=self.b, relu=relu, check_input=False)
         return out
 
     def backward(self, delta, H_in, need_input_grad, gW=None, gb=None, d_in=None):

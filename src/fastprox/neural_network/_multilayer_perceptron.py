@@ -300,9 +300,11 @@ class _BaseMLP(BaseEstimator):
         """Output of the network for transposed input ``H`` (n_features, n)."""
         layers = self.layers_ if layers is None else layers
         last = len(layers) - 1
+        relu = self.activation == "relu"
         for i, layer in enumerate(layers):
-            H = layer.forward(H)
-            if i < last:
+            hidden = i < last
+            H = layer.forward(H, relu=hidden and relu)
+            if hidden and not relu:
                 _activate(H, self.activation)
         return self._output(H)
 
@@ -380,11 +382,13 @@ class _BaseMLP(BaseEstimator):
                 acts[0][...] = ws["rows"].T
                 np.take(YT, sl, axis=1, out=Yb)
             for i, layer in enumerate(layers):
-                Z = layer.forward(acts[i], out=acts[i + 1])
-                if i < last:
-                    _activate(Z, activation)
-                else:
+                # the ReLU of a hidden layer is fused into its forward pass
+                fuse = i < last and activation == "relu"
+                Z = layer.forward(acts[i], out=acts[i + 1], relu=fuse)
+                if i == last:
                     self._output(Z)
+                elif not fuse:
+                    _activate(Z, activation)
             P = acts[-1]
             total += self._batch_loss(Yb, P, ws["tmp"])
             delta = np.subtract(P, Yb, out=deltas[last])
