@@ -39,6 +39,9 @@ ctypedef fused index_t:
     int32_t
     int64_t
 
+cdef enum:
+    TILE = 32  # transpose tile: 32 x 32 float64 = 8 KB, in L1 with its source
+
 
 cdef inline floating _dot(int n, const floating* x, const floating* y) noexcept nogil:
     cdef int one = 1
@@ -191,3 +194,83 @@ def dot_cols_sparse(const floating[::1] data, const index_t[::1] indices,
             for i in range(indptr[j], indptr[j + 1]):
                 acc = acc + data[i] * R[indices[i]]
             out[k] = acc
+
+
+def xt_r_dense(const floating[:, :] X, const floating[::1] R, floating[::1] out,
+               int n_threads):
+    """``out = X.T @ R`` for a C- or Fortran-ordered dense ``X``.
+
+    Written here rather than left to BLAS gemv because, measured on the
+    2-core bench machine, OpenBLAS's threaded gemv on a 1000 x 10000 matrix
+    ran at half the speed of its own single-threaded call. C order: each
+    thread owns a block of columns and streams the rows through it (an
+    axpy the compiler vectorises); Fortran order: one dot product per column
+    with four accumulators. Each output is summed by one thread in a fixed
+    order, so the result does not depend on the thread count.
+    """
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
+    cdef Py_ssize_t i, j, b, lo, hi, n_blocks
+    cdef Py_ssize_t BLOCK = 1024
+    cdef floating r_i, a0, a1, a2, a3
+    if n * p < 1048576:
+        n_threads = 1  # waking threads costs more than an 8 MB pass
+    with nogil:
+        if X.strides[1] == sizeof(floating):  # C order
+            n_blocks = (p + BLOCK - 1) // BLOCK
+            for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
+                lo = b * BLOCK
+                hi = min(lo + BLOCK, p)
+                for j in range(lo, hi):
+                    out[j] = 0
+                # four rows per sweep: a quarter of the loads/stores of ``out``
+                for i in range(0, n - 3, 4):
+                    a0 = R[i]
+                    a1 = R[i + 1]
+                    a2 = R[i + 2]
+                    a3 = R[i + 3]
+                    for j in range(lo, hi):
+                        out[j] += (a0 * X[i, j] + a1 * X[i + 1, j]) + (a2 * X[i + 2, j]
+                                                                      + a3 * X[i + 3, j])
+                for i in range(n - n % 4, n):
+                    r_i = R[i]
+                    for j in range(lo, hi):
+                        out[j] += r_i * X[i, j]
+        else:
+            for j in prange(p, num_threads=n_threads, schedule="static"):
+                a0 = 0
+                a1 = 0
+                a2 = 0
+                a3 = 0
+                for i in range(0, n - 3, 4):
+                    a0 = a0 + X[i, j] * R[i]
+                    a1 = a1 + X[i + 1, j] * R[i + 1]
+                    a2 = a2 + X[i + 2, j] * R[i + 2]
+                    a3 = a3 + X[i + 3, j] * R[i + 3]
+                for i in range(n - n % 4, n):
+                    a0 = a0 + X[i, j] * R[i]
+                out[j] = (a0 + a1) + (a2 + a3)
+
+
+def center_to_fortran(const floating[:, ::1] X, const floating[::1] mu, floating[::1, :] out,
+                      int n_threads):
+    """``out = X - mu`` written in Fortran order, by cache-sized tiles.
+
+    The coordinate-descent epochs need contiguous columns. NumPy's
+    ``np.asfortranarray`` copies element by element along one axis and, on a
+    1000 x 10000 float64 matrix, took longer (0.39 s) than a whole Lasso fit;
+    copying 32 x 32 tiles keeps both the reads and the writes in cache lines.
+    """
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
+    cdef Py_ssize_t n_tiles = (p + TILE - 1) // TILE
+    cdef Py_ssize_t t, i0, i, j, j0, j1, n_row_tiles = (n + TILE - 1) // TILE, it
+    if n * p < 1048576:
+        n_threads = 1
+    with nogil:
+        for t in prange(n_tiles, num_threads=n_threads, schedule="static"):
+            j0 = t * TILE
+            j1 = min(j0 + TILE, p)
+            for it in range(n_row_tiles):
+                i0 = it * TILE
+                for j in range(j0, j1):
+                    for i in range(i0, min(i0 + TILE, n)):
+                        out[i, j] = X[i, j] - mu[j]

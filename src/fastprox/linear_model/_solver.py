@@ -40,10 +40,13 @@ _INNER_FRACTION = 0.3
 class QuadraticDesign:
     """The design matrix with the column operations the solver needs.
 
-    Dense ``X`` is stored Fortran-ordered and, with an intercept, explicitly
-    centred (one copy, as scikit-learn does). Sparse ``X`` is stored CSC and
-    centred implicitly (see ``_cd_fast.pyx``): the kernel residual ``R`` is
-    ``yc - X w`` and the centred problem's residual is ``R + mu @ w``.
+    - dense ``X`` is held Fortran-ordered (contiguous columns for the CD
+      epochs) and, with an intercept, centred: one copy, made by a tiled
+      kernel (``center_to_fortran``) when ``X`` is C-ordered, as scikit-learn
+      also copies; without an intercept a Fortran-ordered ``X`` is used as is.
+    - sparse ``X`` is stored CSC and never densified; with an intercept it is
+      centred *implicitly*: the kernel residual is ``yc - X w`` (uncentred
+      ``X``) and the centred residual ``R + X_mean @ w`` (see ``_cd_fast.pyx``).
 
     Parameters
     ----------
@@ -56,47 +59,47 @@ class QuadraticDesign:
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
+        self.center = bool(fit_intercept)
         if self.sparse:
             X = sp.csc_matrix(X)
             X.sum_duplicates()
             self.data = np.ascontiguousarray(X.data)
-            self.indptr = X.indptr
-            self.indices = X.indices
-            if self.indices.dtype != self.indptr.dtype:
-                self.indices = self.indices.astype(np.int64)
-                self.indptr = self.indptr.astype(np.int64)
-            self.indptr = np.ascontiguousarray(self.indptr)
-            self.indices = np.ascontiguousarray(self.indices)
+            indptr, indices = X.indptr, X.indices
+            if indices.dtype != indptr.dtype:
+                indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
+            self.indptr = np.ascontiguousarray(indptr)
+            self.indices = np.ascontiguousarray(indices)
             sq = np.asarray(X.multiply(X).sum(axis=0), dtype=np.float64).ravel()
-            if fit_intercept:
-                mu = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
-                # clip: cancellation can leave a tiny negative for constant columns
-                norms2 = np.maximum(sq - self.n_samples * mu ** 2, 0.0)
-                norms2[norms2 <= 1e-12 * np.maximum(sq, 1e-300)] = 0.0
-            else:
-                mu = np.zeros(self.n_features)
-                norms2 = sq
-            self.X_mean = mu.astype(self.dtype)
-            self.center = bool(fit_intercept)
+            mu = (np.asarray(X.mean(axis=0), dtype=np.float64).ravel() if fit_intercept
+                  else np.zeros(self.n_features))
         else:
-            if fit_intercept:
-                self.X_mean = X.mean(axis=0, dtype=np.float64).astype(self.dtype)
-                X = np.asfortranarray(X - self.X_mean)
+            mu = (X.mean(axis=0, dtype=np.float64) if fit_intercept
+                  else np.zeros(self.n_features))
+            mu_ = mu.astype(self.dtype)
+            if X.flags.f_contiguous:
+                Xf = X - mu_ if fit_intercept else X
+                Xf = np.asfortranarray(Xf)
             else:
-                self.X_mean = np.zeros(self.n_features, dtype=self.dtype)
-                X = np.asfortranarray(X)
-            self.X = X
-            norms2 = np.einsum("ij,ij->j", X, X, dtype=np.float64)
-            # a constant column, once centred, holds only rounding noise: zero it
-            tiny = self.n_samples * (10 * np.finfo(self.dtype).eps
-                                     * np.abs(self.X_mean.astype(np.float64))) ** 2
+                Xf = np.empty(X.shape, dtype=self.dtype, order="F")
+                _cd.center_to_fortran(np.ascontiguousarray(X), mu_, Xf, get_num_threads())
+            self.X = Xf
+            sq = np.einsum("ij,ij->j", Xf, Xf, dtype=np.float64)
+            # centred already: remove the column-mean term below only for sparse
+        self.X_mean = mu.astype(self.dtype)
+        # a constant column, once centred, is rounding noise: its norm is set
+        # to zero so that the solver never picks it
+        if self.sparse:
+            norms2 = np.maximum(sq - self.n_samples * mu ** 2, 0.0)
+            norms2[norms2 <= 1e-10 * sq] = 0.0
+        else:
+            norms2 = sq
+            tiny = self.n_samples * (10 * np.finfo(self.dtype).eps * np.abs(mu)) ** 2
             norms2[norms2 <= tiny] = 0.0
-            self.center = False
-        self.norms2 = norms2.astype(self.dtype)
+        self.norms2 = norms2
+        self.norms2_k = norms2.astype(self.dtype)  # what the kernels read
 
-    # --- residuals ------------------------------------------------------
     def residual(self, w, R):
-        """Residual of the centred problem, float64."""
+        """Residual of the centred problem, float64 (``w`` zero outside ``R``'s support)."""
         r = R.astype(np.float64)
         if self.sparse and self.center:
             r += float(self.X_mean.astype(np.float64) @ w)
@@ -106,43 +109,99 @@ class QuadraticDesign:
         R = yc.copy()
         nz = np.flatnonzero(w)
         if nz.size:
-            self.axpy(nz, -w[nz], R)
+            sub = self.working_set(nz.astype(np.intp), w)
+            sub.axpy(-w[nz].astype(self.dtype), R)
         return R
 
-    def axpy(self, ws, coef, R):
-        """``R += X[:, ws] @ coef`` (uncentred columns for sparse ``X``)."""
-        ws = np.ascontiguousarray(ws, dtype=np.intp)
-        coef = np.ascontiguousarray(coef, dtype=self.dtype)
+    def xt_r(self, R):
+        """Centred ``X.T @ r`` (float64) from the kernel residual ``R``."""
         if self.sparse:
-            _cd.axpy_cols_sparse(self.data, self.indices, self.indptr, ws, coef, R)
+            out = np.empty(self.n_features, dtype=self.dtype)
+            _cd.dot_cols_sparse(self.data, self.indices, self.indptr,
+                                np.arange(self.n_features, dtype=np.intp), R, out,
+                                get_num_threads())
         else:
-            _cd.axpy_cols_dense(self.X, ws, coef, R)
-
-    # --- gradients ------------------------------------------------------
-    def xt_r(self, R, ws=None):
-        """Centred ``X[:, ws].T @ r`` (float64) from the kernel residual ``R``."""
-        if not self.sparse:
-            if ws is None:
-                return (self.X.T @ R).astype(np.float64)
-            out = np.empty(len(ws), dtype=self.dtype)
-            _cd.dot_cols_dense(self.X, ws, R, out)
-            return out.astype(np.float64)
-        cols = np.arange(self.n_features, dtype=np.intp) if ws is None else ws
-        out = np.empty(len(cols), dtype=self.dtype)
-        _cd.dot_cols_sparse(self.data, self.indices, self.indptr, cols, R, out,
-                            get_num_threads())
+            out = np.empty(self.n_features, dtype=self.dtype)
+            _cd.xt_r_dense(self.X, R, out, get_num_threads())
         out = out.astype(np.float64)
-        if self.center:
-            # the constant shift of the residual cancels against the centred column
-            out -= self.X_mean[cols].astype(np.float64) * float(R.sum(dtype=np.float64))
+        if self.sparse and self.center:
+            # the centred column sums to zero, so only the sum of R is needed
+            out -= self.X_mean.astype(np.float64) * float(R.sum(dtype=np.float64))
         return out
 
-    def epoch(self, ws, w, R, sum_R, l1, l2, positive):
+    def working_set(self, ws, w):
+        """Column operations restricted to ``ws`` (``w``: the full coefficients)."""
         if self.sparse:
-            return _cd.cd_epoch_sparse(self.data, self.indices, self.indptr, self.X_mean,
-                                       self.center, w, R, sum_R, self.norms2, ws, l1, l2,
-                                       positive)
-        return _cd.cd_epoch_dense(self.X, w, R, self.norms2, ws, l1, l2, positive)
+            return _SparseWorkingSet(self, ws, w)
+        return _DenseWorkingSet(self, ws, w)
+
+
+class _DenseWorkingSet:
+    """Working-set view of the (centred, Fortran-ordered) dense matrix; no copy."""
+
+    def __init__(self, design, ws, w):
+        self.d = design
+        self.ws = ws
+        self.w = w
+
+    def epoch(self, w_ws, R, sum_R, l1, l2, positive):
+        self.w[self.ws] = w_ws
+        dw = _cd.cd_epoch_dense(self.d.X, self.w, R, self.d.norms2_k, self.ws, l1, l2,
+                                positive)
+        w_ws[:] = self.w[self.ws]
+        return dw
+
+    def xt_r(self, R):
+        out = np.empty(len(self.ws), dtype=R.dtype)
+        _cd.dot_cols_dense(self.d.X, self.ws, R, out)
+        return out.astype(np.float64)
+
+    def axpy(self, coef, R, sum_R=None):
+        _cd.axpy_cols_dense(self.d.X, self.ws, np.ascontiguousarray(coef, dtype=R.dtype), R)
+
+    def residual(self, w_ws, R):
+        return R.astype(np.float64)
+
+
+class _SparseWorkingSet:
+    """Working-set view of the full CSC matrix (no copy); ``w`` is the full vector."""
+
+    def __init__(self, design, ws, w):
+        self.d = design
+        self.ws = ws
+        self.w = w
+        self.norms2 = design.norms2_k
+        self.mu_ws = design.X_mean[ws].astype(np.float64)
+
+    def epoch(self, w_ws, R, sum_R, l1, l2, positive):
+        d = self.d
+        self.w[self.ws] = w_ws
+        dw = _cd.cd_epoch_sparse(d.data, d.indices, d.indptr, d.X_mean, d.center, self.w, R,
+                                 sum_R, self.norms2, self.ws, l1, l2, positive)
+        w_ws[:] = self.w[self.ws]
+        return dw
+
+    def xt_r(self, R):
+        d = self.d
+        out = np.empty(len(self.ws), dtype=R.dtype)
+        _cd.dot_cols_sparse(d.data, d.indices, d.indptr, self.ws, R, out, get_num_threads())
+        out = out.astype(np.float64)
+        if d.center:
+            out -= self.mu_ws * float(R.sum(dtype=np.float64))
+        return out
+
+    def axpy(self, coef, R, sum_R=None):
+        d = self.d
+        coef = np.ascontiguousarray(coef, dtype=R.dtype)
+        _cd.axpy_cols_sparse(d.data, d.indices, d.indptr, self.ws, coef, R)
+        if sum_R is not None:
+            sum_R[0] = R.sum(dtype=np.float64)
+
+    def residual(self, w_ws, R):
+        r = R.astype(np.float64)
+        if self.d.center:
+            r += float(self.mu_ws @ w_ws)  # w is zero outside the working set
+        return r
 
 
 def primal(r, w, l1, l2):
@@ -265,42 +324,48 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
             # float rounding can leave a gap above tol with no KKT violation left
             break
         ws = np.sort(ws).astype(np.intp)
-        eps_in = _INNER_FRACTION * kkt_max
-        use_anderson = anderson and ws.size > 1
-        last = np.empty((_K + 1, ws.size), dtype=np.float64)
-        n_stored = 0
-        for epoch in range(max(int(max_iter), 1)):
-            dw_max = design.epoch(ws, w, R, sum_R, l1_, l2_, positive)
-            n_epochs += 1
-            if dw_max == 0:
-                break
-            if use_anderson:
-                last[n_stored % (_K + 1)] = w[ws]
-                n_stored += 1
-            if (epoch + 1) % _K:
-                continue
-            if use_anderson and n_stored >= _K + 1:
-                order = np.arange(n_stored, n_stored + _K + 1) % (_K + 1)
-                w_acc = _anderson(last[order])
-                if w_acc is not None and (not positive or (w_acc >= 0).all()):
-                    _try_extrapolated(design, ws, w, R, sum_R, w_acc, l1, l2)
-            g_ws = design.xt_r(R, ws)
-            if kkt_violation(g_ws, w[ws].astype(np.float64), l1, l2, positive).max() <= eps_in:
-                break
+        sub = design.working_set(ws, w)
+        w_ws = np.ascontiguousarray(w[ws])
+        n_epochs += _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive,
+                                      _INNER_FRACTION * kkt_max, max_iter, anderson)
+        w[ws] = w_ws
     return gap, n_epochs, converged, history
 
 
-def _try_extrapolated(design, ws, w, R, sum_R, w_acc, l1, l2):
-    """Move to ``w_acc`` on the working set if that lowers the objective."""
-    w_ws = w[ws].astype(np.float64)
-    delta = w_acc - w_ws
+def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, eps_in, max_iter,
+                      anderson):
+    """CD + Anderson on one working set until its KKT violation is ``<= eps_in``."""
+    use_anderson = anderson and w_ws.size > 1
+    last = np.empty((_K + 1, w_ws.size), dtype=np.float64)
+    n_stored = 0
+    epoch = 0
+    for epoch in range(max(int(max_iter), 1)):
+        dw_max = sub.epoch(w_ws, R, sum_R, l1_, l2_, positive)
+        if dw_max == 0:
+            break
+        if use_anderson:
+            last[n_stored % (_K + 1)] = w_ws
+            n_stored += 1
+        if (epoch + 1) % _K:
+            continue
+        if use_anderson and n_stored >= _K + 1:
+            order = np.arange(n_stored, n_stored + _K + 1) % (_K + 1)
+            w_acc = _anderson(last[order])
+            if w_acc is not None and (not positive or (w_acc >= 0).all()):
+                _try_extrapolated(sub, w_ws, R, sum_R, w_acc, l1, l2)
+        if kkt_violation(sub.xt_r(R), w_ws.astype(np.float64), l1, l2,
+                         positive).max() <= eps_in:
+            break
+    return epoch + 1
+
+
+def _try_extrapolated(sub, w_ws, R, sum_R, w_acc, l1, l2):
+    """Move to ``w_acc`` if that lowers the objective (restricted to the working set)."""
     R_acc = R.copy()
-    design.axpy(ws, -delta, R_acc)
-    w_new = w.copy()
-    w_new[ws] = w_acc
-    if (primal(design.residual(w_new, R_acc), w_new, l1, l2)
-            < primal(design.residual(w, R), w, l1, l2)):
-        w[ws] = w_acc
+    sum_acc = sum_R.copy()
+    sub.axpy(w_ws - w_acc, R_acc, sum_acc)
+    if (primal(sub.residual(w_acc, R_acc), w_acc, l1, l2)
+            < primal(sub.residual(w_ws, R), w_ws, l1, l2)):
+        w_ws[:] = w_acc
         R[:] = R_acc
-        if design.sparse and design.center:
-            sum_R[0] = R.sum(dtype=np.float64)
+        sum_R[:] = sum_acc
