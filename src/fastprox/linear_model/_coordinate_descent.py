@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from sklearn.base import MultiOutputMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearModel
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._solver import QuadraticDesign, enet_ws_cd
 
@@ -61,6 +61,26 @@ def _validate_X_y(estimator, X, y, reset=True):
     if y.ndim == 2 and y.shape[1] == 0:
         raise ValueError("y has no target columns")
     return X, y
+
+
+def _apply_sample_weight(X, Y, sample_weight, fit_intercept):
+    """Rows scaled by ``sqrt(sw)`` after weighted centring (scikit-learn's convention)."""
+    if sp.issparse(X):
+        raise NotImplementedError(
+            "sample_weight with sparse X is not supported yet by fastprox ElasticNet/Lasso; "
+            "pass a dense X or use sklearn.linear_model.ElasticNet")
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    sw = sw * (X.shape[0] / sw.sum())
+    if fit_intercept:
+        X_mean = np.average(X, axis=0, weights=sw)
+        y_mean = np.average(Y, axis=0, weights=sw)
+    else:
+        X_mean = np.zeros(X.shape[1])
+        y_mean = np.zeros(Y.shape[1])
+    s = np.sqrt(sw)[:, None]
+    Xw = ((X - X_mean) * s).astype(X.dtype)
+    Yw = ((Y - y_mean) * s).astype(X.dtype)
+    return Xw, Yw, X_mean, y_mean
 
 
 def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precompute="auto",
@@ -194,8 +214,8 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
     precompute : bool or array-like, default=False
         Accepted for compatibility; the Gram matrix is never used.
     max_iter : int, default=1000
-        Bounds the outer (working-set) iterations and the CD epochs of each
-        working-set subproblem.
+        Bounds the total number of CD epochs. They run on working sets, so
+        each is cheaper than one of scikit-learn's full epochs.
     copy_X : bool, default=True
         Accepted for compatibility; ``X`` is never modified in place.
     tol : float, default=1e-4
@@ -261,8 +281,10 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             float32 data stay float32.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        sample_weight : None
-            Not supported yet: anything else raises ``NotImplementedError``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Dense ``X`` only (sparse ``X`` raises ``NotImplementedError``).
+            As in scikit-learn, weights are rescaled to sum to ``n_samples``
+            and the weighted problem is solved on ``sqrt(sw)``-scaled rows.
         check_input : bool, default=True
             Accepted for compatibility; input is always validated.
 
@@ -270,10 +292,6 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         -------
         self : object
         """
-        if sample_weight is not None:
-            raise NotImplementedError(
-                "fastprox ElasticNet/Lasso do not support sample_weight yet; use "
-                "sklearn.linear_model.ElasticNet for weighted fits")
         _check_params(self.alpha, self.l1_ratio, self.max_iter, self.tol)
         if self.selection not in ("cyclic", "random"):
             raise ValueError(f"selection must be 'cyclic' or 'random', got {self.selection!r}")
@@ -286,11 +304,18 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         single = y.ndim == 1
         Y = y[:, None] if single else y
         n_targets = Y.shape[1]
-        design = QuadraticDesign(X, self.fit_intercept)
-        if self.fit_intercept:
-            y_mean = Y.mean(axis=0, dtype=np.float64)
+        if sample_weight is not None:
+            X, Yc, X_mean_w, y_mean = _apply_sample_weight(X, Y, sample_weight,
+                                                           self.fit_intercept)
+            design = QuadraticDesign(X, False)
         else:
-            y_mean = np.zeros(n_targets)
+            design = QuadraticDesign(X, self.fit_intercept)
+            X_mean_w = design.X_mean.astype(np.float64)
+            if self.fit_intercept:
+                y_mean = Y.mean(axis=0, dtype=np.float64)
+            else:
+                y_mean = np.zeros(n_targets)
+            Yc = Y - y_mean
         if self.warm_start and hasattr(self, "coef_"):
             W = np.array(self.coef_, dtype=X.dtype).reshape(n_targets, n_features)
         else:
@@ -300,7 +325,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         gaps = np.empty(n_targets)
         n_iters = []
         for k in range(n_targets):
-            yc = np.ascontiguousarray(Y[:, k] - y_mean[k], dtype=X.dtype)
+            yc = np.ascontiguousarray(Yc[:, k], dtype=X.dtype)
             w = np.ascontiguousarray(W[k])
             gap, n_ep, conv, _ = enet_ws_cd(design, yc, w, l1, l2, positive=self.positive,
                                             max_iter=self.max_iter, tol=self.tol)
@@ -313,8 +338,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
             W[k] = w
             gaps[k] = gap / n_samples
             n_iters.append(n_ep)
-        X_mean = design.X_mean.astype(np.float64)
-        intercept = y_mean - W.astype(np.float64) @ X_mean if self.fit_intercept \
+        intercept = y_mean - W.astype(np.float64) @ X_mean_w if self.fit_intercept \
             else np.zeros(n_targets)
         if single:
             self.coef_ = W[0]

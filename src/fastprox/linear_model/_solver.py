@@ -275,8 +275,8 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
         Unscaled penalty strengths (``n * alpha * l1_ratio`` and
         ``n * alpha * (1 - l1_ratio)``).
     max_iter : int
-        Bounds both the number of outer iterations and the epochs spent on
-        one working-set subproblem.
+        Bounds the total number of CD epochs (on working sets) and of outer
+        iterations.
     tol : float
         Stop when the duality gap is ``<= tol * ||yc||^2`` (scikit-learn's rule).
 
@@ -326,9 +326,18 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
         ws = np.sort(ws).astype(np.intp)
         sub = design.working_set(ws, w)
         w_ws = np.ascontiguousarray(w[ws])
-        n_epochs += _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive,
-                                      _INNER_FRACTION * kkt_max, max_iter, anderson)
+        n_ep, moved = _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive,
+                                        _INNER_FRACTION * kkt_max, max_iter - n_epochs,
+                                        anderson)
+        n_epochs += n_ep
         w[ws] = w_ws
+        if not moved or n_epochs >= max_iter:
+            # no coordinate can move any more (the gap is at the floating-point
+            # floor, e.g. float32 with a tiny tol), or the epoch budget is spent
+            r = design.residual(w, R)
+            gap = duality_gap(r, y64, w, design.xt_r(R), l1, l2, positive)
+            converged = gap <= tol_abs
+            break
     return gap, n_epochs, converged, history
 
 
@@ -339,10 +348,12 @@ def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, eps_in, m
     last = np.empty((_K + 1, w_ws.size), dtype=np.float64)
     n_stored = 0
     epoch = 0
+    moved = False
     for epoch in range(max(int(max_iter), 1)):
         dw_max = sub.epoch(w_ws, R, sum_R, l1_, l2_, positive)
         if dw_max == 0:
             break
+        moved = True
         if use_anderson:
             last[n_stored % (_K + 1)] = w_ws
             n_stored += 1
@@ -356,7 +367,7 @@ def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, eps_in, m
         if kkt_violation(sub.xt_r(R), w_ws.astype(np.float64), l1, l2,
                          positive).max() <= eps_in:
             break
-    return epoch + 1
+    return epoch + 1, moved
 
 
 def _try_extrapolated(sub, w_ws, R, sum_R, w_acc, l1, l2):
