@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastprox.linear_model import ElasticNet, Lasso, enet_path, lasso_path
+from fastprox.linear_model import ElasticNet, ElasticNetCV, Lasso, LassoCV, enet_path, lasso_path
 
 # scikit-learn's reference fits at tight tol may warn; its n_alphas is deprecated in 1.9
 pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
@@ -230,7 +230,20 @@ def _expected_failed_checks(estimator):
             "sample_weight with sparse X raises NotImplementedError"}
 
 
-@parametrize_with_checks([Lasso(), ElasticNet()],
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_lasso_cv_matches_sklearn(data, fmt):
+    X, Xs, y = data
+    X = X[:, :60] if fmt == "dense" else sp.csr_matrix(Xs[:, :60])
+    alphas = np.geomspace(5.0, 0.05, 8)
+    m = LassoCV(alphas=alphas, cv=3, tol=1e-8, n_jobs=2).fit(X, y)
+    ref = sk.LassoCV(alphas=alphas, cv=3, tol=1e-8).fit(X, y)
+    assert m.alpha_ == pytest.approx(ref.alpha_)
+    np.testing.assert_allclose(m.mse_path_, ref.mse_path_, rtol=1e-3)
+    e = ElasticNetCV(l1_ratio=[0.5, 1.0], cv=3, n_alphas=5).fit(X, y)
+    assert e.l1_ratio_ in (0.5, 1.0) and e.mse_path_.shape == (2, 5, 3)
+
+
+@parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(cv=3, n_alphas=5)],
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():

@@ -5,5 +5,6 @@ objective scaling, parameters and fitted attributes), solved by working-set
 coordinate descent with Anderson extrapolation (see ``_solver.py``).
 """
 from ._coordinate_descent import ElasticNet, Lasso, enet_path, lasso_path
+from ._cv import ElasticNetCV, LassoCV
 
-__all__ = ["ElasticNet", "Lasso", "enet_path", "lasso_path"]
+__all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path", "lasso_path"]

@@ -19,7 +19,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._solver import QuadraticDesign, enet_ws_cd
 
-__all__ = ["ElasticNet", "Lasso", "enet_path", "lasso_path"]
+__all__ = ["ElasticNet", "Lasso", "QuadraticDesign", "enet_path", "lasso_path"]
 
 
 def _check_params(alpha, l1_ratio, max_iter, tol):
