@@ -1,0 +1,137 @@
+"""Lasso: fastprox vs scikit-learn (and skglm / celer if importable).
+
+Question: how long does one Lasso fit take, to the same duality-gap tolerance,
+on dense, sparse, small and correlated designs at alpha_max / {10, 100, 1000},
+and do the solvers reach the same objective?
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src python bench/bench_lasso.py
+    ... --quick      # tiny problems, seconds
+
+Prints a table and writes JSON to bench/results/.
+"""
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn import linear_model as sk
+from sklearn.datasets import load_diabetes, make_regression
+from sklearn.exceptions import ConvergenceWarning
+
+import fastprox
+from fastprox import _dispatch
+from fastprox import linear_model as fp
+
+
+def correlated(n, p, rho=0.8, k=100, noise=0.5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.empty((n, p))
+    X[:, 0] = rng.standard_normal(n)
+    z = rng.standard_normal((n, p))
+    for j in range(1, p):  # AR(1) columns: corr(X_i, X_j) = rho^|i-j|
+        X[:, j] = rho * X[:, j - 1] + np.sqrt(1 - rho ** 2) * z[:, j]
+    w = np.zeros(p)
+    w[rng.choice(p, k, replace=False)] = rng.standard_normal(k)
+    return X, X @ w + noise * rng.standard_normal(n)
+
+
+def datasets(quick):
+    if quick:
+        yield "dense", make_regression(100, 300, n_informative=10, random_state=0)[:2]
+        X = sp.random(500, 1000, density=0.01, format="csr", random_state=0)
+        yield "sparse", (X, X @ np.random.default_rng(0).standard_normal(1000))
+        yield "diabetes", load_diabetes(return_X_y=True)
+        yield "correlated", correlated(100, 500, k=10)
+        return
+    yield "dense 1000x5000", make_regression(1000, 5000, n_informative=50, noise=1.0,
+                                             random_state=0)[:2]
+    X = sp.random(20000, 50000, density=0.001, format="csr", random_state=0)
+    w = np.zeros(50000)
+    w[:100] = np.random.default_rng(0).standard_normal(100)
+    yield "sparse 20000x50000", (X, X @ w + 0.1 * np.random.default_rng(1).standard_normal(20000))
+    yield "diabetes", load_diabetes(return_X_y=True)
+    yield "correlated 1000x10000", correlated(1000, 10000)
+
+
+def objective(X, y, coef, intercept, alpha):
+    r = y - X @ coef - intercept
+    return 0.5 * float(r @ r) / len(y) + alpha * float(np.abs(coef).sum())
+
+
+def solvers():
+    out = {"fastprox": lambda a, tol: fp.Lasso(alpha=a, tol=tol, max_iter=10_000),
+           "sklearn": lambda a, tol: sk.Lasso(alpha=a, tol=tol, max_iter=10_000)}
+    try:
+        import skglm
+        out["skglm"] = lambda a, tol: skglm.Lasso(alpha=a, tol=tol)
+    except ImportError:
+        pass
+    try:
+        import celer
+        out["celer"] = lambda a, tol: celer.Lasso(alpha=a, tol=tol)
+    except ImportError:
+        pass
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny problems")
+    ap.add_argument("--tol", type=float, default=1e-4, help="duality-gap tolerance (sklearn's)")
+    ap.add_argument("--divs", type=int, nargs="+", default=[10, 100, 1000])
+    ap.add_argument("--repeat", type=int, default=1, help="best of N timings")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    args = ap.parse_args()
+    machine = dict(platform=platform.platform(), processor=platform.processor(),
+                   cpus=os.cpu_count(), fastprox_threads=fastprox.get_num_threads(),
+                   simd=_dispatch.LEVEL)
+    print(f"machine: {machine}")
+    rows = []
+    header = f"{'data':24s} {'alpha':>10s} {'solver':>9s} {'time s':>9s} {'speedup':>8s} " \
+             f"{'objective':>14s} {'rel diff':>9s} {'nnz':>6s}"
+    print(header)
+    print("-" * len(header))
+    for name, (X, y) in datasets(args.quick):
+        Xc = X.toarray() if sp.issparse(X) and X.shape[0] * X.shape[1] < 1e6 else X
+        Xd = X - X.mean(0) if not sp.issparse(X) else None
+        if Xd is not None:
+            a_max = np.abs(Xd.T @ (y - y.mean())).max() / len(y)
+        else:
+            mu = np.asarray(X.mean(axis=0)).ravel()
+            a_max = np.abs(X.T @ (y - y.mean()) - mu * (y - y.mean()).sum()).max() / len(y)
+        del Xc
+        for div in args.divs:
+            alpha = a_max / div
+            res = {}
+            for sname, make in solvers().items():
+                best = np.inf
+                for _ in range(args.repeat):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        t0 = time.perf_counter()
+                        m = make(alpha, args.tol).fit(X, y)
+                        best = min(best, time.perf_counter() - t0)
+                coef = np.asarray(m.coef_, dtype=np.float64).ravel()
+                res[sname] = dict(time=best, objective=objective(X, y, coef, m.intercept_, alpha),
+                                  nnz=int((coef != 0).sum()))
+            ref = res["sklearn"]
+            for sname, r in res.items():
+                r["speedup_vs_sklearn"] = ref["time"] / r["time"]
+                r["rel_objective_diff"] = (r["objective"] - ref["objective"]) / ref["objective"]
+                print(f"{name:24s} {f'amax/{div}':>10s} {sname:>9s} {r['time']:9.4f} "
+                      f"{r['speedup_vs_sklearn']:8.2f} {r['objective']:14.8g} "
+                      f"{r['rel_objective_diff']:9.1e} {r['nnz']:6d}", flush=True)
+                rows.append(dict(data=name, alpha_div=div, alpha=alpha, solver=sname, **r))
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, f"bench_lasso{'_quick' if args.quick else ''}.json")
+    with open(path, "w") as f:
+        json.dump(dict(machine=machine, tol=args.tol, rows=rows), f, indent=1)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""Sparse linear models: Lasso, ElasticNet, their paths and CV variants.
+
+Drop-in counterparts of the scikit-learn estimators of the same names (same
+objective scaling, parameters and fitted attributes), solved by working-set
+coordinate descent with Anderson extrapolation (see ``_solver.py``).
+"""
+from ._coordinate_descent import ElasticNet, Lasso, enet_path, lasso_path
+from ._cv import ElasticNetCV, LassoCV
+
+__all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path", "lasso_path"]

@@ -1,0 +1,410 @@
+"""Lasso and ElasticNet: thin scikit-learn-compatible shells over ``_solver``.
+
+The objective and parameters are scikit-learn's
+(``sklearn.linear_model.ElasticNet``), so swapping the import is all a user
+changes::
+
+    1/(2 n) ||y - X w - b||^2 + alpha * l1_ratio * ||w||_1
+                               + alpha * (1 - l1_ratio) / 2 * ||w||^2
+"""
+import numbers
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import MultiOutputMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model._base import LinearModel
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._solver import QuadraticDesign, enet_ws_cd
+
+__all__ = ["ElasticNet", "Lasso", "QuadraticDesign", "enet_path", "lasso_path"]
+
+
+def _check_params(alpha, l1_ratio, max_iter, tol):
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha >= 0 \
+            or not np.isfinite(alpha):
+        raise ValueError(f"alpha must be a finite real number >= 0, got {alpha!r}")
+    if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, numbers.Real) \
+            or not 0 <= l1_ratio <= 1:
+        raise ValueError(f"l1_ratio must be a real number in [0, 1], got {l1_ratio!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) \
+            or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
+        raise ValueError(f"tol must be a real number >= 0, got {tol!r}")
+
+
+def _center_y(y, fit_intercept):
+    if fit_intercept:
+        y_mean = y.mean(axis=0, dtype=np.float64)
+        return (y - y_mean).astype(y.dtype), y_mean
+    return y, np.zeros(y.shape[1:]) if y.ndim > 1 else 0.0
+
+
+def _alpha_max(design, yc, l1_ratio):
+    """Smallest alpha with an all-zero solution: ``||Xc.T yc||_inf / (n * l1_ratio)``."""
+    if l1_ratio == 0:
+        return np.inf
+    grad = design.xt_r(yc)
+    return float(np.abs(grad).max()) / (design.n_samples * l1_ratio) if grad.size else 0.0
+
+
+def _validate_X_y(estimator, X, y, reset=True):
+    X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc", "coo"],
+                         dtype=[np.float64, np.float32], multi_output=True, y_numeric=True,
+                         reset=reset)
+    if sp.issparse(X) and X.format == "coo":
+        X = X.tocsc()
+    y = np.asarray(y, dtype=X.dtype)
+    if y.ndim == 2 and y.shape[1] == 0:
+        raise ValueError("y has no target columns")
+    return X, y
+
+
+def _apply_sample_weight(X, Y, sample_weight, fit_intercept):
+    """Rows scaled by ``sqrt(sw)`` after weighted centring (scikit-learn's convention)."""
+    if sp.issparse(X):
+        raise NotImplementedError(
+            "sample_weight with sparse X is not supported yet by fastprox ElasticNet/Lasso; "
+            "pass a dense X or use sklearn.linear_model.ElasticNet")
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    sw = sw * (X.shape[0] / sw.sum())
+    if fit_intercept:
+        X_mean = np.average(X, axis=0, weights=sw)
+        y_mean = np.average(Y, axis=0, weights=sw)
+    else:
+        X_mean = np.zeros(X.shape[1])
+        y_mean = np.zeros(Y.shape[1])
+    s = np.sqrt(sw)[:, None]
+    Xw = ((X - X_mean) * s).astype(X.dtype)
+    Yw = ((Y - y_mean) * s).astype(X.dtype)
+    return Xw, Yw, X_mean, y_mean
+
+
+def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precompute="auto",
+              Xy=None, copy_X=True, coef_init=None, verbose=False, return_n_iter=False,
+              positive=False, check_input=True, fit_intercept=False, max_iter=1000, tol=1e-4,
+              **params):
+    """Compute an elastic-net path with warm-started working-set coordinate descent.
+
+    Same return convention as :func:`sklearn.linear_model.enet_path`. As there,
+    the data are *not* centred unless ``fit_intercept=True`` (an extension).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    l1_ratio : float, default=0.5
+    eps : float, default=1e-3
+        ``alpha_min / alpha_max`` of the automatic grid.
+    n_alphas : int, default=100
+    alphas : array-like, default=None
+        Explicit grid (sorted in decreasing order before use).
+    precompute, Xy, copy_X, verbose, check_input : accepted for compatibility
+        The Gram matrix is never formed; ``X`` is never modified.
+    coef_init : array-like of shape (n_features,), default=None
+    return_n_iter : bool, default=False
+    positive : bool, default=False
+    fit_intercept : bool, default=False
+        Centre ``X`` (implicitly when sparse) and ``y``.
+    max_iter, tol : see :class:`ElasticNet`.
+
+    Returns
+    -------
+    alphas : ndarray of shape (n_alphas,)
+    coefs : ndarray of shape (n_features, n_alphas)
+    dual_gaps : ndarray of shape (n_alphas,)
+        Duality gaps divided by ``n_samples``.
+    n_iters : list of int
+        Only if ``return_n_iter``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastprox.linear_model import lasso_path
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]]); y = np.array([1.0, 2.0, 3.0])
+    >>> alphas, coefs, gaps = lasso_path(X, y, n_alphas=3)
+    >>> coefs.shape
+    (2, 3)
+    """
+    if check_input:
+        if sp.issparse(X):
+            X = sp.csc_matrix(X)
+            if X.dtype not in (np.float32, np.float64):
+                X = X.astype(np.float64)
+        else:
+            X = np.asarray(X)
+            if X.dtype not in (np.float32, np.float64):
+                X = X.astype(np.float64)
+    y = np.asarray(y, dtype=X.dtype)
+    if y.ndim != 1:
+        raise ValueError("enet_path supports a 1-D y only; fit each target separately")
+    _check_params(1.0, l1_ratio, max_iter, tol)
+    n_samples, n_features = X.shape
+    design = QuadraticDesign(X, fit_intercept)
+    yc, _ = _center_y(y, fit_intercept)
+    if alphas is None:
+        a_max = _alpha_max(design, yc, l1_ratio)
+        if not np.isfinite(a_max):
+            raise ValueError("l1_ratio=0 needs an explicit alphas grid (alpha_max is infinite)")
+        if a_max <= np.finfo(float).resolution:
+            alphas = np.full(n_alphas, np.finfo(float).resolution)
+        else:
+            alphas = np.geomspace(a_max, a_max * eps, num=n_alphas)
+    else:
+        alphas = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
+    w = (np.zeros(n_features, dtype=X.dtype) if coef_init is None
+         else np.array(coef_init, dtype=X.dtype).ravel())
+    coefs = np.empty((n_features, len(alphas)), dtype=X.dtype)
+    gaps = np.empty(len(alphas))
+    n_iters = []
+    for i, a in enumerate(alphas):
+        gap, n_ep, conv, _ = enet_ws_cd(design, yc, w, n_samples * a * l1_ratio,
+                                        n_samples * a * (1 - l1_ratio), positive=positive,
+                                        max_iter=max_iter, tol=tol)
+        if not conv:
+            warnings.warn(f"Objective did not converge for alpha={a:.3e}. Duality gap: "
+                          f"{gap:.3e}, tolerance: {tol * float(yc @ yc):.3e}. Consider "
+                          "increasing max_iter or the regularisation.", ConvergenceWarning,
+                          stacklevel=2)
+        coefs[:, i] = w
+        gaps[i] = gap / n_samples
+        n_iters.append(n_ep)
+    if return_n_iter:
+        return alphas, coefs, gaps, n_iters
+    return alphas, coefs, gaps
+
+
+def lasso_path(X, y, *, eps=1e-3, n_alphas=100, alphas=None, **params):
+    """Compute a Lasso path (:func:`enet_path` with ``l1_ratio=1``).
+
+    Same return convention as :func:`sklearn.linear_model.lasso_path`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastprox.linear_model import lasso_path
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]]); y = np.array([1.0, 2.0, 3.0])
+    >>> alphas, coefs, gaps = lasso_path(X, y, alphas=[0.1, 0.01])
+    >>> alphas
+    array([0.1 , 0.01])
+    """
+    return enet_path(X, y, l1_ratio=1.0, eps=eps, n_alphas=n_alphas, alphas=alphas, **params)
+
+
+class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
+    """Linear regression with combined L1 and L2 priors, solved by working-set CD.
+
+    Minimises ``1/(2 n) ||y - X w - b||^2 + alpha * l1_ratio * ||w||_1
+    + alpha * (1 - l1_ratio) / 2 * ||w||^2``, the objective of
+    :class:`sklearn.linear_model.ElasticNet`, with the same parameters and
+    fitted attributes.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Overall penalty strength (>= 0).
+    l1_ratio : float, default=0.5
+        Share of the L1 term, in [0, 1].
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept. Dense ``X`` is centred in a copy; sparse
+        ``X`` (CSR/CSC) is centred implicitly and never densified.
+    precompute : bool or array-like, default=False
+        Accepted for compatibility; the Gram matrix is never used.
+    max_iter : int, default=1000
+        Bounds the total number of CD epochs. They run on working sets, so
+        each is cheaper than one of scikit-learn's full epochs.
+    copy_X : bool, default=True
+        Accepted for compatibility; ``X`` is never modified in place.
+    tol : float, default=1e-4
+        Stop when the duality gap is ``<= tol * ||y - mean(y)||^2`` (unscaled,
+        scikit-learn's rule); ``dual_gap_`` reports it divided by ``n``.
+    warm_start : bool, default=False
+        Start from the previous ``coef_``.
+    positive : bool, default=False
+        Constrain the coefficients to be >= 0.
+    random_state : None, accepted for compatibility
+    selection : {'cyclic', 'random'}, default='cyclic'
+        Accepted for compatibility; the working-set solver is always cyclic.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,)
+    n_iter_ : int or list of int
+        CD epochs run (on working sets, so each is cheaper than a full epoch).
+    dual_gap_ : float or ndarray of shape (n_targets,)
+        Final duality gap divided by ``n_samples``.
+    sparse_coef_ : scipy.sparse matrix
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    Notes
+    -----
+    The solver grows a working set of features by KKT violation, solves the
+    restricted problem with cyclic coordinate descent and Anderson
+    extrapolation, and stops on the duality gap of the *full* problem
+    (celer / skglm style). Multi-output ``y`` is fitted one target at a time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastprox.linear_model import ElasticNet
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]); y = np.array([0.0, 1.0, 2.0])
+    >>> reg = ElasticNet(alpha=0.1, l1_ratio=0.7).fit(X, y)
+    >>> reg.coef_.round(3)
+    array([0.431, 0.431])
+    """
+
+    def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, precompute=False,
+                 max_iter=1000, copy_X=True, tol=1e-4, warm_start=False, positive=False,
+                 random_state=None, selection="cyclic"):
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.copy_X = copy_X
+        self.tol = tol
+        self.warm_start = warm_start
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            float32 data stay float32.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Dense ``X`` only (sparse ``X`` raises ``NotImplementedError``).
+            As in scikit-learn, weights are rescaled to sum to ``n_samples``
+            and the weighted problem is solved on ``sqrt(sw)``-scaled rows.
+        check_input : bool, default=True
+            Accepted for compatibility; input is always validated.
+
+        Returns
+        -------
+        self : object
+        """
+        _check_params(self.alpha, self.l1_ratio, self.max_iter, self.tol)
+        if self.selection not in ("cyclic", "random"):
+            raise ValueError(f"selection must be 'cyclic' or 'random', got {self.selection!r}")
+        if self.alpha == 0:
+            warnings.warn("With alpha=0 this is ordinary least squares, which coordinate "
+                          "descent solves slowly; use sklearn.linear_model.LinearRegression.",
+                          UserWarning, stacklevel=2)
+        X, y = _validate_X_y(self, X, y)
+        n_samples, n_features = X.shape
+        single = y.ndim == 1
+        Y = y[:, None] if single else y
+        n_targets = Y.shape[1]
+        if sample_weight is not None:
+            X, Yc, X_mean_w, y_mean = _apply_sample_weight(X, Y, sample_weight,
+                                                           self.fit_intercept)
+            design = QuadraticDesign(X, False)
+        else:
+            design = QuadraticDesign(X, self.fit_intercept)
+            X_mean_w = design.X_mean.astype(np.float64)
+            if self.fit_intercept:
+                y_mean = Y.mean(axis=0, dtype=np.float64)
+            else:
+                y_mean = np.zeros(n_targets)
+            Yc = Y - y_mean
+        if self.warm_start and hasattr(self, "coef_"):
+            W = np.array(self.coef_, dtype=X.dtype).reshape(n_targets, n_features)
+        else:
+            W = np.zeros((n_targets, n_features), dtype=X.dtype)
+        l1 = n_samples * self.alpha * self.l1_ratio
+        l2 = n_samples * self.alpha * (1.0 - self.l1_ratio)
+        gaps = np.empty(n_targets)
+        n_iters = []
+        for k in range(n_targets):
+            yc = np.ascontiguousarray(Yc[:, k], dtype=X.dtype)
+            w = np.ascontiguousarray(W[k])
+            gap, n_ep, conv, _ = enet_ws_cd(design, yc, w, l1, l2, positive=self.positive,
+                                            max_iter=self.max_iter, tol=self.tol)
+            if not conv:
+                warnings.warn(
+                    f"Objective did not converge. You might want to increase the number of "
+                    f"iterations. Duality gap: {gap:.3e}, tolerance: "
+                    f"{self.tol * float(yc.astype(np.float64) @ yc):.3e}", ConvergenceWarning,
+                    stacklevel=2)
+            W[k] = w
+            gaps[k] = gap / n_samples
+            n_iters.append(n_ep)
+        intercept = y_mean - W.astype(np.float64) @ X_mean_w if self.fit_intercept \
+            else np.zeros(n_targets)
+        if single:
+            self.coef_ = W[0]
+            self.intercept_ = float(intercept[0])
+            self.dual_gap_ = float(gaps[0])
+            self.n_iter_ = n_iters[0]
+        else:
+            self.coef_ = W
+            self.intercept_ = intercept.astype(X.dtype)
+            self.dual_gap_ = gaps
+            self.n_iter_ = n_iters
+        return self
+
+    @property
+    def sparse_coef_(self):
+        """Fitted ``coef_`` as a scipy CSR matrix."""
+        check_is_fitted(self)
+        return sp.csr_matrix(np.atleast_2d(self.coef_)) if np.ndim(self.coef_) > 1 \
+            else sp.csr_matrix(self.coef_)
+
+    def _decision_function(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=False)
+        return X @ np.asarray(self.coef_).T + self.intercept_
+
+    def predict(self, X):
+        """Predict with the fitted linear model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        out = self._decision_function(X)
+        return np.asarray(out)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class Lasso(ElasticNet):
+    """Linear model trained with an L1 prior, solved by working-set CD.
+
+    Minimises ``1/(2 n) ||y - X w - b||^2 + alpha * ||w||_1``, the objective
+    of :class:`sklearn.linear_model.Lasso`; see :class:`ElasticNet` for the
+    parameters, attributes and solver.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastprox.linear_model import Lasso
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]); y = np.array([0.0, 1.0, 2.0])
+    >>> Lasso(alpha=0.1).fit(X, y).coef_.round(3)
+    array([0.85, 0.  ])
+    """
+
+    def __init__(self, alpha=1.0, *, fit_intercept=True, precompute=False, copy_X=True,
+                 max_iter=1000, tol=1e-4, warm_start=False, positive=False,
+                 random_state=None, selection="cyclic"):
+        super().__init__(alpha=alpha, l1_ratio=1.0, fit_intercept=fit_intercept,
+                         precompute=precompute, max_iter=max_iter, copy_X=copy_X, tol=tol,
+                         warm_start=warm_start, positive=positive, random_state=random_state,
+                         selection=selection)

@@ -1,0 +1,161 @@
+"""LassoCV / ElasticNetCV: K-fold cross-validation along warm-started paths."""
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.model_selection import check_cv
+from sklearn.utils.validation import validate_data
+
+from ._coordinate_descent import ElasticNet, QuadraticDesign, _alpha_max, enet_path
+
+
+def _fold_mse(X, y, train, test, l1_ratio, alphas, fit_intercept, params):
+    X_tr, y_tr = X[train], y[train]
+    _, coefs, _ = enet_path(X_tr, y_tr, l1_ratio=l1_ratio, alphas=alphas,
+                            fit_intercept=fit_intercept, **params)
+    if fit_intercept:
+        X_mean = np.asarray(X_tr.mean(axis=0), dtype=np.float64).ravel()
+        intercepts = y_tr.mean() - X_mean @ coefs
+    else:
+        intercepts = np.zeros(coefs.shape[1])
+    pred = X[test] @ coefs + intercepts
+    return ((np.asarray(pred) - y[test][:, None]) ** 2).mean(axis=0)
+
+
+class ElasticNetCV(ElasticNet):
+    """Elastic net with the penalty chosen by K-fold cross-validation.
+
+    Same role and main parameters as :class:`sklearn.linear_model.ElasticNetCV`:
+    for each ``l1_ratio`` a grid of ``n_alphas`` values from ``alpha_max``
+    down to ``eps * alpha_max`` is fitted along a warm-started path on every
+    fold (folds in parallel with ``n_jobs``), the pair with the lowest mean
+    squared error is kept, and the model is refitted on all the data.
+
+    Parameters
+    ----------
+    l1_ratio : float or list of float, default=0.5
+    eps : float, default=1e-3
+    n_alphas : int, default=100
+    alphas : array-like, default=None
+    fit_intercept, max_iter, tol, positive, copy_X, precompute : see :class:`ElasticNet`
+    cv : int, cross-validation generator or iterable, default=None (5-fold)
+    n_jobs : int, default=None
+    verbose : int, default=0
+    random_state, selection : accepted for compatibility
+
+    Notes
+    -----
+    ``fit`` takes no ``sample_weight`` yet (scikit-learn's does).
+
+    Attributes
+    ----------
+    alpha_, l1_ratio_ : float
+        The chosen penalty.
+    alphas_ : ndarray of shape (n_l1_ratio, n_alphas) or (n_alphas,)
+    mse_path_ : ndarray of shape (n_l1_ratio, n_alphas, n_folds) or (n_alphas, n_folds)
+    coef_, intercept_, dual_gap_, n_iter_ : from the final refit
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from fastprox.linear_model import LassoCV
+    >>> X, y = make_regression(60, 20, n_informative=3, noise=1.0, random_state=0)
+    >>> LassoCV(cv=3, n_alphas=10).fit(X, y).alpha_ > 0
+    True
+    """
+
+    def __init__(self, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None,
+                 fit_intercept=True, precompute="auto", max_iter=1000, tol=1e-4, cv=None,
+                 copy_X=True, verbose=0, n_jobs=None, positive=False, random_state=None,
+                 selection="cyclic"):
+        self.l1_ratio = l1_ratio
+        self.eps = eps
+        self.n_alphas = n_alphas
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.cv = cv
+        self.copy_X = copy_X
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+
+    def _l1_ratios(self):
+        return np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
+
+    def fit(self, X, y):
+        """Select the penalty by cross-validation, then refit on all the data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : object
+        """
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
+                             dtype=[np.float64, np.float32], y_numeric=True)
+        if sp.issparse(X):
+            X = sp.csr_matrix(X)  # row slicing for the folds
+        y = np.asarray(y, dtype=X.dtype)
+        l1_ratios = self._l1_ratios()
+        if self.alphas is None:
+            yc = y - y.mean() if self.fit_intercept else y
+            design = QuadraticDesign(X, self.fit_intercept)
+            grids = []
+            for r in l1_ratios:
+                a_max = _alpha_max(design, yc, r) if r > 0 else np.inf
+                if not np.isfinite(a_max):
+                    raise ValueError("l1_ratio=0 needs an explicit alphas grid")
+                a_max = max(a_max, np.finfo(float).resolution)
+                grids.append(np.geomspace(a_max, a_max * self.eps, self.n_alphas))
+            grids = np.array(grids)
+        else:
+            grids = np.tile(np.sort(np.asarray(self.alphas, dtype=np.float64))[::-1],
+                            (len(l1_ratios), 1))
+        folds = list(check_cv(self.cv).split(X, y))
+        params = dict(max_iter=self.max_iter, tol=self.tol, positive=self.positive)
+        jobs = [(i, delayed(_fold_mse)(X, y, tr, te, r, grids[i], self.fit_intercept, params))
+                for i, r in enumerate(l1_ratios) for tr, te in folds]
+        mses = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(j for _, j in jobs)
+        mse_path = np.array(mses).reshape(len(l1_ratios), len(folds), -1).transpose(0, 2, 1)
+        mean = mse_path.mean(axis=2)
+        i, k = np.unravel_index(np.argmin(mean), mean.shape)
+        self.l1_ratio_ = float(l1_ratios[i])
+        self.alpha_ = float(grids[i, k])
+        single = np.ndim(self.l1_ratio) == 0
+        self.alphas_ = grids[0] if single else grids
+        self.mse_path_ = mse_path[0] if single else mse_path
+        model = ElasticNet(alpha=self.alpha_, l1_ratio=self.l1_ratio_,
+                           fit_intercept=self.fit_intercept, max_iter=self.max_iter,
+                           tol=self.tol, positive=self.positive).fit(X, y)
+        for name in ("coef_", "intercept_", "dual_gap_", "n_iter_"):
+            setattr(self, name, getattr(model, name))
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = False
+        return tags
+
+
+class LassoCV(ElasticNetCV):
+    """Lasso with ``alpha`` chosen by K-fold cross-validation.
+
+    See :class:`ElasticNetCV`; the penalty is pure L1 (``l1_ratio=1``).
+    """
+
+    def __init__(self, *, eps=1e-3, n_alphas=100, alphas=None, fit_intercept=True,
+                 precompute="auto", max_iter=1000, tol=1e-4, copy_X=True, cv=None,
+                 verbose=False, n_jobs=None, positive=False, random_state=None,
+                 selection="cyclic"):
+        super().__init__(l1_ratio=1.0, eps=eps, n_alphas=n_alphas, alphas=alphas,
+                         fit_intercept=fit_intercept, precompute=precompute,
+                         max_iter=max_iter, tol=tol, cv=cv, copy_X=copy_X, verbose=verbose,
+                         n_jobs=n_jobs, positive=positive, random_state=random_state,
+                         selection=selection)
