@@ -343,7 +343,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((200, 10))
     >>> y = 3 * X[:, 0] + 0.1 * rng.standard_normal(200)
-    >>> reg = SGDRegressor(penalty='l1', alpha=0.1, batch_size=16, learning_rate='constant',
+    >>> reg = SGDRegressor(penalty='l1', alpha=0.2, batch_size=16, learning_rate='constant',
     ...                    random_state=0).fit(X, y)
     >>> int(np.count_nonzero(reg.coef_))
     1
