@@ -6,5 +6,7 @@ coordinate descent with Anderson extrapolation (see ``_solver.py``).
 """
 from ._coordinate_descent import ElasticNet, Lasso, enet_path, lasso_path
 from ._cv import ElasticNetCV, LassoCV
+from ._stochastic_gradient import SGDClassifier, SGDRegressor
 
 __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path", "lasso_path"]
+__all__ += ["SGDClassifier", "SGDRegressor"]

@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -621,11 +622,117 @@ class _BaseMLP(BaseEstimator):
             state["no_improve"] = 0
         return False
 
+    # ---------------------------------------------------------- partial_fit
+    def _can_partial_fit(self):
+        if self.target_sparsity is not None or self.prune_threshold is not None:
+            raise AttributeError("partial_fit is not available with pruning (target_sparsity / "
+                                 "prune_threshold set): it trains the dense network only; "
+                                 "pruning needs fit")
+        return True
+
+    def _partial_fit(self, X, y, classes=None):
+        """One pass of the optimizer over the block ``(X, y)``, dense phase only.
+
+        Pruning belongs to ``fit`` (it needs the whole training run): with
+        ``target_sparsity`` or ``prune_threshold`` set this raises. Early
+        stopping and the convergence test are not applied (each call is one
+        epoch, as in scikit-learn). The optimizer state (moments, step count,
+        'invscaling' schedule) carries over from call to call, pickles included.
+        """
+        if self.target_sparsity is not None or self.prune_threshold is not None:
+            raise ValueError("partial_fit trains the dense network only; pruning "
+                             "(target_sparsity / prune_threshold) needs fit. Train with "
+                             "partial_fit, then set target_sparsity and call fit with "
+                             "warm_start=True to prune and fine-tune.")
+        saved = dict(self.__dict__)
+        try:  # publish all or nothing, as fit does
+            self._partial_fit_unsafe(X, y, classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        return self
+
+    def _partial_fit_unsafe(self, X, y, classes):
+        sizes = self._validate_params()
+        first = not hasattr(self, "layers_")
+        X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32],
+                             multi_output=self._multi_output, y_numeric=not self._is_clf)
+        if self._is_clf:
+            if first and classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit")
+            if classes is not None:
+                classes = np.unique(np.asarray(classes))
+                if not first and not np.array_equal(classes, self.classes_):
+                    raise ValueError(f"classes={classes!r} is not the same as on the first "
+                                     f"call to partial_fit ({self.classes_!r})")
+                if classes.shape[0] < 2:
+                    raise ValueError("classes must hold at least 2 classes")
+                self.classes_ = classes
+            if not np.isin(y, self.classes_).all():
+                raise ValueError(f"y has labels not in classes {self.classes_!r}")
+            Y = self._encode_y(y, False)
+        else:
+            Y = self._encode_y(y, first)
+        if first:
+            rng = check_random_state(self.random_state)
+            layers = self._init_layers((X.shape[1],) + sizes + (Y.shape[1],), X.dtype, rng)
+            self._n_hidden0 = [layer.shape[1] for layer in layers[:-1]]
+            opt = _Optimizer(self, layers)
+            seen, loss_curve, times, phases = 0, [], [], []
+        else:
+            rng = getattr(self, "_partial_rng", None) or check_random_state(self.random_state)
+            layers = copy.deepcopy(self.layers_)
+            if layers[-1].b.shape[0] != Y.shape[1]:
+                raise ValueError(f"the model has {layers[-1].b.shape[0]} outputs, y needs "
+                                 f"{Y.shape[1]}")
+            X = X.astype(layers[0].b.dtype, copy=False)
+            opt = getattr(self, "_optimizer", None)
+            opt = None if opt is None else opt.resume(self, layers)
+            if opt is None:
+                opt = _Optimizer(self, layers)
+            seen = int(self.t_)
+            opt.iteration_ends(seen)  # resume() restarted the rate; put the schedule back
+            loss_curve, times = list(self.loss_curve_), list(self.epoch_times_)
+            phases = list(self.epoch_phases_)
+        X = np.ascontiguousarray(X)
+        YT = np.ascontiguousarray(Y.T, dtype=X.dtype)
+        n = X.shape[0]
+        batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
+        widths = (X.shape[1],) + sizes
+        small = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch_size \
+            < 2**22
+        t0 = time.perf_counter()
+        with threadpool_limits(1 if small else None):
+            loss = self._run_epoch(layers, opt, X, YT, batch_size, rng)
+        if not np.isfinite(loss):
+            raise ValueError(f"training diverged (loss is {loss}); lower learning_rate_init "
+                             "or scale the inputs. The model was left as it was before.")
+        opt.iteration_ends(seen + n)
+        self._partial_rng = rng
+        self.layers_ = layers
+        self.loss_curve_ = loss_curve + [loss]
+        self.loss_ = loss
+        self.best_loss_ = float(np.min(self.loss_curve_))
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.n_iter_ = len(self.loss_curve_)
+        self.t_ = seen + n
+        self._optimizer = opt.detached()
+        self._optimizer_pickled = True
+        self.n_layers_ = len(layers) + 1
+        self.n_outputs_ = Y.shape[1]
+        self.out_activation_ = self._out_name
+        self.epoch_times_ = np.array(times + [time.perf_counter() - t0])
+        self.epoch_phases_ = phases + ["partial"]
+
     def __getstate__(self):
         # the optimizer state (1-2 arrays per weight) only serves warm_start
-        # within a session; pickles keep the model alone
+        # within a session; pickles keep the model alone -- except after
+        # partial_fit, whose next block (often in another process: dask) needs it
         state = super().__getstate__()
-        state.pop("_optimizer", None)
+        if not state.get("_optimizer_pickled", False):
+            state.pop("_optimizer", None)
         return state
 
     # --------------------------------------------------------------- exports
@@ -825,6 +932,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y)
 
+    @available_if(_BaseMLP._can_partial_fit)
+    def partial_fit(self, X, y, classes=None):
+        """One epoch of the optimizer over the block ``(X, y)`` (dense phase only).
+
+        ``classes`` (all labels) is required on the first call. See
+        ``_BaseMLP._partial_fit`` for what carries over between calls.
+
+        Returns
+        -------
+        self
+        """
+        return self._partial_fit(X, y, classes)
+
     def predict(self, X):
         """Class labels for ``X``."""
         return self._decode(self._predict_raw(X))
@@ -881,6 +1001,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and targets ``y`` (n_samples,) or (n_samples, n_outputs)."""
         return self._fit(X, y)
+
+    @available_if(_BaseMLP._can_partial_fit)
+    def partial_fit(self, X, y):
+        """One epoch of the optimizer over the block ``(X, y)`` (dense phase only); returns self."""
+        return self._partial_fit(X, y)
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs)."""
