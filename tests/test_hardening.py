@@ -88,3 +88,59 @@ def test_int64_index_path():
     x = rng.standard_normal(90)
     np.testing.assert_allclose(sparse.spmv(A, x), A @ x, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(sparse.spmv_t(A, np.ones(700)), A.T @ np.ones(700), rtol=1e-12)
+
+
+def _estimators():
+    from fastprox.linear_model import ElasticNet, Lasso
+    from fastprox.neural_network import MLPClassifier
+
+    return [
+        lambda: Lasso(alpha=0.05, tol=1e-8),
+        lambda: ElasticNet(alpha=0.05, l1_ratio=0.5, tol=1e-8),
+        lambda: MLPClassifier(hidden_layer_sizes=(16,), max_iter=30, l1=1e-4,
+                              target_sparsity=0.5, random_state=0),
+    ]
+
+
+def _fit_predict(make, X, y):
+    est = make().fit(X, y)
+    return est.predict(X)
+
+
+def test_estimators_from_eight_threads_match_serial():
+    """Estimators fitted concurrently (GIL released in the kernels) give the serial answers."""
+    import warnings
+
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = X[:400] / 16.0
+    y = y[:400]
+    jobs = [(make, X, y if i == 2 else y.astype(float)) for i, make in enumerate(_estimators())]
+    jobs = jobs * 3  # 9 fits, 8 threads
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        serial = [_fit_predict(*job) for job in jobs]
+        with ThreadPoolExecutor(8) as pool:
+            parallel = list(pool.map(lambda job: _fit_predict(*job), jobs))
+    for a, b in zip(serial, parallel):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+def test_repeated_fits_do_not_leak():
+    import warnings
+
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(200, 50, n_informative=5, random_state=0)
+    make = _estimators()[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(10):
+            make().fit(X, y)
+        before = _rss_mb()
+        for _ in range(100):
+            make().fit(X, y)
+    growth = _rss_mb() - before
+    assert growth < 30, f"resident memory grew by {growth:.1f} MiB over 100 fits"
