@@ -1,4 +1,4 @@
-"""Sparse linear models: Lasso, ElasticNet, their paths and CV variants.
+"""Sparse linear models: Lasso, ElasticNet, LogisticRegression, their paths and CV variants.
 
 Drop-in counterparts of the scikit-learn estimators of the same names (same
 objective scaling, parameters and fitted attributes), solved by working-set
@@ -6,7 +6,8 @@ coordinate descent with Anderson extrapolation (see ``_solver.py``).
 """
 from ._coordinate_descent import ElasticNet, Lasso, enet_path, lasso_path
 from ._cv import ElasticNetCV, LassoCV
+from ._logistic import LogisticRegression
 from ._stochastic_gradient import SGDClassifier, SGDRegressor
 
-__all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path", "lasso_path"]
-__all__ += ["SGDClassifier", "SGDRegressor"]
+__all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "LogisticRegression",
+           "SGDClassifier", "SGDRegressor", "enet_path", "lasso_path"]

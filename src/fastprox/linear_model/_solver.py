@@ -79,11 +79,12 @@ class QuadraticDesign:
             if X.flags.f_contiguous:
                 Xf = X - mu_ if fit_intercept else X
                 Xf = np.asfortranarray(Xf)
+                sq = np.einsum("ij,ij->j", Xf, Xf, dtype=np.float64)
             else:
                 Xf = np.empty(X.shape, dtype=self.dtype, order="F")
-                _cd.center_to_fortran(np.ascontiguousarray(X), mu_, Xf, get_num_threads())
+                sq = np.empty(self.n_features)
+                _cd.center_to_fortran(np.ascontiguousarray(X), mu_, Xf, get_num_threads(), sq)
             self.X = Xf
-            sq = np.einsum("ij,ij->j", Xf, Xf, dtype=np.float64)
             # centred already: remove the column-mean term below only for sparse
         self.X_mean = mu.astype(self.dtype)
         # a constant column, once centred, is rounding noise: its norm is set
