@@ -307,3 +307,15 @@ def test_spmm_relu_keeps_nan():
     A = sp.csr_array(np.array([[1.0, 0.0], [0.0, -1.0]]))
     Y = sparse.spmm(A, np.array([[np.nan] * 40, [1.0] * 40]), relu=True)
     assert np.isnan(Y[0]).all() and (Y[1] == 0).all()
+
+
+def test_spmm_unaligned_operand_is_realigned(rng):
+    from fastprox._validation import empty_aligned
+
+    A = make_csr(rng, (64, 40), 0.5, np.float64)
+    buf = rng.standard_normal(40 * 128 + 1)
+    X = buf[1:].reshape(40, 128)  # 8-byte offset: not vector aligned
+    assert X.ctypes.data % 64 != 0
+    np.testing.assert_allclose(sparse.spmm(A, X), A @ X, rtol=1e-12, atol=1e-12)
+    Z = empty_aligned((3, 5), np.float32)
+    assert Z.ctypes.data % 64 == 0 and Z.shape == (3, 5) and Z.dtype == np.float32

@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import prox as _prox
 from .. import pruning as _pruning
+from .._validation import empty_aligned
 from ._layers import CSRLayer, DenseLayer
 
 __all__ = ["MLPClassifier", "MLPRegressor", "DEFAULT_SPARSE_CROSSOVER"]
@@ -345,8 +346,9 @@ class _BaseMLP(BaseEstimator):
         for the activation derivative.
         """
         widths = [layers[0].shape[0]] + [layer.shape[1] for layer in layers]
-        acts = [np.empty((w, b), dtype=dtype) for w in widths]
-        deltas = [np.empty((w, b), dtype=dtype) for w in widths[1:]]
+        # 64-byte aligned: the CSR kernels load whole vectors from their rows
+        acts = [empty_aligned((w, b), dtype) for w in widths]
+        deltas = [empty_aligned((w, b), dtype) for w in widths[1:]]
         gW = [np.empty(layer.values.shape, dtype=dtype) for layer in layers]
         gb = [np.empty(layer.b.shape, dtype=dtype) for layer in layers]
         masks = [np.empty((w, b), dtype=bool) for w in widths[1:-1]]
