@@ -322,7 +322,9 @@ def _plot_lasso(doc, plt):
                                    "seconds_ref", "sklearn_fit_s") if
                     isinstance(r.get(k), (int, float))), None)
         if ours and ref:
-            label = " ".join(str(r[k]) for k in _KEY_COLS if k in r)
+            # the size column already names alpha (amax/10); raw floats only clutter
+            label = " ".join(str(r[k]) for k in _KEY_COLS
+                             if k in r and k not in ("alpha", "threads"))
             pts.append((label, ref / ours))
     if not pts:
         return None

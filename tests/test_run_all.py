@@ -119,6 +119,37 @@ def test_summary_mlp_and_generic_sections():
     assert "Lasso vs sklearn" in md and "| Lasso | float64 | 1000x100 | 1 | 2.50 |" in md
 
 
+def test_plots_drawn_from_results(tmp_path):
+    pytest.importorskip("matplotlib")
+    sys.path.insert(0, BENCH)
+    try:
+        import _summary
+    finally:
+        sys.path.remove(BENCH)
+    spmv = {"rows": [
+        {"op": op, "dtype": "float64", "size": "100x100", "density": d, "threads": t,
+         "speedup": 1.5, "ms_ours": 1.0 / t, "ms_ref": 1.5}
+        for op in ("spmv", "spmv_t") for d in (0.01, 0.1) for t in (1, 2)]}
+    mlp = {"dataset": "digits", "sklearn": {"accuracy": 0.97}, "fastprox": [
+        {"sparsity": s, "achieved_sparsity": s, "accuracy": 0.98 - s / 10} for s in (0, .5, .9)]}
+    lasso = {"rows": [{"op": "Lasso", "dtype": "float64", "size": "dense amax/10",
+                       "alpha": 0.1, "threads": 2, "ms_ours": 1.0, "ms_ref": 3.0}]}
+    doc = {"scripts": {"bench_spmv": {"status": "ok", "result": spmv},
+                       "bench_mlp": {"status": "ok", "result": mlp},
+                       "bench_lasso": {"status": "ok", "result": lasso}}}
+    names, note = _summary.make_plots(doc, str(tmp_path))
+    assert note is None
+    assert set(names) == {"spmv_density.png", "thread_scaling.png", "mlp_accuracy.png",
+                          "lasso_vs_sklearn.png"}
+    for n in names:
+        with open(tmp_path / n, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n", n
+    md = _summary.results_markdown(doc | {"created": "now", "mode": "smoke", "seconds": 1,
+                                          "machine": {"blas": [], "versions": {}}},
+                                   "x.json", names, note)
+    assert "![mlp_accuracy](mlp_accuracy.png)" in md
+
+
 def test_main_bench_without_checkout(tmp_path, monkeypatch):
     from fastprox import __main__ as cli
 
