@@ -74,3 +74,15 @@ def test_simd_comparison(tmp_path):
     for lvl, run in doc["runs"].items():
         assert run["machine"]["fastprox"]["simd_level"] == lvl
     assert all(f"ms_{lvl}" in r for r in doc["rows"] for lvl in doc["levels"])
+
+
+def test_bench_threads_runs(tmp_path):
+    doc, stdout = _run("bench_threads", tmp_path=tmp_path)
+    rows = doc["rows"]
+    assert {r["op"] for r in rows} == {"spmm", "Lasso.fit", "MLP.predict_proba", "LassoCV.fit"}
+    configs = {r["config"] for r in rows}
+    assert "serial" in configs and any("inner all" in c for c in configs)
+    assert any("loky" in c for c in configs) and any("threading" in c for c in configs)
+    for r in rows:
+        assert r["ms"] > 0 and r["speedup"] > 0 and r["agrees"], r
+    assert "serial / nested" in stdout

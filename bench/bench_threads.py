@@ -1,0 +1,238 @@
+"""Does anything blow up when Python threads or joblib workers, fastprox's OpenMP kernels and
+BLAS are nested?
+
+Each workload is a fixed batch of independent tasks (CSR x dense products, Lasso
+fits, MLP predictions) run four ways on the same data, timings interleaved:
+
+- ``serial``: one task after another, every kernel using all cores;
+- ``pool k, inner all``: ``k`` Python threads (``k`` = cores and 4 x cores), each
+  task still asking OpenMP and BLAS for all cores, so up to ``k x cores``
+  threads compete: the oversubscribed case;
+- ``pool k, inner 1``: the recipe in docs/distributed.md, ``fastprox.set_num_threads(1)``
+  and ``threadpool_limits(1, "blas")`` around the pool (fastprox's cap is
+  process-wide; an OpenMP ``threadpool_limits`` made in the main thread does
+  *not* reach other Python threads, OpenMP limits are per thread).
+
+``LassoCV`` is also timed with ``n_jobs=1`` against ``n_jobs=cores`` on joblib's
+loky (processes, which limit BLAS/OpenMP inside workers themselves) and
+threading backends.
+
+The ratio is serial time / nested time: 1 means nesting bought nothing, below
+1 it costs, and "blow-up" marks anything below 0.67. The kernels release the
+GIL, so the pools really run in parallel.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_threads.py
+"""
+import contextlib
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+SCRIPT = "bench_threads"
+QUESTION = ("nested parallelism (Python threads / joblib x OpenMP x BLAS): "
+            "time of the serial run / time of the nested run")
+BLOW_UP = 0.67
+
+
+# --------------------------------------------------------------------------- workloads
+
+def workloads(quick):
+    """name -> (task callable taking an index, n_tasks, size description)."""
+    import scipy.sparse as sp
+    from sklearn.datasets import make_regression
+
+    import fastprox
+    from fastprox import sparse as fs
+    from fastprox.linear_model import Lasso
+    from fastprox.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    n = 1000 if quick else 4000
+    A = sp.random(n, n, density=0.02, format="csr", random_state=0, dtype=np.float64)
+    Xd = rng.standard_normal((n, 64))
+    A_checked = fs.check_csr(A) if hasattr(fs, "check_csr") else A
+
+    def spmm_task(i):
+        return fs.spmm(A_checked, Xd)
+
+    ns, p = (200, 500) if quick else (500, 2000)
+    X, y = make_regression(n_samples=ns, n_features=p, n_informative=20, noise=1.0,
+                           random_state=0)
+    alpha = np.abs(X.T @ (y - y.mean())).max() / ns / 10
+
+    def lasso_task(i):
+        return Lasso(alpha=alpha * (1 + 0.01 * i), tol=1e-6).fit(X, y).coef_
+
+    Xc = rng.standard_normal((2000, 256))
+    yc = (Xc[:, 0] > 0).astype(int)
+    mlp = MLPClassifier(hidden_layer_sizes=(128, 64), max_iter=2, random_state=0)
+    with _warnings_off():
+        mlp.fit(Xc[:200], yc[:200])
+
+    def mlp_task(i):
+        return mlp.predict_proba(Xc)
+
+    del fastprox
+    n_tasks = 8
+    return {
+        "spmm": (spmm_task, n_tasks, f"{n}x{n} d=0.02 @ {n}x64"),
+        "Lasso.fit": (lasso_task, n_tasks, f"dense {ns}x{p} amax/10"),
+        "MLP.predict_proba": (mlp_task, n_tasks, "2000x256 -> (128, 64)"),
+    }
+
+
+@contextlib.contextmanager
+def _warnings_off():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+@contextlib.contextmanager
+def _inner_limit(n):
+    """Cap fastprox (process-wide) and BLAS at ``n`` threads; None: no cap."""
+    if n is None:
+        yield
+        return
+    import fastprox
+
+    prev = fastprox.set_num_threads(n)
+    try:
+        # a controller made once: threadpool_limits() rescans the loaded
+        # libraries on every entry, which costs more than a small task
+        with _controller().limit(limits=n, user_api="blas"):
+            yield
+    finally:
+        fastprox.set_num_threads(prev)
+
+
+_CONTROLLER = []
+
+
+def _controller():
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
+def run_rows(args, timed):
+    import fastprox
+
+    cores = fastprox.get_num_threads()
+    pools = sorted({cores, 4 * cores})
+    rows = []
+    executors = {k: ThreadPoolExecutor(k) for k in pools}
+    try:
+        for name, (task, n_tasks, size) in workloads(args.quick).items():
+            def serial(task=task, n_tasks=n_tasks):
+                return [task(i) for i in range(n_tasks)]
+
+            def pooled(k, inner, task=task, n_tasks=n_tasks):
+                def run():
+                    with _inner_limit(inner):
+                        return list(executors[k].map(task, range(n_tasks)))
+                return run
+
+            fns = {"serial": serial}
+            for k in pools:
+                fns[f"pool {k}, inner all"] = pooled(k, None)
+                fns[f"pool {k}, inner 1"] = pooled(k, 1)
+            # nesting must not change the answers (row-parallel kernels are
+            # bit-identical; fits and BLAS products may differ by rounding)
+            ref = serial()
+            agrees = {cfg: all(np.allclose(a, b, rtol=1e-6, atol=1e-12)
+                               for a, b in zip(ref, fn())) for cfg, fn in fns.items()}
+            t = timed(fns)
+            base = t["serial"]["median"]
+            for cfg, r in t.items():
+                rows.append(_row(name, size, cfg, n_tasks, r["median"], base, cores,
+                                 agrees[cfg]))
+    finally:
+        for ex in executors.values():
+            ex.shutdown()
+    rows += lasso_cv_rows(args, timed, cores)
+    return rows
+
+
+def lasso_cv_rows(args, timed, cores):
+    from joblib import parallel_backend
+    from sklearn.datasets import make_regression
+
+    from fastprox.linear_model import LassoCV
+
+    ns, p = (200, 300) if args.quick else (600, 1500)
+    X, y = make_regression(n_samples=ns, n_features=p, n_informative=30, noise=1.0,
+                           random_state=0)
+    n_alphas = 10 if args.quick else 30
+
+    def fit(n_jobs, backend=None):
+        def run():
+            ctx = parallel_backend(backend) if backend else contextlib.nullcontext()
+            with ctx:
+                m = LassoCV(n_alphas=n_alphas, cv=5, n_jobs=n_jobs).fit(X, y)
+            return m.alpha_, m.coef_
+        return run
+
+    fns = {"serial": fit(1), f"joblib loky n_jobs={cores}": fit(cores, "loky"),
+           f"joblib threading n_jobs={cores}": fit(cores, "threading")}
+    ref = fns["serial"]()
+    agrees = {}
+    for cfg, fn in fns.items():
+        alpha, coef = fn()
+        agrees[cfg] = alpha == ref[0] and np.allclose(coef, ref[1], rtol=1e-6, atol=1e-12)
+    t = timed(fns, min_repeats=3, budget=0)
+    base = t["serial"]["median"]
+    return [_row("LassoCV.fit", f"{ns}x{p} {n_alphas} alphas x 5 folds", cfg, 1,
+                 r["median"], base, cores, agrees[cfg]) for cfg, r in t.items()]
+
+
+def _row(name, size, cfg, n_tasks, seconds, base, cores, agrees):
+    ratio = base / seconds
+    return {"op": name, "size": size, "config": cfg, "tasks": n_tasks, "threads": cores,
+            "ms": seconds * 1e3, "speedup": ratio, "agrees": bool(agrees),
+            "verdict": "blow-up" if ratio < BLOW_UP else "ok"}
+
+
+COLUMNS = [
+    ("op", "workload", "s"),
+    ("size", "size", "s"),
+    ("config", "nesting", "s"),
+    ("tasks", "tasks", "d"),
+    ("ms", "ms", ".1f"),
+    ("speedup", "serial / nested", ".2f"),
+    ("agrees", "same result", ""),
+    ("verdict", "", "s"),
+]
+
+
+def main(argv=None):
+    p = _common.base_parser(__doc__.split("\n\n")[0])
+    args = p.parse_args(argv)
+    _common.finish_args(args, quick_budget=0.05, full_budget=2.0)
+    machine = _common.machine_info()
+    print(QUESTION)
+    print(_common.describe(machine))
+    rows = run_rows(args, _common.timer_from_args(args))
+    print()
+    _common.print_table(rows, COLUMNS)
+    print(f"\nserial / nested > 1: nesting helped; < {BLOW_UP}: blow-up. 'inner all' asks "
+          "OpenMP and BLAS for every core in every task; 'inner 1' applies the recipe.")
+    doc = _common.make_doc(SCRIPT, QUESTION, args, machine, {}, rows,
+                           columns={k: h for k, h, _ in COLUMNS})
+    path = _common.write_json(doc, args, SCRIPT)
+    if path:
+        print(f"JSON: {path}")
+    return 0 if all(r["agrees"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
