@@ -13,12 +13,13 @@ from fastprox import prox, sparse
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def test_property_based_kernels_in_subprocess():
+@pytest.mark.parametrize("module", ["fuzz_kernels.py", "fuzz_estimators.py"])
+def test_property_based_in_subprocess(module):
     """Hypothesis tests run in a child: a segfault fails this test, not the whole run."""
     pytest.importorskip("hypothesis")
     res = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         os.path.join(HERE, "fuzz_kernels.py")],
+         os.path.join(HERE, module)],
         capture_output=True, text=True, timeout=600, cwd=os.path.dirname(HERE),
     )
     assert res.returncode == 0, (
