@@ -136,7 +136,8 @@ class CSRLayer:
         P = sp.csr_array((np.arange(1, nnz + 1, dtype=np.float64), self.indices, self.indptr),
                          shape=self.shape_t).T.tocsr()
         P.sort_indices()
-        self._perm = (P.data - 1).astype(np.intp)
+        # int64 (not intp): the compiled epoch (_mlp_fast) reads it as int64_t
+        self._perm = (P.data - 1).astype(np.int64)
         self._AT = check_csr(sp.csr_array((self.data[self._perm], P.indices, P.indptr),
                                           shape=P.shape), "transposed layer weights")
 
@@ -207,6 +208,18 @@ class CSRLayer:
         else:
             d_in = None
         return gW, gb, d_in
+
+    def kernel_arrays(self):
+        """(data, indices, indptr, b, AT.data, AT.indices, AT.indptr, perm) for ``_mlp_fast``.
+
+        None when an index array is not int32 (the compiled paths are int32 only).
+        """
+        AT = self._AT
+        arrays = (self.data, self.indices, self.indptr, self.b, AT.data, AT.indices,
+                  AT.indptr, self._perm)
+        if any(a.dtype != np.int32 for a in (arrays[1], arrays[2], arrays[5], arrays[6])):
+            return None
+        return arrays
 
     def csr(self):
         """The weights as a scipy CSR array of shape (n_out, n_in) (shares memory)."""
