@@ -17,11 +17,16 @@ A layer whose density falls below ``sparse_crossover`` is stored and computed
 in CSR from then on (forward ``spmm``, weight gradient ``sddmm``, input
 gradient ``spmm`` on a cached transpose, optimizer state per nonzero); the
 fitted model keeps it so: inference, pickles and ``sparse_coefs_`` are sparse.
+Once every layer is CSR, an epoch is one call to the compiled ``_mlp_fast``
+kernel (forward, backward and the proximal optimizer update of every batch,
+without the GIL) and a forward pass is one call for the whole network: at
+these sizes the per-layer Python and NumPy calls cost more than the products.
 """
 import copy
 import numbers
 import time
 import warnings
+import weakref
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,8 +39,6 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
-
-import weakref
 
 from .. import _dispatch
 from .. import prox as _prox
@@ -59,6 +62,23 @@ _mlp = _dispatch.load("_mlp_fast")
 #: Train epochs of all-CSR networks with the compiled epoch (``_mlp_fast``);
 #: False runs the per-layer Python loop (kept as the reference the tests compare with).
 _COMPILED_EPOCH = True
+
+
+#: Largest layer product (n_in * n_out * batch multiply-adds) trained on one
+#: thread. Threads pay off only for products far beyond those of an MLP
+#: mini-batch: waking and syncing a team costs more than a product of a few
+#: million FLOPs, and on a loaded machine a descheduled team member stalls
+#: every barrier. Measured on the shared 2-core development machine (load
+#: 4-6): an MNIST 784-64-64-10 epoch at batch 128 took 210 ms on one thread
+#: and 4.3 s with two (OpenBLAS and OpenMP); 784-300-100-10 0.74 s vs 6.9 s.
+#: (Threaded BLAS makes scikit-learn's epochs as slow there.)
+SERIAL_TRAINING_WORK = 2**26
+
+
+def _training_threads(widths, batch):
+    """Thread limit (BLAS and OpenMP) for training layers of these widths: 1 or None (no limit)."""
+    work = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch
+    return 1 if work < SERIAL_TRAINING_WORK else None
 
 
 def _kernel_arrays(layers):
@@ -574,13 +594,7 @@ class _BaseMLP(BaseEstimator):
                              multi_output=self._multi_output, y_numeric=not self._is_clf)
         widths = (X.shape[1],) + sizes
         batch = 200 if self.batch_size == "auto" else self.batch_size
-        # Small networks train on one thread, OpenMP and BLAS alike: a layer
-        # product of a few hundred thousand FLOPs is shorter than waking and
-        # syncing a team, and on a loaded machine a descheduled team member
-        # stalls every barrier (threaded BLAS made scikit-learn's digits epoch
-        # 8x slower on the shared 2-core development machine).
-        small = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch < 2**22
-        with threadpool_limits(1 if small else None):
+        with threadpool_limits(_training_threads(widths, batch)):
             return self._fit_impl(X, y, sizes, first)
 
     def _fit_impl(self, X, y, sizes, first):
@@ -792,10 +806,8 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
         widths = (X.shape[1],) + sizes
-        small = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch_size \
-            < 2**22
         t0 = time.perf_counter()
-        with threadpool_limits(1 if small else None):
+        with threadpool_limits(_training_threads(widths, batch_size)):
             loss = self._run_epoch(layers, opt, X, YT, batch_size, rng)
         if not np.isfinite(loss):
             raise ValueError(f"training diverged (loss is {loss}); lower learning_rate_init "
