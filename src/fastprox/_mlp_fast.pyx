@@ -30,6 +30,10 @@ ctypedef fused floating:
     float
     double
 
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
 cdef extern from "_csr_kernels.h" nogil:
     void fpk_spmv_d_i32(const double*, const int32_t*, const int32_t*, const double*, double*,
                         Py_ssize_t, Py_ssize_t)
@@ -94,23 +98,7 @@ cdef inline int _n_chunks(Py_ssize_t work, int n_threads) noexcept nogil:
     return n_threads
 
 
-cdef inline Py_ssize_t _row_split(const int32_t* indptr, Py_ssize_t n_rows, Py_ssize_t c,
-                                  Py_ssize_t n_chunks) noexcept nogil:
-    """First row of chunk ``c`` when rows are split by work = indptr[r] + r (as _sparse)."""
-    cdef Py_ssize_t total = indptr[n_rows] + n_rows
-    cdef Py_ssize_t target, lo = 0, hi = n_rows, mid
-    if c <= 0:
-        return 0
-    if c >= n_chunks:
-        return n_rows
-    target = (total * c) // n_chunks
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if indptr[mid] + mid < target:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+include "_row_split.pxi"
 
 
 # --------------------------------------------------------------------------
@@ -175,21 +163,7 @@ cdef void _sddmm(const int32_t* ind, const int32_t* ptr, Py_ssize_t n_rows, cons
 # elementwise pieces
 # --------------------------------------------------------------------------
 
-cdef inline floating _shrink(floating z, floating t) noexcept nogil:
-    # z - clamp(z, -t, t), as fastprox.prox: compare-and-select, keeps NaN
-    cdef floating c = z
-    if c > t:
-        c = t
-    if c < -t:
-        c = -t
-    return z - c
-
-
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
+include "_prox_updates.pxi"
 
 
 cdef inline floating _exp(floating x) noexcept nogil:
@@ -204,42 +178,6 @@ cdef inline floating _log(floating x) noexcept nogil:
         return logf(x)
     else:
         return log(x)
-
-
-cdef void _adam_chunk(floating* w, const floating* g, floating* m, floating* v, Py_ssize_t n,
-                      floating lr_c1, floating c2, floating b1, floating b2, floating eps,
-                      floating lr_l1, floating l2) noexcept nogil:
-    # fastprox.prox.adam_step's update (see _prox.pyx for the metric of the prox)
-    cdef Py_ssize_t i
-    cdef floating u, mi, vi, inv
-    cdef floating one_b1 = 1 - b1, one_b2 = 1 - b2
-    for i in range(n):
-        u = g[i] + l2 * w[i]
-        mi = b1 * m[i] + one_b1 * u
-        vi = b2 * v[i] + one_b2 * u * u
-        m[i] = mi
-        v[i] = vi
-        inv = 1 / (_sqrt(vi) * c2 + eps)
-        w[i] = _shrink(w[i] - lr_c1 * mi * inv, lr_l1 * inv)
-
-
-cdef void _momentum_chunk(floating* w, const floating* g, floating* vel, Py_ssize_t n,
-                          floating lr, floating mu, floating l2, floating t,
-                          bint nesterov) noexcept nogil:
-    # fastprox.prox.momentum_step's update (scikit-learn's MLP convention)
-    cdef Py_ssize_t i
-    cdef floating u, v
-    if nesterov:
-        for i in range(n):
-            u = lr * (g[i] + l2 * w[i])
-            v = mu * vel[i] - u
-            vel[i] = v
-            w[i] = _shrink(w[i] + mu * v - u, t)
-    else:
-        for i in range(n):
-            v = mu * vel[i] - lr * (g[i] + l2 * w[i])
-            vel[i] = v
-            w[i] = _shrink(w[i] + v, t)
 
 
 cdef void _step(floating* w, const floating* g, floating* s0, floating* s1, Py_ssize_t n,
