@@ -266,3 +266,20 @@ def test_pickle_narrows_indices_and_restores_int32():
         np.testing.assert_array_equal(back.dense(), layer.dense())
         H = rng.standard_normal((n_in, 3))
         np.testing.assert_array_equal(back.forward(H), layer.forward(H))
+
+
+def test_dense_layer_pickles_its_mask_as_bits():
+    from fastprox.neural_network import DenseLayer
+
+    rng = np.random.default_rng(5)
+    for dtype in (np.float64, np.float32):
+        keep = rng.random((37, 5)) < 0.5
+        W = (rng.standard_normal((37, 5)) * keep).astype(dtype)
+        layer = DenseLayer(W, np.ones(5), mask=keep)
+        blob = pickle.dumps(layer)
+        assert len(blob) < W.nbytes + 400
+        back = pickle.loads(blob)
+        assert back.mask.dtype == dtype
+        np.testing.assert_array_equal(back.mask, layer.mask)
+        np.testing.assert_array_equal(back.W, W)
+        assert pickle.loads(pickle.dumps(DenseLayer(W, np.ones(5)))).mask is None

@@ -81,9 +81,17 @@ class DenseLayer:
         return np.ones(self.W.shape, dtype=bool) if self.mask is None else self.mask != 0
 
     def __getstate__(self):
-        return {"W": self.W, "b": self.b, "mask": self.mask}
+        # the 0/1 mask travels as packed bits (1/64 of a float64 copy of W)
+        mask = None if self.mask is None else np.packbits(self.mask.reshape(-1) != 0)
+        return {"W": self.W, "b": self.b, "mask_bits": mask}
 
     def __setstate__(self, state):
+        state = dict(state)
+        if "mask_bits" in state:
+            bits = state.pop("mask_bits")
+            W = state["W"]
+            state["mask"] = None if bits is None else np.ascontiguousarray(
+                np.unpackbits(bits, count=W.size).reshape(W.shape), dtype=W.dtype)
         self.__dict__.update(state)
 
 
