@@ -27,22 +27,7 @@ ctypedef fused floating:
 cdef Py_ssize_t SERIAL_THRESHOLD = 32768
 
 
-cdef inline floating _shrink(floating z, floating t) noexcept nogil:
-    # z - clamp(z, -t, t): compare-and-select, vectorises, keeps NaN.
-    cdef floating c = z
-    if c > t:
-        c = t
-    if c < -t:
-        c = -t
-    return z - c
-
-
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    # sqrtf for float32: sqrt() would round-trip through double and not vectorise.
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
+include "_prox_updates.pxi"
 
 
 cdef inline int _n_chunks(Py_ssize_t n, int n_threads) noexcept nogil:
@@ -114,30 +99,8 @@ def sgd_step_impl(floating[::1] w, const floating[::1] g, double lr, double l1, 
 # momentum_step (heavy-ball or Nesterov, scikit-learn's MLP convention)
 #   u = g + l2*w ; v <- mu*v - lr*u ; w <- prox_{lr*l1}(w + v)          (heavy ball)
 #                                     w <- prox_{lr*l1}(w + mu*v - lr*u) (Nesterov)
+# (the loop, _momentum_chunk, is in _prox_updates.pxi, shared with _mlp_fast)
 # --------------------------------------------------------------------------
-
-cdef Py_ssize_t _momentum_chunk(floating* w, const floating* g, floating* vel, Py_ssize_t n,
-                                floating lr, floating mu, floating l2, floating t,
-                                bint nesterov) noexcept nogil:
-    cdef Py_ssize_t i, nnz = 0
-    cdef floating u, v, z
-    if nesterov:
-        for i in range(n):
-            u = lr * (g[i] + l2 * w[i])
-            v = mu * vel[i] - u
-            vel[i] = v
-            z = _shrink(w[i] + mu * v - u, t)
-            w[i] = z
-            nnz += z != 0
-    else:
-        for i in range(n):
-            v = mu * vel[i] - lr * (g[i] + l2 * w[i])
-            vel[i] = v
-            z = _shrink(w[i] + v, t)
-            w[i] = z
-            nnz += z != 0
-    return nnz
-
 
 def momentum_step_impl(floating[::1] w, const floating[::1] g, floating[::1] vel, double lr,
                        double momentum, double l1, double l2, bint nesterov, int n_threads):
@@ -164,28 +127,8 @@ def momentum_step_impl(floating[::1] w, const floating[::1] g, floating[::1] vel
 # soft-threshold at lr*l1/d_i. A fixed threshold lr*l1 would shrink coordinates
 # with small steps much harder than their step moves them (they would die
 # first whatever their gradient), and coordinates with large steps barely.
+# (the loop, _adam_chunk, is in _prox_updates.pxi, shared with _mlp_fast)
 # --------------------------------------------------------------------------
-
-cdef Py_ssize_t _adam_chunk(floating* w, const floating* g, floating* m, floating* v,
-                            Py_ssize_t n, floating lr_c1, floating c2, floating b1,
-                            floating b2, floating eps, floating lr_l1,
-                            floating l2) noexcept nogil:
-    # lr_c1 = lr / (1 - b1^k); c2 = 1 / sqrt(1 - b2^k); lr_l1 = lr * l1
-    cdef Py_ssize_t i, nnz = 0
-    cdef floating u, mi, vi, inv, z
-    cdef floating one_b1 = 1 - b1, one_b2 = 1 - b2
-    for i in range(n):
-        u = g[i] + l2 * w[i]
-        mi = b1 * m[i] + one_b1 * u
-        vi = b2 * v[i] + one_b2 * u * u
-        m[i] = mi
-        v[i] = vi
-        inv = 1 / (_sqrt(vi) * c2 + eps)
-        z = _shrink(w[i] - lr_c1 * mi * inv, lr_l1 * inv)
-        w[i] = z
-        nnz += z != 0
-    return nnz
-
 
 def adam_step_impl(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
                    int64_t step, double lr, double beta1, double beta2, double eps,

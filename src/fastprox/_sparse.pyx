@@ -27,23 +27,7 @@ ctypedef fused index_t:
 cdef Py_ssize_t SERIAL_WORK = 32768
 
 
-cdef inline Py_ssize_t _row_split(const index_t* indptr, Py_ssize_t n_rows, Py_ssize_t c,
-                                  Py_ssize_t n_chunks) noexcept nogil:
-    """First row of chunk ``c`` when rows are split by work = indptr[r] + r."""
-    cdef Py_ssize_t total = indptr[n_rows] + n_rows
-    cdef Py_ssize_t target, lo = 0, hi = n_rows, mid
-    if c <= 0:
-        return 0
-    if c >= n_chunks:
-        return n_rows
-    target = (total * c) // n_chunks
-    while lo < hi:  # smallest r with indptr[r] + r >= target
-        mid = (lo + hi) // 2
-        if indptr[mid] + mid < target:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+include "_row_split.pxi"
 
 
 cdef inline int _n_chunks(Py_ssize_t work, int n_threads) noexcept nogil:

@@ -17,11 +17,16 @@ A layer whose density falls below ``sparse_crossover`` is stored and computed
 in CSR from then on (forward ``spmm``, weight gradient ``sddmm``, input
 gradient ``spmm`` on a cached transpose, optimizer state per nonzero); the
 fitted model keeps it so: inference, pickles and ``sparse_coefs_`` are sparse.
+Once every layer is CSR, an epoch is one call to the compiled ``_mlp_fast``
+kernel (forward, backward and the proximal optimizer update of every batch,
+without the GIL) and a forward pass is one call for the whole network: at
+these sizes the per-layer Python and NumPy calls cost more than the products.
 """
 import copy
 import numbers
 import time
 import warnings
+import weakref
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,8 +40,10 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from .. import _dispatch
 from .. import prox as _prox
 from .. import pruning as _pruning
+from .._threads import get_num_threads
 from .._validation import empty_aligned
 from ._layers import CSRLayer, DenseLayer
 
@@ -49,6 +56,40 @@ __all__ = ["MLPClassifier", "MLPRegressor", "DEFAULT_SPARSE_CROSSOVER"]
 DEFAULT_SPARSE_CROSSOVER = 0.3
 
 _ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+
+_mlp = _dispatch.load("_mlp_fast")
+
+#: Train epochs of all-CSR networks with the compiled epoch (``_mlp_fast``);
+#: False runs the per-layer Python loop (kept as the reference the tests compare with).
+_COMPILED_EPOCH = True
+
+
+#: Largest layer product (n_in * n_out * batch multiply-adds) trained on one
+#: thread. Threads pay off only for products far beyond those of an MLP
+#: mini-batch: waking and syncing a team costs more than a product of a few
+#: million FLOPs, and on a loaded machine a descheduled team member stalls
+#: every barrier. Measured on the shared 2-core development machine (load
+#: 4-6): an MNIST 784-64-64-10 epoch at batch 128 took 210 ms on one thread
+#: and 4.3 s with two (OpenBLAS and OpenMP); 784-300-100-10 0.74 s vs 6.9 s.
+#: (Threaded BLAS makes scikit-learn's epochs as slow there.)
+SERIAL_TRAINING_WORK = 2**26
+
+
+def _training_threads(widths, batch):
+    """Thread limit (BLAS and OpenMP) for training layers of these widths: 1 or None (no limit)."""
+    work = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch
+    return 1 if work < SERIAL_TRAINING_WORK else None
+
+
+def _kernel_arrays(layers):
+    """Per-layer arrays for the compiled paths, or None if a layer is dense / not int32."""
+    out = []
+    for layer in layers:
+        arrays = layer.kernel_arrays() if layer.kind == "csr" else None
+        if arrays is None:
+            return None
+        out.append(arrays)
+    return out
 
 
 def _activate(Z, name):
@@ -301,6 +342,9 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, H, layers=None):
         """Output of the network for transposed input ``H`` (n_features, n)."""
         layers = self.layers_ if layers is None else layers
+        net = self._csr_net(layers)
+        if net is not None and H.dtype == layers[0].b.dtype and H.flags.c_contiguous:
+            return net.forward(H, get_num_threads())
         last = len(layers) - 1
         relu = self.activation == "relu"
         for i, layer in enumerate(layers):
@@ -309,6 +353,33 @@ class _BaseMLP(BaseEstimator):
             if hidden and not relu:
                 _activate(H, self.activation)
         return self._output(H)
+
+    def _out_code(self, n_out):
+        if not self._is_clf:
+            return "identity"
+        return "logistic" if n_out == 1 else "softmax"
+
+    def _csr_net(self, layers):
+        """Compiled forward pass of an all-CSR network (one call for all layers), or None.
+
+        Cached on the first layer, keyed by the layer objects (weak references)
+        and the functions: layers are replaced, never reallocated, when the
+        pattern changes, and the cache does not travel with pickles or copies.
+        """
+        if layers[0].kind != "csr":
+            return None
+        key = (self.activation, self._out_code(layers[-1].b.shape[0]))
+        cached = getattr(layers[0], "_net", None)
+        if cached is not None and cached[1] == key and len(cached[0]) == len(layers) \
+                and all(r() is layer for r, layer in zip(cached[0], layers)):
+            return cached[2]
+        arrays = _kernel_arrays(layers)
+        if arrays is None:
+            return None
+        net = _mlp.CSRNet([a[:4] for a in arrays], layers[0].shape[0],
+                          _mlp.ACTIVATIONS[key[0]], _mlp.OUTPUTS[key[1]])
+        layers[0]._net = (tuple(weakref.ref(layer) for layer in layers), key, net)
+        return net
 
     def _predict_raw(self, X):
         check_is_fitted(self, "layers_")
@@ -361,6 +432,51 @@ class _BaseMLP(BaseEstimator):
         """One pass over ``X`` (n_samples, n_features), C-contiguous; returns the mean loss."""
         n = X.shape[0]
         idx = rng.permutation(n) if self.shuffle else None
+        arrays = _kernel_arrays(layers) if _COMPILED_EPOCH else None
+        if arrays is not None:
+            total = self._epoch_compiled(layers, arrays, opt, X, YT, batch_size, idx)
+        else:
+            total = self._epoch_python(layers, opt, X, YT, batch_size, idx)
+        loss = total / n
+        pen = 0.0
+        for layer in layers:
+            v = layer.values.reshape(-1)
+            pen += 0.5 * self.alpha * float(v @ v) / min(batch_size, n)
+            pen += self.l1 * float(np.abs(v).sum())
+        return loss + pen
+
+    def _epoch_compiled(self, layers, arrays, opt, X, YT, batch_size, idx):
+        """Summed loss of one epoch of an all-CSR network, in one call to ``_mlp_fast``.
+
+        Same arithmetic as :meth:`_epoch_python` (see ``_mlp_fast.pyx``); the
+        kernel checks every array it indexes before releasing the GIL.
+        """
+        n = X.shape[0]
+        dtype = X.dtype
+        b = min(batch_size, n)
+        order = np.arange(n, dtype=np.int64) if idx is None else idx.astype(np.int64, copy=False)
+        widths = [layers[0].shape[0]] + [layer.shape[1] for layer in layers]
+        # 64-byte aligned: the CSR kernels load whole vectors from their rows
+        acts = [empty_aligned((w * b,), dtype) for w in widths]
+        deltas = [empty_aligned((w * b,), dtype) for w in widths[1:]]
+        empty = np.empty(0, dtype=dtype)
+        adam = opt.solver == "adam"
+        specs = []
+        for a, layer, (ws, bs) in zip(arrays, layers, opt.state):
+            specs.append(a + (np.empty(layer.nnz, dtype), np.empty(layer.b.shape, dtype),
+                              ws[0], ws[1] if adam else empty, bs[0], bs[1] if adam else empty))
+        est = self
+        total, opt.t = _mlp.train_epoch_impl(
+            X, YT, order, batch_size, specs, acts, deltas, np.empty(2 * b, dtype),
+            _mlp.ACTIVATIONS[self.activation], _mlp.OUTPUTS[self._out_code(YT.shape[0])], adam,
+            opt.t, float(opt.lr), float(est.beta_1), float(est.beta_2), float(est.epsilon),
+            float(est.momentum), bool(est.nesterovs_momentum), float(est.l1), float(est.alpha),
+            get_num_threads())
+        return total
+
+    def _epoch_python(self, layers, opt, X, YT, batch_size, idx):
+        """Summed loss of one epoch, layer by layer through the layers' kernels."""
+        n = X.shape[0]
         last = len(layers) - 1
         total = 0.0
         group_t = self.learning_rate_init * self.group_l1
@@ -406,13 +522,7 @@ class _BaseMLP(BaseEstimator):
                     _prox.group_soft_threshold(layer.W, group_t, axis=0)
                 if i > 0:
                     _derivative(d_in, acts[i], activation, ws["masks"][i - 1])
-        loss = total / n
-        pen = 0.0
-        for layer in layers:
-            v = layer.values.reshape(-1)
-            pen += 0.5 * self.alpha * float(v @ v) / min(batch_size, n)
-            pen += self.l1 * float(np.abs(v).sum())
-        return loss + pen
+        return total
 
     def _score_val(self, layers, XT_val, y_val):
         out = self._forward(XT_val, layers).T
@@ -484,13 +594,7 @@ class _BaseMLP(BaseEstimator):
                              multi_output=self._multi_output, y_numeric=not self._is_clf)
         widths = (X.shape[1],) + sizes
         batch = 200 if self.batch_size == "auto" else self.batch_size
-        # Small networks train on one thread, OpenMP and BLAS alike: a layer
-        # product of a few hundred thousand FLOPs is shorter than waking and
-        # syncing a team, and on a loaded machine a descheduled team member
-        # stalls every barrier (threaded BLAS made scikit-learn's digits epoch
-        # 8x slower on the shared 2-core development machine).
-        small = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch < 2**22
-        with threadpool_limits(1 if small else None):
+        with threadpool_limits(_training_threads(widths, batch)):
             return self._fit_impl(X, y, sizes, first)
 
     def _fit_impl(self, X, y, sizes, first):
@@ -702,10 +806,8 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
         widths = (X.shape[1],) + sizes
-        small = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch_size \
-            < 2**22
         t0 = time.perf_counter()
-        with threadpool_limits(1 if small else None):
+        with threadpool_limits(_training_threads(widths, batch_size)):
             loss = self._run_epoch(layers, opt, X, YT, batch_size, rng)
         if not np.isfinite(loss):
             raise ValueError(f"training diverged (loss is {loss}); lower learning_rate_init "
