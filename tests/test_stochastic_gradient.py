@@ -114,12 +114,19 @@ def test_classifier_accuracy_like_sklearn(n_classes, loss, fmt):
     X, y = make_classification(600, 20, n_informative=6, n_classes=n_classes,
                                random_state=0)
     Xf = sp.csr_matrix(X) if fmt == "csr" else X
-    ours = SGDClassifier(loss=loss, penalty="elasticnet", alpha=1e-3, random_state=0).fit(Xf, y)
-    theirs = sk.SGDClassifier(loss=loss, penalty="elasticnet", alpha=1e-3,
-                              random_state=0).fit(X, y)
+    # per-sample SGD with kinked losses is chaotic: a different shuffle moves the
+    # accuracy by several points (scikit-learn's own spans 0.63-0.80 over seeds
+    # here), so compare means over a few seeds
+    seeds = range(3)
+    ours = [SGDClassifier(loss=loss, penalty="elasticnet", alpha=1e-3, random_state=s).fit(Xf, y)
+            for s in seeds]
+    theirs = [sk.SGDClassifier(loss=loss, penalty="elasticnet", alpha=1e-3,
+                               random_state=s).fit(X, y) for s in seeds]
+    assert (np.mean([m.score(Xf, y) for m in ours])
+            >= np.mean([m.score(X, y) for m in theirs]) - 0.05)
+    ours, theirs = ours[0], theirs[0]
     assert ours.coef_.shape == theirs.coef_.shape
     assert ours.intercept_.shape == theirs.intercept_.shape
-    assert ours.score(Xf, y) >= theirs.score(X, y) - 0.05
     assert ours.decision_function(Xf).shape == theirs.decision_function(X).shape
     if loss == "log_loss":
         P = ours.predict_proba(Xf)
