@@ -328,9 +328,10 @@ cdef double _epoch(const floating* data, const index_t* indices, const index_t* 
                 for j in range(size):
                     W[j] = 0
                 wscale = 1.0
-                acc = 0
-                for j in range(n_features):
-                    last[j] = 0
+                if prox and sparse:
+                    acc = 0
+                    for j in range(n_features):
+                        last[j] = 0
             else:
                 wscale *= c
         # 4. gradient step
@@ -451,6 +452,29 @@ def sgd_epoch(X_data, const index_t[::1] indices, const index_t[::1] indptr,
     cdef double t_io = t, loss_sum
     cdef double[::1] last, dbuf, dsum
     cdef double* qp = NULL
+    cdef Py_ssize_t n_samples = Y.shape[0], r
+    # shapes here, O(1) (and the row indices, O(len(order))); the CSR structure
+    # itself (indptr monotone, indices in range) is the caller's to check, once
+    # per fit, with _validation.check_csr
+    if sparse:
+        if indptr.shape[0] != n_samples + 1 or np.asarray(X_data).ndim != 1 \
+                or np.asarray(X_data).shape[0] != indices.shape[0] \
+                or indptr[n_samples] != indices.shape[0] or indptr[0] != 0:
+            raise ValueError("CSR arrays do not match n_samples or each other")
+    elif np.asarray(X_data).shape != (n_samples, n_features):
+        raise ValueError("X and Y have different numbers of rows or X the wrong width")
+    if W.shape[1] != n_features or b.shape[0] != n_out or Y.shape[1] != n_out \
+            or sw.shape[0] != n_samples or u.shape[0] < 1:
+        raise ValueError("W, b, Y, sw or u have inconsistent shapes")
+    if l1_method == L1_CUMULATIVE and l1 > 0 and (q.shape[0] != n_out
+                                                   or q.shape[1] != n_features):
+        raise ValueError("q must have the shape of W")
+    if loss not in LOSSES.values() or schedule not in SCHEDULES.values() \
+            or l1_method not in L1_METHODS.values():
+        raise ValueError("unknown loss, schedule or l1_method code")
+    for r in range(order.shape[0]):
+        if order[r] < 0 or order[r] >= n_samples:
+            raise ValueError(f"order[{r}] = {order[r]} is not a row of X")
     if order.shape[0] == 0 or n_features == 0:
         return 0.0, t
     if sparse:
