@@ -257,7 +257,7 @@ def _ref_losses():
 
     def hinge(p, y, eps):
         z = y * p
-        return np.maximum(1 - z, 0), np.where(z < 1, -y, 0.0)
+        return np.maximum(1 - z, 0), np.where(z <= 1, -y, 0.0)
 
     def mod_huber(p, y, eps):
         z = y * p
@@ -270,7 +270,7 @@ def _ref_losses():
 
     def perceptron(p, y, eps):
         z = y * p
-        return np.maximum(-z, 0), np.where(z < 0, -y, 0.0)
+        return np.maximum(-z, 0), np.where(z <= 0, -y, 0.0)
 
     return {"squared_error": sq, "huber": huber, "epsilon_insensitive": eps_ins,
             "squared_epsilon_insensitive": sq_eps_ins, "log_loss": log, "hinge": hinge,
@@ -417,3 +417,81 @@ def test_compiled_epoch_edge_cases(fmt, l1_method):
             np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
         if not fit_intercept:
             np.testing.assert_array_equal(got[1], b)
+
+
+# --------------------------------------------------------------------------
+# The cumulative L1 penalty is scikit-learn's rule: unshuffled, one sample per
+# update, the iterates agree with scikit-learn's to rounding (dense data;
+# scikit-learn damps the intercept step by 0.01 on sparse data, we don't).
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet", "l2"])
+@pytest.mark.parametrize("learning_rate", ["invscaling", "constant"])  # optimal diverges here
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_regressor_matches_sklearn_unshuffled(reg_data, penalty, learning_rate, dtype):
+    X, y = reg_data
+    X = X.astype(dtype)
+    kw = dict(penalty=penalty, alpha=0.01, l1_ratio=0.5, learning_rate=learning_rate,
+              eta0=0.005, shuffle=False, max_iter=5, tol=None)
+    ours = SGDRegressor(**kw).fit(X, y)
+    theirs = sk.SGDRegressor(**kw).fit(X, y)
+    tol = 1e-4 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=tol, atol=tol)
+    if penalty != "l2":
+        np.testing.assert_array_equal(ours.coef_ == 0, theirs.coef_ == 0)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "log_loss", "modified_huber", "squared_hinge",
+                                  "perceptron"])
+def test_classifier_matches_sklearn_unshuffled(loss):
+    X, y = make_classification(300, 20, n_informative=5, n_classes=3, random_state=0)
+    kw = dict(loss=loss, penalty="elasticnet", alpha=1e-2, l1_ratio=0.7, shuffle=False,
+              max_iter=2, tol=None)
+    if loss == "squared_hinge":  # diverges at the 'optimal' rate here (scikit-learn's too)
+        kw.update(learning_rate="constant", eta0=0.01)
+    ours = SGDClassifier(**kw).fit(X, y)
+    theirs = sk.SGDClassifier(**kw).fit(X, y)
+    # scikit-learn computes the logistic derivative by another formula: rounding
+    # differences, amplified a little by the kinks of the other losses
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-6, atol=1e-6)
+
+
+def test_cumulative_l1_has_the_lasso_support():
+    # the problem where the per-step prox leaves almost every weight nonzero
+    X, y = make_regression(2000, 200, n_informative=10, noise=1.0, random_state=0)
+    X = (X - X.mean(0)) / X.std(0)
+    y = (y - y.mean()) / y.std()
+    alpha = 1e-2
+    lasso = sk.Lasso(alpha=alpha, tol=1e-10).fit(X, y)
+    f_opt = _lasso_objective(X, y, lasso.coef_, lasso.intercept_, alpha)
+    kw = dict(penalty="l1", alpha=alpha, max_iter=30, tol=None, random_state=0)
+    cum = SGDRegressor(**kw).fit(X, y)
+    prox_ = SGDRegressor(l1_method="prox", **kw).fit(X, y)
+    theirs = sk.SGDRegressor(**kw).fit(X, y)
+    nnz = np.count_nonzero
+    assert nnz(lasso.coef_) == 10
+    assert abs(nnz(cum.coef_) - nnz(lasso.coef_)) <= 2
+    assert abs(nnz(cum.coef_) - nnz(theirs.coef_)) <= 2
+    assert nnz(prox_.coef_) > 100  # what the brief measured: the prox does not zero here
+    f = _lasso_objective(X, y, cum.coef_, cum.intercept_[0], alpha)
+    assert f <= 1.01 * f_opt
+    assert f <= 1.01 * _lasso_objective(X, y, theirs.coef_, theirs.intercept_[0], alpha)
+
+
+@pytest.mark.parametrize("l1_method", ["cumulative", "prox"])
+def test_sparse_input_close_to_dense(l1_method):
+    X, y = make_classification(2000, 300, n_informative=10, random_state=0)
+    rng = np.random.default_rng(0)
+    X[rng.random(X.shape) < 0.9] = 0.0
+    kw = dict(loss="log_loss", penalty="l1", alpha=1e-3, max_iter=20, tol=None,
+              random_state=0, l1_method=l1_method)
+    dense = SGDClassifier(**kw).fit(X, y)
+    csr = SGDClassifier(**kw).fit(sp.csr_matrix(X), y)
+    # same data, same order: the CSR pass touches only stored features, which
+    # for 'prox' is the same result and for 'cumulative' a lazier penalty
+    if l1_method == "prox":
+        np.testing.assert_allclose(csr.coef_, dense.coef_, rtol=1e-8, atol=1e-10)
+    else:
+        assert abs(csr.score(X, y) - dense.score(X, y)) < 0.02
+        assert np.count_nonzero(csr.coef_) <= 1.1 * np.count_nonzero(dense.coef_)

@@ -144,8 +144,10 @@ cdef inline double _loss_grad(int loss, double p, double y, double eps,
             return -z
         dloss[0] = -y / (exp(z) + 1.0)
         return log1p(exp(-z))
+    # hinge and perceptron step at the margin too (z <= threshold), as
+    # scikit-learn does: from w = 0 the perceptron would otherwise never move
     if loss == HINGE:
-        if z < 1.0:
+        if z <= 1.0:
             dloss[0] = -y
             return 1.0 - z
         dloss[0] = 0.0
@@ -166,7 +168,7 @@ cdef inline double _loss_grad(int loss, double p, double y, double eps,
         dloss[0] = 0.0
         return 0.0
     # PERCEPTRON
-    if z < 0.0:
+    if z <= 0.0:
         dloss[0] = -y
         return -z
     dloss[0] = 0.0

@@ -97,7 +97,7 @@ def _log_loss(p, y, eps):
 
 def _hinge(p, y, eps):
     z = y * p
-    return np.maximum(1.0 - z, 0.0), np.where(z < 1.0, -y, 0.0)
+    return np.maximum(1.0 - z, 0.0), np.where(z <= 1.0, -y, 0.0)
 
 
 def _squared_epsilon_insensitive(p, y, eps):
@@ -113,7 +113,7 @@ def _squared_hinge(p, y, eps):
 
 def _perceptron(p, y, eps):
     z = y * p
-    return np.maximum(-z, 0.0), np.where(z < 0.0, -y, 0.0)
+    return np.maximum(-z, 0.0), np.where(z <= 0.0, -y, 0.0)
 
 
 def _modified_huber(p, y, eps):
