@@ -376,17 +376,20 @@ class _BaseSGD(BaseEstimator):
 
 
 class SGDRegressor(RegressorMixin, _BaseSGD):
-    """Linear regression by proximal mini-batch SGD (L1 / L2 / elastic net).
+    """Linear regression by mini-batch SGD (L1 / L2 / elastic net), compiled epochs.
 
     Minimises ``(1/n) sum_i L(y_i, x_i @ w + b) + alpha * R(w)`` with
     ``R(w) = l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||_2^2`` (scikit-learn's
     scaling; ``penalty='l1'`` is ``l1_ratio=1``, ``'l2'`` is ``l1_ratio=0``).
-    The penalty is applied as an exact proximal step, so L1 gives exact zeros.
+    The L1 part is applied by the cumulative penalty (default, scikit-learn's
+    rule) or a proximal step (``l1_method``); both give exact zeros, the first
+    far more of them at ``batch_size=1`` (see the module docstring).
 
     Parameters
     ----------
-    loss : {'squared_error', 'huber', 'epsilon_insensitive'}, default='squared_error'
-        ``squared_error`` is ``0.5 * (y - p)**2``.
+    loss : {'squared_error', 'huber', 'epsilon_insensitive', \
+'squared_epsilon_insensitive'}, default='squared_error'
+        ``squared_error`` is ``0.5 * (y - p)**2``; the others as in scikit-learn.
     penalty : {'l2', 'l1', 'elasticnet'}, default='l2'
     alpha : float, default=0.0001
         Penalty strength.
@@ -413,10 +416,20 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     warm_start : bool, default=False
         Reuse ``coef_``/``intercept_`` and the schedule's ``t_`` in :meth:`fit`.
     batch_size : int, default=1
-        Samples per update (the gradient is their weighted mean). The prox
-        zeroes a weight whose mini-batch gradient stays below ``alpha *
-        l1_ratio``; per-sample gradients are noisy, so larger batches (16-256)
-        give sparser final iterates, and far fewer Python-level updates.
+        Samples per update (the gradient is their weighted mean; the schedule's
+        ``t`` counts updates). 1 is scikit-learn's algorithm.
+    l1_method : {'cumulative', 'prox'}, default='cumulative'
+        How the L1 part is applied after each gradient step. 'cumulative': the
+        cumulative penalty of Tsuruoka, Tsujii & Ananiadou (2009), as
+        scikit-learn: each weight the update touches is pulled toward zero by
+        the total penalty it could have received so far minus what it did
+        receive, never across zero. 'prox': soft-threshold at ``eta * alpha *
+        l1_ratio``; it zeroes a weight only while its (mini-batch) gradient
+        stays below ``alpha * l1_ratio``, so with per-sample noise it leaves
+        most weights slightly nonzero unless batches are large (16-256) or the
+        step constant. On ``make_regression(5000, 500, n_informative=20)``,
+        ``alpha=1e-3``, 50 epochs: 20 nonzeros (Lasso's support) vs 488, same
+        objective.
 
     Attributes
     ----------
@@ -426,6 +439,17 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Epochs run by the last fit / partial_fit.
     t_ : float
         Number of updates done plus one (drives the learning-rate schedule).
+
+    Notes
+    -----
+    Each epoch runs in compiled code without the GIL, over dense rows or CSR
+    rows (O(nonzeros) per row: the L2 decay is a scale factor and the L1 owed
+    by untouched features is paid lazily). On CSR input the intercept step is
+    damped by 0.01, as in scikit-learn. With ``shuffle=False`` and
+    ``batch_size=1`` on dense data the iterates equal scikit-learn's to
+    rounding. :meth:`partial_fit` carries the cumulative penalty across calls,
+    so blocks fed in order reproduce :meth:`fit`'s epochs; a fit that raises
+    (divergence, Ctrl-C) leaves the previous model untouched.
 
     Examples
     --------
@@ -462,7 +486,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         return self._fit_common(X, y, sample_weight, partial=False)
 
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch of proximal SGD over the block ``(X, y)``; returns self."""
+        """One epoch of SGD over the block ``(X, y)``; returns self."""
         return self._fit_common(X, y, sample_weight, partial=True)
 
     def _allocate(self, n_features, n_out, dtype):
@@ -480,7 +504,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
 
 class SGDClassifier(ClassifierMixin, _BaseSGD):
-    """Linear classifier by proximal mini-batch SGD; one-vs-rest for multiclass.
+    """Linear classifier by mini-batch SGD (compiled epochs); one-vs-rest for multiclass.
 
     Same objective as :class:`SGDRegressor` with targets ``y in {-1, +1}`` per
     class and a classification loss. Binary problems have one weight row,
@@ -489,9 +513,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     Parameters
     ----------
-    loss : {'hinge', 'log_loss', 'modified_huber', 'squared_error'}, default='hinge'
+    loss : {'hinge', 'log_loss', 'modified_huber', 'squared_hinge', 'perceptron', \
+'squared_error'}, default='hinge'
+        As in scikit-learn (hinge and perceptron step at the margin too).
     penalty, alpha, l1_ratio, fit_intercept, max_iter, tol, shuffle, verbose,
-    epsilon, random_state, n_iter_no_change, warm_start, batch_size :
+    epsilon, random_state, n_iter_no_change, warm_start, batch_size, l1_method :
         As in :class:`SGDRegressor`.
     learning_rate : {'optimal', 'constant', 'invscaling'}, default='optimal'
     eta0 : float, default=0.01
