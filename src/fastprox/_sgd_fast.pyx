@@ -38,6 +38,27 @@ from libc.stdint cimport int32_t, int64_t
 
 cnp.import_array()
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define FP_PREFETCH(p) __builtin_prefetch((const void*) (p), 0, 3)
+    #else
+    #define FP_PREFETCH(p) ((void) 0)
+    #endif
+    """
+    void FP_PREFETCH(const void* p) nogil
+
+# Shuffled CSR rows are cache misses twice over: the row (data, indices) and
+# then the weights its indices point at. Both are requested ahead, in two
+# stages: the row PF_ROW updates ahead, its weights PF_W updates ahead (by
+# then its indices have arrived). Measured on bench_sgd's 20000 x 50000 CSR
+# problem (log_loss, 5 epochs, interleaved runs): 190-237 ms without, 156-178
+# ms with. Dense rows are left to the hardware prefetcher (long sequential runs;
+# no clear gain measured).
+cdef enum:
+    PF_ROW = 8
+    PF_W = 4
+
 ctypedef fused floating:
     float
     double
@@ -218,18 +239,22 @@ cdef inline void _clip(floating* v, double* q, Py_ssize_t n, double u, double ws
 
 cdef inline double _dot(const floating* w, const floating* x, const index_t* idx,
                         Py_ssize_t nnz, bint sparse) noexcept nogil:
-    cdef Py_ssize_t jj
-    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0
+    cdef Py_ssize_t jj, l
+    cdef double acc[8]
+    cdef double a0 = 0
     if not sparse:
-        # four accumulators: the dependent add chain, not the loads, bounds a single one
-        for jj in range(0, nnz - 3, 4):
+        # eight independent accumulators, one per lane: gcc turns the inner loop
+        # into one vector FMA; four named ones compiled to in-order scalar adds
+        # that topped the profile (about 25 % more time per update at 500 features)
+        for l in range(8):
+            acc[l] = 0
+        for jj in range(0, nnz - 7, 8):
+            for l in range(8):
+                acc[l] += <double> w[jj + l] * <double> x[jj + l]
+        for jj in range(nnz - nnz % 8, nnz):
             a0 += <double> w[jj] * x[jj]
-            a1 += <double> w[jj + 1] * x[jj + 1]
-            a2 += <double> w[jj + 2] * x[jj + 2]
-            a3 += <double> w[jj + 3] * x[jj + 3]
-        for jj in range(nnz - nnz % 4, nnz):
-            a0 += <double> w[jj] * x[jj]
-        return (a0 + a1) + (a2 + a3)
+        return a0 + (((acc[0] + acc[4]) + (acc[1] + acc[5]))
+                     + ((acc[2] + acc[6]) + (acc[3] + acc[7])))
     for jj in range(nnz):
         a0 += <double> w[idx[jj]] * x[jj]
     return a0
@@ -262,6 +287,30 @@ cdef void _catch_up_prox(floating* W, Py_ssize_t n_features, int n_out, double* 
         last[j] = acc
 
 
+cdef inline void _prefetch_row(const floating* data, const index_t* indices,
+                               const index_t* indptr, Py_ssize_t i) noexcept nogil:
+    cdef Py_ssize_t a = indptr[i], z = indptr[i + 1], jj
+    if z > a + 128:
+        z = a + 128
+    jj = a
+    while jj < z:
+        FP_PREFETCH(&data[jj])
+        FP_PREFETCH(&indices[jj])
+        jj += 8
+
+
+cdef inline void _prefetch_weights(const floating* W, const double* q, Py_ssize_t n_features,
+                                   int n_out, const index_t* indices, const index_t* indptr,
+                                   Py_ssize_t i) noexcept nogil:
+    cdef Py_ssize_t jj, z = indptr[i + 1]
+    if z > indptr[i] + 128:
+        z = indptr[i] + 128
+    for jj in range(indptr[i], z):
+        FP_PREFETCH(&W[indices[jj]])
+        if q != NULL:
+            FP_PREFETCH(&q[indices[jj]])
+
+
 cdef void _finish_scale(floating* W, Py_ssize_t size, double wscale) noexcept nogil:
     cdef Py_ssize_t j
     cdef floating s = <floating> wscale
@@ -292,6 +341,11 @@ cdef double _epoch(const floating* data, const index_t* indices, const index_t* 
             stop = n_order
         m = stop - start
         eta = _eta(P, t)
+        if sparse and P.batch_size == 1:
+            if start + PF_ROW < n_order:
+                _prefetch_row(data, indices, indptr, order[start + PF_ROW])
+            if start + PF_W < n_order:
+                _prefetch_weights(W, q, n_features, n_out, indices, indptr, order[start + PF_W])
         # 1. the prox owed by the features these rows read (sparse only:
         #    dense rows are all caught up after every update)
         if prox and sparse:
