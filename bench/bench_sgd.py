@@ -141,8 +141,8 @@ def run_rows(args, timed):
                     "timing_ours": t["ours"], "timing_ref": t["ref"],
                 })
                 if rel > args.obj_tol:
-                    print(f"WARNING: {op} {dtype}: our objective {f_ours:.6g} is {100 * rel:.2f} % "
-                          f"above scikit-learn's {f_ref:.6g}", file=sys.stderr)
+                    print(f"WARNING: {op} {dtype}: our objective {f_ours:.6g} is "
+                          f"{100 * rel:.2f} % above scikit-learn's {f_ref:.6g}", file=sys.stderr)
     return rows
 
 

@@ -251,8 +251,8 @@ class _BaseSGD(BaseEstimator):
                 eta0=float(self.eta0), power_t=float(self.power_t), alpha=float(self.alpha),
                 optimal_init=float(self._optimal_init), l1=float(l1), l2=float(l2),
                 l1_method=kern.L1_METHODS[self.l1_method],
-                fit_intercept=bool(self.fit_intercept), intercept_decay=self._intercept_decay(sparse),
-                batch_size=bs,
+                fit_intercept=bool(self.fit_intercept),
+                intercept_decay=self._intercept_decay(sparse), batch_size=bs,
                 finish=stop == n)
             total += loss
             if not np.isfinite(loss):
@@ -327,7 +327,7 @@ class _BaseSGD(BaseEstimator):
         self._l1_ratio_ = self._check_params()
         first = not hasattr(self, "coef_") or (not partial and not self.warm_start)
         X, y = self._validate(X, y, reset=first)
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sw = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=np.float64))
         Y = self._targets(y, first, classes, partial)
         n_out = Y.shape[1]
         if first:
