@@ -86,3 +86,18 @@ def test_bench_threads_runs(tmp_path):
     for r in rows:
         assert r["ms"] > 0 and r["speedup"] > 0 and r["agrees"], r
     assert "serial / nested" in stdout
+
+
+def test_bench_sgd_runs(tmp_path):
+    doc, stdout = _run("bench_sgd", "--dtypes", "float64", tmp_path=tmp_path)
+    assert DOC_KEYS <= set(doc)
+    rows = doc["rows"]
+    assert {r["op"] for r in rows} == {
+        "SGDRegressor l1", "SGDRegressor elasticnet", "SGDClassifier log_loss l1",
+        "SGDClassifier log_loss elasticnet", "SGDClassifier hinge l1",
+        "SGDClassifier hinge elasticnet"}
+    for r in rows:
+        assert ROW_KEYS <= set(r), r
+        assert r["ms_ours"] > 0 and r["ms_ref"] > 0 and r["agrees"], r
+        assert r["nnz_ours"] >= 0 and r["obj_ours"] > 0 and r["obj_ref"] > 0
+    assert "speed-up" in stdout

@@ -114,12 +114,19 @@ def test_classifier_accuracy_like_sklearn(n_classes, loss, fmt):
     X, y = make_classification(600, 20, n_informative=6, n_classes=n_classes,
                                random_state=0)
     Xf = sp.csr_matrix(X) if fmt == "csr" else X
-    ours = SGDClassifier(loss=loss, penalty="elasticnet", alpha=1e-3, random_state=0).fit(Xf, y)
-    theirs = sk.SGDClassifier(loss=loss, penalty="elasticnet", alpha=1e-3,
-                              random_state=0).fit(X, y)
+    # per-sample SGD with kinked losses is chaotic: a different shuffle moves the
+    # accuracy by several points (scikit-learn's own spans 0.63-0.80 over seeds
+    # here), so compare means over a few seeds
+    seeds = range(3)
+    ours = [SGDClassifier(loss=loss, penalty="elasticnet", alpha=1e-3, random_state=s).fit(Xf, y)
+            for s in seeds]
+    theirs = [sk.SGDClassifier(loss=loss, penalty="elasticnet", alpha=1e-3,
+                               random_state=s).fit(X, y) for s in seeds]
+    assert (np.mean([m.score(Xf, y) for m in ours])
+            >= np.mean([m.score(X, y) for m in theirs]) - 0.05)
+    ours, theirs = ours[0], theirs[0]
     assert ours.coef_.shape == theirs.coef_.shape
     assert ours.intercept_.shape == theirs.intercept_.shape
-    assert ours.score(Xf, y) >= theirs.score(X, y) - 0.05
     assert ours.decision_function(Xf).shape == theirs.decision_function(X).shape
     if loss == "log_loss":
         P = ours.predict_proba(Xf)
@@ -216,3 +223,301 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+# --------------------------------------------------------------------------
+# The compiled epoch against a plain NumPy reference of the same update rules
+# (eager: every feature decayed / thresholded at every update, no wscale, no
+# lazy bookkeeping), over every loss, schedule, L1 method, batch size, dtype
+# and storage.
+
+def _ref_losses():
+    def sq(p, y, eps):
+        r = p - y
+        return 0.5 * r * r, r
+
+    def huber(p, y, eps):
+        r = p - y
+        small = np.abs(r) <= eps
+        return (np.where(small, 0.5 * r * r, eps * np.abs(r) - 0.5 * eps * eps),
+                np.where(small, r, eps * np.sign(r)))
+
+    def eps_ins(p, y, eps):
+        r = p - y
+        return np.maximum(np.abs(r) - eps, 0), np.where(np.abs(r) > eps, np.sign(r), 0.0)
+
+    def sq_eps_ins(p, y, eps):
+        r = p - y
+        e = np.maximum(np.abs(r) - eps, 0)
+        return e * e, 2 * np.sign(r) * e
+
+    def log(p, y, eps):
+        z = y * p
+        return np.logaddexp(0, -z), -y / (np.exp(z) + 1)
+
+    def hinge(p, y, eps):
+        z = y * p
+        return np.maximum(1 - z, 0), np.where(z <= 1, -y, 0.0)
+
+    def mod_huber(p, y, eps):
+        z = y * p
+        return (np.where(z >= 1, 0.0, np.where(z >= -1, (1 - z) ** 2, -4 * z)),
+                np.where(z >= 1, 0.0, np.where(z >= -1, -2 * (1 - z) * y, -4 * y)))
+
+    def sq_hinge(p, y, eps):
+        z = np.maximum(1 - y * p, 0)
+        return z * z, -2 * y * z
+
+    def perceptron(p, y, eps):
+        z = y * p
+        return np.maximum(-z, 0), np.where(z <= 0, -y, 0.0)
+
+    return {"squared_error": sq, "huber": huber, "epsilon_insensitive": eps_ins,
+            "squared_epsilon_insensitive": sq_eps_ins, "log_loss": log, "hinge": hinge,
+            "modified_huber": mod_huber, "squared_hinge": sq_hinge, "perceptron": perceptron}
+
+
+REF_LOSSES = _ref_losses()
+CLF_LOSSES = ("log_loss", "hinge", "modified_huber", "squared_hinge", "perceptron")
+
+
+def _ref_eta(schedule, t, eta0, power_t, alpha, optimal_init):
+    if schedule == "constant":
+        return eta0
+    if schedule == "invscaling":
+        return eta0 / t ** power_t
+    return 1.0 / (alpha * (optimal_init + t - 1.0))
+
+
+def _ref_clip(W, q, u, cols):
+    """Cumulative penalty (Tsuruoka et al. 2009) on the columns ``cols`` of W."""
+    z = W[:, cols]
+    qc = q[:, cols]
+    new = np.where(z > 0, np.maximum(z - (u + qc), 0), np.where(z < 0, np.minimum(z + (u - qc), 0),
+                                                             z))
+    W[:, cols] = new
+    q[:, cols] = qc + new - z
+
+
+def _ref_epoch(X, Y, sw, order, W, b, q, u, t, *, loss, epsilon, schedule, eta0, power_t,
+               alpha, optimal_init, l1, l2, l1_method, fit_intercept, batch_size, finish):
+    """Eager NumPy reference of ``_sgd_fast.sgd_epoch`` (float64 throughout)."""
+    W, b, q = W.astype(float).copy(), b.astype(float).copy(), q.copy()
+    sparse = sp.issparse(X)
+    fn = REF_LOSSES[loss]
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        Xb = X[rows].toarray() if sparse else X[rows]
+        Xb = Xb.astype(float)
+        eta = _ref_eta(schedule, t, eta0, power_t, alpha, optimal_init)
+        P = Xb @ W.T + b
+        L, D = fn(P, Y[rows].astype(float), epsilon)
+        total += float(sw[rows] @ L.sum(axis=1))
+        D = D * (sw[rows] / len(rows))[:, None]
+        W = max(0.0, 1.0 - eta * l2) * W - eta * (D.T @ Xb)
+        if fit_intercept:
+            b = b - eta * D.sum(axis=0)
+        if l1 > 0 and l1_method == "prox":
+            W = np.sign(W) * np.maximum(np.abs(W) - eta * l1, 0)
+        elif l1 > 0:
+            u += eta * l1
+            cols = np.unique(X[rows].indices) if sparse else np.arange(W.shape[1])
+            _ref_clip(W, q, u, cols)
+        t += 1.0
+    if l1 > 0 and l1_method == "cumulative" and finish and sparse:
+        _ref_clip(W, q, u, np.arange(W.shape[1]))
+    return W, b, q, u, t, total
+
+
+def _kernel_epoch(X, Y, sw, order, W, b, q, u, t, **kw):
+    from fastprox import _dispatch
+    kern = _dispatch.load("_sgd_fast")
+    W, b, q, ua = W.copy(), b.copy(), q.copy(), np.array([u])
+    if sp.issparse(X):
+        args = (X.data, X.indices, X.indptr)
+    else:
+        args = (X, np.empty(0, np.int32), np.empty(0, np.int32))
+    codes = dict(kw, loss=kern.LOSSES[kw["loss"]], schedule=kern.SCHEDULES[kw["schedule"]],
+                 l1_method=kern.L1_METHODS[kw["l1_method"]], intercept_decay=1.0)
+    total, t = kern.sgd_epoch(*args, X.shape[1], Y, sw, order, W, b, q, ua, t, **codes)
+    return W, b, q, float(ua[0]), t, total
+
+
+def _epoch_problem(fmt, dtype, loss, n=40, n_features=12, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_features))
+    X[rng.random(X.shape) < 0.6] = 0.0  # sparse rows: features left untouched for a while
+    n_out = 3 if loss in CLF_LOSSES else 2
+    if loss in CLF_LOSSES:
+        Y = np.where(rng.random((n, n_out)) < 0.5, -1.0, 1.0)
+    else:
+        Y = X @ rng.standard_normal((n_features, n_out)) + 0.1 * rng.standard_normal((n, n_out))
+    X = X.astype(dtype)
+    if fmt.startswith("csr"):
+        X = sp.csr_matrix(X)
+        idx = np.int64 if fmt == "csr64" else np.int32
+        X.indices, X.indptr = X.indices.astype(idx), X.indptr.astype(idx)
+    sw = rng.uniform(0.5, 2.0, n)
+    order = rng.permutation(n).astype(np.intp)
+    W = (0.3 * rng.standard_normal((n_out, n_features))).astype(dtype)
+    W[:, ::3] = 0.0
+    b = (0.1 * rng.standard_normal(n_out)).astype(dtype)
+    q = 0.01 * rng.standard_normal((n_out, n_features))
+    return X, Y.astype(dtype), sw, order, W, b, q
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr32", "csr64"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch_size", [1, 7])
+@pytest.mark.parametrize("l1_method", ["cumulative", "prox"])
+@pytest.mark.parametrize("schedule", ["constant", "optimal", "invscaling"])
+def test_compiled_epoch_matches_numpy_reference(fmt, dtype, batch_size, l1_method, schedule):
+    tol = dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-10)
+    for loss in REF_LOSSES:
+        X, Y, sw, order, W, b, q = _epoch_problem(fmt, dtype, loss)
+        kw = dict(loss=loss, epsilon=0.1, schedule=schedule, eta0=0.05, power_t=0.3,
+                  alpha=0.05, optimal_init=400.0, l1=0.03, l2=0.02, l1_method=l1_method,
+                  fit_intercept=True, batch_size=batch_size, finish=True)
+        got = _kernel_epoch(X, Y, sw, order, W, b, q, 0.05, 3.0, **kw)
+        want = _ref_epoch(X, Y, sw, order, W, b, q, 0.05, 3.0, **kw)
+        for g, w, name in zip(got, want, ("W", "b", "q", "u", "t", "loss")):
+            if name == "q" and l1_method == "prox":
+                continue
+            scale = max(1.0, float(np.max(np.abs(w))))
+            np.testing.assert_allclose(np.asarray(g, dtype=float), w, rtol=tol["rtol"],
+                                       atol=tol["atol"] * scale, err_msg=f"{name} ({loss})")
+        assert got[0].dtype == dtype and got[1].dtype == dtype
+        if l1_method == "prox" or fmt == "dense":
+            assert np.sum(got[0] == 0) == np.sum(want[0] == 0)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr32"])
+@pytest.mark.parametrize("l1_method", ["cumulative", "prox"])
+def test_compiled_epoch_edge_cases(fmt, l1_method):
+    # a long run that drives wscale below its renormalisation threshold, a
+    # step with eta * l2 >= 1 (weights reset to zero), no intercept, no L1,
+    # empty rows and an unfinished cumulative penalty
+    X, Y, sw, order, W, b, q = _epoch_problem(fmt, np.float64, "squared_error", n=150)
+    if fmt == "csr32":
+        X = X.tolil()
+        X[5] = 0.0
+        X = X.tocsr()
+    order = np.concatenate([order, order]).astype(np.intp)
+    for l1, l2, eta0, fit_intercept, finish in [(0.1, 0.6, 0.2, True, True),
+                                                (0.05, 12.0, 0.1, True, True),
+                                                (0.0, 0.3, 0.02, False, True),
+                                                (0.2, 0.0, 0.05, True, False)]:
+        kw = dict(loss="squared_error", epsilon=0.1, schedule="constant", eta0=eta0,
+                  power_t=0.5, alpha=1.0, optimal_init=1.0, l1=l1, l2=l2, l1_method=l1_method,
+                  fit_intercept=fit_intercept, batch_size=3, finish=finish)
+        got = _kernel_epoch(X, Y, sw, order, W, b, q, 0.0, 1.0, **kw)
+        want = _ref_epoch(X, Y, sw, order, W, b, q, 0.0, 1.0, **kw)
+        for g, w in zip(got[:2], want[:2]):
+            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
+        if not fit_intercept:
+            np.testing.assert_array_equal(got[1], b)
+
+
+# --------------------------------------------------------------------------
+# The cumulative L1 penalty is scikit-learn's rule: unshuffled, one sample per
+# update, the iterates agree with scikit-learn's to rounding on dense data.
+# On CSR data both damp the intercept step by 0.01 and touch only the stored
+# features, but we also apply the penalty still owed at the end of each epoch:
+# close, not equal.
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet", "l2"])
+@pytest.mark.parametrize("learning_rate", ["invscaling", "constant"])  # optimal diverges here
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_regressor_matches_sklearn_unshuffled(reg_data, penalty, learning_rate, dtype):
+    X, y = reg_data
+    X = X.astype(dtype)
+    kw = dict(penalty=penalty, alpha=0.01, l1_ratio=0.5, learning_rate=learning_rate,
+              eta0=0.005, shuffle=False, max_iter=5, tol=None)
+    ours = SGDRegressor(**kw).fit(X, y)
+    theirs = sk.SGDRegressor(**kw).fit(X, y)
+    tol = 1e-4 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=tol, atol=tol)
+    if penalty != "l2":
+        np.testing.assert_array_equal(ours.coef_ == 0, theirs.coef_ == 0)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "log_loss", "modified_huber", "squared_hinge",
+                                  "perceptron"])
+def test_classifier_matches_sklearn_unshuffled(loss):
+    X, y = make_classification(300, 20, n_informative=5, n_classes=3, random_state=0)
+    kw = dict(loss=loss, penalty="elasticnet", alpha=1e-2, l1_ratio=0.7, shuffle=False,
+              max_iter=2, tol=None)
+    if loss == "squared_hinge":  # diverges at the 'optimal' rate here (scikit-learn's too)
+        kw.update(learning_rate="constant", eta0=0.01)
+    ours = SGDClassifier(**kw).fit(X, y)
+    theirs = sk.SGDClassifier(**kw).fit(X, y)
+    # scikit-learn computes the logistic derivative by another formula: rounding
+    # differences, amplified a little by the kinks of the other losses
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-6, atol=1e-6)
+
+
+def test_cumulative_l1_has_the_lasso_support():
+    # the problem where the per-step prox leaves almost every weight nonzero
+    X, y = make_regression(2000, 200, n_informative=10, noise=1.0, random_state=0)
+    X = (X - X.mean(0)) / X.std(0)
+    y = (y - y.mean()) / y.std()
+    alpha = 1e-2
+    lasso = sk.Lasso(alpha=alpha, tol=1e-10).fit(X, y)
+    f_opt = _lasso_objective(X, y, lasso.coef_, lasso.intercept_, alpha)
+    kw = dict(penalty="l1", alpha=alpha, max_iter=30, tol=None, random_state=0)
+    cum = SGDRegressor(**kw).fit(X, y)
+    prox_ = SGDRegressor(l1_method="prox", **kw).fit(X, y)
+    theirs = sk.SGDRegressor(**kw).fit(X, y)
+    nnz = np.count_nonzero
+    assert nnz(lasso.coef_) == 10
+    assert abs(nnz(cum.coef_) - nnz(lasso.coef_)) <= 2
+    assert abs(nnz(cum.coef_) - nnz(theirs.coef_)) <= 2
+    assert nnz(prox_.coef_) > 100  # what the brief measured: the prox does not zero here
+    f = _lasso_objective(X, y, cum.coef_, cum.intercept_[0], alpha)
+    assert f <= 1.01 * f_opt
+    assert f <= 1.01 * _lasso_objective(X, y, theirs.coef_, theirs.intercept_[0], alpha)
+
+
+@pytest.mark.parametrize("l1_method", ["cumulative", "prox"])
+def test_sparse_input_close_to_dense(l1_method):
+    X, y = make_classification(2000, 300, n_informative=10, random_state=0)
+    rng = np.random.default_rng(0)
+    X[rng.random(X.shape) < 0.9] = 0.0
+    # no intercept: on CSR input its step is damped (as scikit-learn's)
+    kw = dict(loss="log_loss", penalty="l1", alpha=1e-3, max_iter=20, tol=None,
+              random_state=0, l1_method=l1_method, fit_intercept=False)
+    dense = SGDClassifier(**kw).fit(X, y)
+    csr = SGDClassifier(**kw).fit(sp.csr_matrix(X), y)
+    # same data, same order: the CSR pass touches only stored features, which
+    # for 'prox' is the same result and for 'cumulative' a lazier penalty
+    if l1_method == "prox":
+        np.testing.assert_allclose(csr.coef_, dense.coef_, rtol=1e-8, atol=1e-10)
+    else:
+        assert abs(csr.score(X, y) - dense.score(X, y)) < 0.02
+        assert np.count_nonzero(csr.coef_) <= 1.1 * np.count_nonzero(dense.coef_)
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "hinge"])
+def test_sparse_classifier_close_to_sklearn_unshuffled(loss):
+    rng = np.random.default_rng(0)
+    X = sp.random(3000, 2000, density=0.01, format="csr", random_state=rng,
+                  data_rvs=rng.standard_normal)
+    w = np.where(rng.random(2000) < 0.05, 5 * rng.standard_normal(2000), 0.0)
+    y = (X @ w + 0.1 * rng.standard_normal(3000) > 0).astype(int)
+    alpha = 1e-4
+    kw = dict(loss=loss, penalty="l1", alpha=alpha, shuffle=False, max_iter=10, tol=None)
+    ours = SGDClassifier(**kw).fit(X, y)
+    theirs = sk.SGDClassifier(**kw).fit(X, y)
+
+    def obj(m):
+        s = np.where(y == 1, 1.0, -1.0) * m.decision_function(X)
+        data = np.logaddexp(0, -s) if loss == "log_loss" else np.maximum(0, 1 - s)
+        return data.mean() + alpha * np.abs(m.coef_).sum()
+
+    assert obj(ours) <= 1.02 * obj(theirs)
+    assert abs(np.count_nonzero(ours.coef_) - np.count_nonzero(theirs.coef_)) \
+        <= 0.1 * np.count_nonzero(theirs.coef_) + 5
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=0.05)

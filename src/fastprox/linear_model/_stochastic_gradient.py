@@ -1,20 +1,35 @@
-"""Proximal mini-batch SGD: SGDRegressor and SGDClassifier with ``partial_fit``.
+"""SGDRegressor and SGDClassifier: compiled mini-batch SGD with an L1 penalty that zeroes.
 
 Same objective and parameter meaning as scikit-learn's SGD estimators::
 
     (1/n) sum_i sw_i * L(y_i, x_i @ w + b) + alpha * (l1_ratio * ||w||_1 + (1 - l1_ratio)/2 * ||w||_2^2)
 
-but the penalty is applied as a true proximal step, in the same pass as the
-gradient step, by :func:`fastprox.prox.sgd_step`::
+Each update takes a (mini-batch) gradient step with the L2 part as weight
+decay, then applies the L1 part in one of two ways (``l1_method``):
 
-    w <- prox_{eta*alpha*l1_ratio}(w - eta * (g + alpha * (1 - l1_ratio) * w))
+- ``'cumulative'`` (default, scikit-learn's rule): the cumulative penalty of
+  Tsuruoka, Tsujii & Ananiadou (2009). ``u`` is the total L1 penalty a weight
+  could have received so far (sum of ``eta_t * alpha * l1_ratio``) and ``q_j``
+  what ``w_j`` actually received; after the gradient step each weight the
+  batch touches is pulled toward zero by its pending penalty, never across it.
+  Because a weight at zero keeps accumulating penalty it must overcome, noisy
+  per-sample gradients do not keep weights off zero: on
+  ``make_regression(5000, 500, n_informative=20)`` it ends with Lasso's 20
+  nonzeros, like scikit-learn.
+- ``'prox'``: the proximal step ``w <- soft_threshold(w, eta * alpha * l1_ratio)``.
+  Also exact zeros, but with a decaying step the threshold ``eta_t * alpha``
+  is far smaller than the per-sample gradient noise, so at ``batch_size=1``
+  most weights stay (slightly) nonzero (488 of 500 on the problem above);
+  it zeroes well only with large batches or a constant step.
 
-so the L1 / elastic-net penalty yields exact zeros (scikit-learn's truncated
-cumulative penalty only approximates them). The intercept is not penalised.
-
-Updates use mini-batches of ``batch_size`` samples (the gradient is the
-weighted mean over the batch); the learning-rate schedules count ``t`` in
-updates, so ``batch_size=1`` reproduces scikit-learn's schedule exactly.
+The epochs run in a compiled kernel (``fastprox._sgd_fast``, GIL released)
+over dense rows or CSR rows; a CSR row costs O(its nonzeros): the L2 decay is
+a scale factor on ``w`` and the prox owed by features a row does not touch is
+paid lazily. The intercept is not penalised. Updates use mini-batches of
+``batch_size`` samples (the gradient is the weighted mean over the batch);
+the learning-rate schedules count ``t`` in updates, so ``batch_size=1``
+reproduces scikit-learn's schedule, and with ``shuffle=False`` on dense data
+scikit-learn's iterates (to rounding).
 """
 import numbers
 import time
@@ -29,12 +44,26 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .. import prox
+from .. import _dispatch
+from .._validation import check_csr
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
 _SCHEDULES = ("constant", "optimal", "invscaling")
 _PENALTIES = {"l2": 0.0, "l1": 1.0, "elasticnet": None}
+_L1_METHODS = ("cumulative", "prox")
+# work (stored entries x outputs) per kernel call: a few ms, so that Ctrl-C is
+# seen promptly between calls while the per-call overhead stays below 1 %
+_CHUNK_WORK = 4_000_000
+
+_KERNELS = None
+
+
+def _kernels():
+    global _KERNELS
+    if _KERNELS is None:
+        _KERNELS = _dispatch.load("_sgd_fast")
+    return _KERNELS
 
 
 # --------------------------------------------------------------------- losses
@@ -68,7 +97,23 @@ def _log_loss(p, y, eps):
 
 def _hinge(p, y, eps):
     z = y * p
-    return np.maximum(1.0 - z, 0.0), np.where(z < 1.0, -y, 0.0)
+    return np.maximum(1.0 - z, 0.0), np.where(z <= 1.0, -y, 0.0)
+
+
+def _squared_epsilon_insensitive(p, y, eps):
+    r = p - y
+    e = np.maximum(np.abs(r) - eps, 0.0)
+    return e * e, 2.0 * np.sign(r) * e
+
+
+def _squared_hinge(p, y, eps):
+    z = np.maximum(1.0 - y * p, 0.0)
+    return z * z, -2.0 * y * z
+
+
+def _perceptron(p, y, eps):
+    z = y * p
+    return np.maximum(-z, 0.0), np.where(z <= 0.0, -y, 0.0)
 
 
 def _modified_huber(p, y, eps):
@@ -79,8 +124,10 @@ def _modified_huber(p, y, eps):
 
 
 _REG_LOSSES = {"squared_error": _squared_error, "huber": _huber,
-               "epsilon_insensitive": _epsilon_insensitive}
+               "epsilon_insensitive": _epsilon_insensitive,
+               "squared_epsilon_insensitive": _squared_epsilon_insensitive}
 _CLF_LOSSES = {"log_loss": _log_loss, "hinge": _hinge, "modified_huber": _modified_huber,
+               "squared_hinge": _squared_hinge, "perceptron": _perceptron,
                "squared_error": _squared_error}
 
 
@@ -90,7 +137,7 @@ class _BaseSGD(BaseEstimator):
     def __init__(self, loss, *, penalty="l2", alpha=0.0001, l1_ratio=0.15, fit_intercept=True,
                  max_iter=1000, tol=1e-3, shuffle=True, verbose=0, epsilon=0.1,
                  random_state=None, learning_rate="optimal", eta0=0.01, power_t=0.5,
-                 n_iter_no_change=5, warm_start=False, batch_size=1):
+                 n_iter_no_change=5, warm_start=False, batch_size=1, l1_method="cumulative"):
         self.loss = loss
         self.penalty = penalty
         self.alpha = alpha
@@ -108,6 +155,7 @@ class _BaseSGD(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
         self.batch_size = batch_size
+        self.l1_method = l1_method
 
     # ------------------------------------------------------------- validation
     def _check_params(self):
@@ -115,6 +163,8 @@ class _BaseSGD(BaseEstimator):
             raise ValueError(f"loss must be one of {sorted(self._losses)}, got {self.loss!r}")
         if self.penalty not in _PENALTIES:
             raise ValueError(f"penalty must be 'l1', 'l2' or 'elasticnet', got {self.penalty!r}")
+        if self.l1_method not in _L1_METHODS:
+            raise ValueError(f"l1_method must be one of {_L1_METHODS}, got {self.l1_method!r}")
         if self.learning_rate not in _SCHEDULES:
             raise ValueError(f"learning_rate must be one of {_SCHEDULES}, "
                              f"got {self.learning_rate!r}")
@@ -140,18 +190,13 @@ class _BaseSGD(BaseEstimator):
         return self.l1_ratio if ratio is None else ratio
 
     # ---------------------------------------------------------------- helpers
-    def _eta(self, t):
-        if self.learning_rate == "constant":
-            return self.eta0
-        if self.learning_rate == "invscaling":
-            return self.eta0 / t ** self.power_t
-        return 1.0 / (self.alpha * (self._optimal_init + t - 1.0))
-
     def _init_optimal(self):
         # Bottou's heuristic for t0, as in scikit-learn's _plain_sgd
         typw = np.sqrt(1.0 / np.sqrt(self.alpha)) if self.alpha > 0 else 1.0
         _, d = self._losses[self.loss](np.array([-typw]), np.array([1.0]), self.epsilon)
-        eta0 = typw / max(1.0, abs(float(d[0])))
+        # the signed derivative, as scikit-learn takes it: it is negative for every
+        # loss here, so the initial step is typw
+        eta0 = typw / max(1.0, float(d[0]))
         return 1.0 / (eta0 * self.alpha) if self.alpha > 0 else 1.0
 
     def _allocate(self, n_features, n_out, dtype):
@@ -161,55 +206,60 @@ class _BaseSGD(BaseEstimator):
         self._optimal_init = self._init_optimal()
         self._partial_rng = None
 
-    def _epoch(self, X, Y, sw, rng, l1, l2):
-        """One pass over (X, Y) in mini-batches; returns the weighted mean loss."""
-        n = X.shape[0]
-        order = rng.permutation(n) if self.shuffle else None
-        if order is not None:
-            X, Y, sw = X[order], Y[order], sw[order]
+    # On CSR input the intercept step is damped by this factor, as scikit-learn
+    # does: the intercept moves at every sample while a sparse feature moves
+    # only when present, and the undamped intercept's noise leaks into the
+    # weights. Measured (bench_sgd's 20000 x 50000 problem, 20 epochs): the
+    # L1 objective 0.522 undamped vs 0.475 damped (scikit-learn 0.475).
+    _SPARSE_INTERCEPT_DECAY = 0.01
+
+    def _intercept_decay(self, sparse):
+        return self._SPARSE_INTERCEPT_DECAY if sparse else 1.0
+
+    def _reset_l1_state(self):
+        """Start the cumulative penalty afresh (each fit, as scikit-learn does)."""
+        self._l1_u = 0.0
+        self._l1_q = np.zeros(self._W.shape, dtype=np.float64)
+
+    def _epoch(self, Xk, Y, sw, rng, l1, l2):
+        """One pass over the rows in mini-batches; returns the weighted mean loss.
+
+        ``Xk`` is ``(data, indices, indptr, n_features)`` as the kernel takes it.
+        The pass is cut into calls of a few milliseconds each (whole mini-batches),
+        so that a KeyboardInterrupt is seen between two of them.
+        """
+        kern = _kernels()
+        data, indices, indptr, n_features = Xk
+        sparse = indptr.shape[0] > 0
+        n = Y.shape[0]
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        order = order.astype(np.intp, copy=False)
         W, b = self._W, self.intercept_
-        loss_fn, eps = self._losses[self.loss], self.epsilon
+        cumulative = self.l1_method == "cumulative" and l1 > 0
+        q = self._l1_q if cumulative else np.zeros((1, 1))
+        u = np.array([self._l1_u], dtype=np.float64)
         bs = self.batch_size
-        total = 0.0
-        sparse = sp.issparse(X)
-        if sparse:
-            # Raw CSR arrays: a mini-batch is a contiguous range of nonzeros, so
-            # its product and gradient are a few NumPy calls on views, without
-            # building a scipy matrix per update (10x fewer microseconds).
-            data, indices, indptr = X.data, X.indices, X.indptr
-            row_of = np.repeat(np.arange(n), np.diff(indptr))
-            n_features = X.shape[1]
-        for start in range(0, n, bs):
-            stop = min(start + bs, n)
-            Yb = Y[start:stop]
-            swb = sw[start:stop]
-            if sparse:
-                a, z = indptr[start], indptr[stop]
-                vals, cols, rows = data[a:z], indices[a:z], row_of[a:z] - start
-                P = np.empty((stop - start, W.shape[0]), dtype=W.dtype)
-                for k in range(W.shape[0]):
-                    P[:, k] = np.bincount(rows, weights=vals * W[k, cols],
-                                          minlength=stop - start)
-            else:
-                Xb = X[start:stop]
-                P = Xb @ W.T
-            P += b
-            loss, d = loss_fn(P, Yb, eps)
-            total += float(swb @ loss.sum(axis=1))
-            d *= (swb / (stop - start))[:, None]
-            if sparse:
-                G = np.empty_like(W)
-                for k in range(W.shape[0]):
-                    G[k] = np.bincount(cols, weights=vals * d[rows, k], minlength=n_features)
-            else:
-                G = np.ascontiguousarray((Xb.T @ d).T, dtype=W.dtype)
-            eta = self._eta(self.t_)
-            # the penalty rides in the fused step: decay by l2, soft-threshold at eta*l1
-            prox.sgd_step(W, G, eta, l1, l2, check_input=False)
-            if self.fit_intercept:
-                b -= (eta * d.sum(axis=0)).astype(b.dtype)
-            self.t_ += 1.0
-        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+        per_row = (indptr[-1] / max(n, 1) if indptr.shape[0] else n_features) + 1.0
+        chunk = max(bs, int(_CHUNK_WORK / (per_row * W.shape[0])) // bs * bs)
+        lr_code = kern.SCHEDULES[self.learning_rate]
+        total, t = 0.0, float(self.t_)
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            loss, t = kern.sgd_epoch(
+                data, indices, indptr, n_features, Y, sw, order[start:stop], W, b, q, u, t,
+                loss=kern.LOSSES[self.loss], epsilon=float(self.epsilon), schedule=lr_code,
+                eta0=float(self.eta0), power_t=float(self.power_t), alpha=float(self.alpha),
+                optimal_init=float(self._optimal_init), l1=float(l1), l2=float(l2),
+                l1_method=kern.L1_METHODS[self.l1_method],
+                fit_intercept=bool(self.fit_intercept),
+                intercept_decay=self._intercept_decay(sparse), batch_size=bs,
+                finish=stop == n)
+            total += loss
+            if not np.isfinite(loss):
+                break
+        self.t_ = t
+        self._l1_u = float(u[0])
+        if not (np.isfinite(total) and np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
             raise ValueError("SGD diverged (non-finite weights); lower eta0, use "
                              "learning_rate='optimal' or scale the inputs")
         return total / max(float(sw.sum()), np.finfo(float).tiny)
@@ -222,6 +272,13 @@ class _BaseSGD(BaseEstimator):
 
     def _run(self, X, Y, sw, n_epochs, stop):
         ratio = self._l1_ratio_
+        if sp.issparse(X):
+            # validated once per fit (structure and index range): the kernel reads blindly
+            A = check_csr(X, "X", dtype=self.coef_.dtype)
+            Xk = (A.data, A.indices, A.indptr, A.shape[1])
+        else:
+            Xk = (np.ascontiguousarray(X, dtype=self.coef_.dtype), np.empty(0, np.int32),
+                  np.empty(0, np.int32), X.shape[1])
         l1, l2 = self.alpha * ratio, self.alpha * (1.0 - ratio)
         if stop:  # fit: reproducible from random_state
             rng = check_random_state(self.random_state)
@@ -233,7 +290,7 @@ class _BaseSGD(BaseEstimator):
         converged = False
         for epoch in range(n_epochs):
             t0 = time.perf_counter()
-            loss = self._epoch(X, Y, sw, rng, l1, l2)
+            loss = self._epoch(Xk, Y, sw, rng, l1, l2)
             n_iter += 1
             if self.verbose:
                 print(f"-- Epoch {epoch + 1}, avg. loss {loss:.6f}, nnz {np.count_nonzero(self.coef_)}"
@@ -270,19 +327,25 @@ class _BaseSGD(BaseEstimator):
         self._l1_ratio_ = self._check_params()
         first = not hasattr(self, "coef_") or (not partial and not self.warm_start)
         X, y = self._validate(X, y, reset=first)
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sw = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=np.float64))
         Y = self._targets(y, first, classes, partial)
         n_out = Y.shape[1]
         if first:
             self._allocate(X.shape[1], n_out, X.dtype)
+            self._reset_l1_state()
         elif self._W.shape != (n_out, X.shape[1]):
             raise ValueError(f"The model has coef_ of shape {self.coef_.shape}; this data "
                              f"needs {n_out} x {X.shape[1]} weights")
         else:
             self.coef_, self.intercept_ = self.coef_.copy(), self.intercept_.copy()
+            if not partial or getattr(self, "_l1_q", None) is None \
+                    or self._l1_q.shape != self._W.shape:
+                self._reset_l1_state()
+            else:  # partial_fit carries the cumulative penalty on, like fit's next epoch
+                self._l1_q = self._l1_q.copy()
             # warm start / partial_fit on data of another dtype: keep the model's dtype
             X = X.astype(self.coef_.dtype, copy=False)
-        Y = Y.astype(self.coef_.dtype, copy=False)
+        Y = np.ascontiguousarray(Y, dtype=self.coef_.dtype)
         if partial:
             self.n_iter_ = self._run(X, Y, sw, 1, stop=False)
         else:
@@ -313,17 +376,20 @@ class _BaseSGD(BaseEstimator):
 
 
 class SGDRegressor(RegressorMixin, _BaseSGD):
-    """Linear regression by proximal mini-batch SGD (L1 / L2 / elastic net).
+    """Linear regression by mini-batch SGD (L1 / L2 / elastic net), compiled epochs.
 
     Minimises ``(1/n) sum_i L(y_i, x_i @ w + b) + alpha * R(w)`` with
     ``R(w) = l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||_2^2`` (scikit-learn's
     scaling; ``penalty='l1'`` is ``l1_ratio=1``, ``'l2'`` is ``l1_ratio=0``).
-    The penalty is applied as an exact proximal step, so L1 gives exact zeros.
+    The L1 part is applied by the cumulative penalty (default, scikit-learn's
+    rule) or a proximal step (``l1_method``); both give exact zeros, the first
+    far more of them at ``batch_size=1`` (see the module docstring).
 
     Parameters
     ----------
-    loss : {'squared_error', 'huber', 'epsilon_insensitive'}, default='squared_error'
-        ``squared_error`` is ``0.5 * (y - p)**2``.
+    loss : {'squared_error', 'huber', 'epsilon_insensitive', \
+'squared_epsilon_insensitive'}, default='squared_error'
+        ``squared_error`` is ``0.5 * (y - p)**2``; the others as in scikit-learn.
     penalty : {'l2', 'l1', 'elasticnet'}, default='l2'
     alpha : float, default=0.0001
         Penalty strength.
@@ -350,10 +416,20 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     warm_start : bool, default=False
         Reuse ``coef_``/``intercept_`` and the schedule's ``t_`` in :meth:`fit`.
     batch_size : int, default=1
-        Samples per update (the gradient is their weighted mean). The prox
-        zeroes a weight whose mini-batch gradient stays below ``alpha *
-        l1_ratio``; per-sample gradients are noisy, so larger batches (16-256)
-        give sparser final iterates, and far fewer Python-level updates.
+        Samples per update (the gradient is their weighted mean; the schedule's
+        ``t`` counts updates). 1 is scikit-learn's algorithm.
+    l1_method : {'cumulative', 'prox'}, default='cumulative'
+        How the L1 part is applied after each gradient step. 'cumulative': the
+        cumulative penalty of Tsuruoka, Tsujii & Ananiadou (2009), as
+        scikit-learn: each weight the update touches is pulled toward zero by
+        the total penalty it could have received so far minus what it did
+        receive, never across zero. 'prox': soft-threshold at ``eta * alpha *
+        l1_ratio``; it zeroes a weight only while its (mini-batch) gradient
+        stays below ``alpha * l1_ratio``, so with per-sample noise it leaves
+        most weights slightly nonzero unless batches are large (16-256) or the
+        step constant. On ``make_regression(5000, 500, n_informative=20)``,
+        ``alpha=1e-3``, 50 epochs: 20 nonzeros (Lasso's support) vs 488, same
+        objective.
 
     Attributes
     ----------
@@ -363,6 +439,17 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Epochs run by the last fit / partial_fit.
     t_ : float
         Number of updates done plus one (drives the learning-rate schedule).
+
+    Notes
+    -----
+    Each epoch runs in compiled code without the GIL, over dense rows or CSR
+    rows (O(nonzeros) per row: the L2 decay is a scale factor and the L1 owed
+    by untouched features is paid lazily). On CSR input the intercept step is
+    damped by 0.01, as in scikit-learn. With ``shuffle=False`` and
+    ``batch_size=1`` on dense data the iterates equal scikit-learn's to
+    rounding. :meth:`partial_fit` carries the cumulative penalty across calls,
+    so blocks fed in order reproduce :meth:`fit`'s epochs; a fit that raises
+    (divergence, Ctrl-C) leaves the previous model untouched.
 
     Examples
     --------
@@ -382,13 +469,14 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     def __init__(self, loss="squared_error", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
                  fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
                  epsilon=0.1, random_state=None, learning_rate="invscaling", eta0=0.01,
-                 power_t=0.25, n_iter_no_change=5, warm_start=False, batch_size=1):
+                 power_t=0.25, n_iter_no_change=5, warm_start=False, batch_size=1,
+                 l1_method="cumulative"):
         super().__init__(loss, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
                          fit_intercept=fit_intercept, max_iter=max_iter, tol=tol,
                          shuffle=shuffle, verbose=verbose, epsilon=epsilon,
                          random_state=random_state, learning_rate=learning_rate, eta0=eta0,
                          power_t=power_t, n_iter_no_change=n_iter_no_change,
-                         warm_start=warm_start, batch_size=batch_size)
+                         warm_start=warm_start, batch_size=batch_size, l1_method=l1_method)
 
     def _targets(self, y, first, classes, partial):
         return np.asarray(y, dtype=np.float64).reshape(-1, 1)
@@ -398,7 +486,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         return self._fit_common(X, y, sample_weight, partial=False)
 
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch of proximal SGD over the block ``(X, y)``; returns self."""
+        """One epoch of SGD over the block ``(X, y)``; returns self."""
         return self._fit_common(X, y, sample_weight, partial=True)
 
     def _allocate(self, n_features, n_out, dtype):
@@ -416,7 +504,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
 
 class SGDClassifier(ClassifierMixin, _BaseSGD):
-    """Linear classifier by proximal mini-batch SGD; one-vs-rest for multiclass.
+    """Linear classifier by mini-batch SGD (compiled epochs); one-vs-rest for multiclass.
 
     Same objective as :class:`SGDRegressor` with targets ``y in {-1, +1}`` per
     class and a classification loss. Binary problems have one weight row,
@@ -425,9 +513,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     Parameters
     ----------
-    loss : {'hinge', 'log_loss', 'modified_huber', 'squared_error'}, default='hinge'
+    loss : {'hinge', 'log_loss', 'modified_huber', 'squared_hinge', 'perceptron', \
+'squared_error'}, default='hinge'
+        As in scikit-learn (hinge and perceptron step at the margin too).
     penalty, alpha, l1_ratio, fit_intercept, max_iter, tol, shuffle, verbose,
-    epsilon, random_state, n_iter_no_change, warm_start, batch_size :
+    epsilon, random_state, n_iter_no_change, warm_start, batch_size, l1_method :
         As in :class:`SGDRegressor`.
     learning_rate : {'optimal', 'constant', 'invscaling'}, default='optimal'
     eta0 : float, default=0.01
@@ -455,13 +545,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def __init__(self, loss="hinge", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
                  fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
                  epsilon=0.1, random_state=None, learning_rate="optimal", eta0=0.01,
-                 power_t=0.5, n_iter_no_change=5, warm_start=False, batch_size=1):
+                 power_t=0.5, n_iter_no_change=5, warm_start=False, batch_size=1,
+                 l1_method="cumulative"):
         super().__init__(loss, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
                          fit_intercept=fit_intercept, max_iter=max_iter, tol=tol,
                          shuffle=shuffle, verbose=verbose, epsilon=epsilon,
                          random_state=random_state, learning_rate=learning_rate, eta0=eta0,
                          power_t=power_t, n_iter_no_change=n_iter_no_change,
-                         warm_start=warm_start, batch_size=batch_size)
+                         warm_start=warm_start, batch_size=batch_size, l1_method=l1_method)
 
     def _targets(self, y, first, classes, partial):
         check_classification_targets(y)
