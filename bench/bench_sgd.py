@@ -174,7 +174,9 @@ def main(argv=None):
     p.add_argument("--density", type=float, default=0.001)
     p.add_argument("--epochs-reg", type=int, default=50)
     p.add_argument("--epochs-clf", type=int, default=20)
-    p.add_argument("--obj-tol", type=float, default=0.01,
+    # 2 %: the shuffle order alone moves a 20-epoch hinge/L1 objective by ~1.3 %
+    # (seeds 0-3: ours 0.321-0.323, scikit-learn's 0.319-0.323)
+    p.add_argument("--obj-tol", type=float, default=0.02,
                    help="largest relative excess of our objective over scikit-learn's")
     args = p.parse_args(argv)
     _common.finish_args(args, quick_budget=0.02, full_budget=2.0)
