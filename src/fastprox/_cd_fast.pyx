@@ -26,6 +26,7 @@ column sums to zero). ``sum_R`` moves by ``n * mu_j * dw`` per update, O(1).
 All inputs are validated in Python (shapes, dtypes, index ranges); the
 kernels never raise.
 """
+import numpy as np
 from cython.parallel cimport prange
 from libc.math cimport fabs, INFINITY
 from libc.stdint cimport int32_t, int64_t
@@ -135,59 +136,67 @@ def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
     return dw_max
 
 
-def cd_solve_dense(const floating[::1, :] X, const Py_ssize_t[::1] ws, floating[::1] w,
-                   floating[::1] R, const floating[::1] y, const floating[::1] norms2,
-                   floating l1, floating l2, bint positive, Py_ssize_t max_epochs,
-                   double tol_abs):
-    """Cyclic CD epochs over columns ``ws`` until the duality gap is ``<= tol_abs``.
+def cd_solve_gram(const double[:, ::1] G, const double[::1] Xty, double y_norm2,
+                  double[::1] w, double l1, double l2, bint positive, Py_ssize_t max_epochs,
+                  double tol_abs, double tol_step):
+    """Cyclic CD on the Gram form until the duality gap is ``<= tol_abs``.
 
-    For problems whose working set is every feature (a few dozen): the whole
-    solve is one call, as in scikit-learn, where the Python orchestration of
-    :func:`cd_epoch_dense` cost more than the arithmetic. The gap is
-    scikit-learn's (``duality_gap`` in ``_solver.py``) over the columns
-    ``ws``, checked after every epoch; needs ``l1 > 0``. ``y`` is the target
-    with ``R = y - X w``. Returns ``(epochs, gap)``; updates ``w``, ``R``.
+    For problems with a few dozen features: ``G = Xc.T @ Xc`` and
+    ``Xty = Xc.T @ yc`` (float64), so an epoch costs ``O(p^2)`` instead of
+    ``O(n p)``; the whole solve is one call, as in scikit-learn, where the
+    Python orchestration of the working-set solver cost more than the
+    arithmetic (diabetes, 442 x 10: 0.8 ms against scikit-learn's 0.6 ms).
+    Keeps ``H = G w``; the residual enters only through
+    ``Xc.T R = Xty - H``, ``||R||^2 = ||yc||^2 - 2 w.Xty + w.H`` and
+    ``yc.R = ||yc||^2 - w.Xty``. The gap is scikit-learn's, checked after an
+    epoch whose largest step is ``<= tol_step`` times the largest weight, and
+    every 10 epochs. Needs ``l1 > 0``. Returns ``(epochs, gap)``.
     """
-    cdef Py_ssize_t n = X.shape[0], m = ws.shape[0]
-    cdef Py_ssize_t k, j, i, epoch = 0
-    cdef floating w_j, new, tmp, dw
-    cdef const floating* col
-    cdef double r_norm2, w_norm2, w_l1, ry, g, dual_norm, scale, gap = INFINITY
+    cdef Py_ssize_t p = G.shape[0], j, k, epoch = 0
+    cdef double w_j, new, tmp, dw, dw_max, w_max, g, dual_norm, scale
+    cdef double w_xty, w_h, w_norm2, w_l1, r_norm2, gap = INFINITY
+    cdef double[::1] H = np.zeros(p)
+    for j in range(p):
+        for k in range(p):
+            H[k] += G[k, j] * w[j]
     with nogil:
         while epoch < max_epochs:
             epoch += 1
-            for k in range(m):
-                j = ws[k]
-                if norms2[j] == 0:
+            dw_max = 0
+            w_max = 0
+            for j in range(p):
+                if G[j, j] == 0:
                     continue
                 w_j = w[j]
-                col = &X[0, j]
-                tmp = _vdot(n, col, &R[0]) + w_j * norms2[j]
-                new = _cd_update(w_j, tmp, norms2[j], l1, l2, positive)
+                tmp = Xty[j] - H[j] + w_j * G[j, j]
+                new = _cd_update(w_j, tmp, G[j, j], l1, l2, positive)
                 if new != w_j:
-                    dw = w_j - new
-                    for i in range(n):
-                        R[i] = R[i] + dw * col[i]
+                    dw = new - w_j
+                    for k in range(p):  # G symmetric: row j is column j
+                        H[k] += dw * G[j, k]
                     w[j] = new
-            r_norm2 = 0
-            ry = 0
-            for i in range(n):
-                r_norm2 += (<double> R[i]) * R[i]
-                ry += (<double> R[i]) * y[i]
+                    dw_max = max(dw_max, fabs(dw))
+                w_max = max(w_max, fabs(new))
+            if dw_max > tol_step * w_max and epoch % 10 and epoch < max_epochs:
+                continue
+            w_xty = 0
+            w_h = 0
             w_norm2 = 0
             w_l1 = 0
             dual_norm = 0
-            for k in range(m):
-                j = ws[k]
-                w_norm2 += (<double> w[j]) * w[j]
+            for j in range(p):
+                w_xty += w[j] * Xty[j]
+                w_h += w[j] * H[j]
+                w_norm2 += w[j] * w[j]
                 w_l1 += fabs(w[j])
-                g = _vdot(n, &X[0, j], &R[0]) - (<double> l2) * w[j]
+                g = Xty[j] - H[j] - l2 * w[j]
                 if not positive:
                     g = fabs(g)
                 dual_norm = max(dual_norm, g)
+            r_norm2 = max(y_norm2 - 2 * w_xty + w_h, 0.0)
             scale = l1 / dual_norm if dual_norm > l1 else 1.0
             gap = (0.5 * (r_norm2 + l2 * w_norm2) * (1 + scale * scale) + l1 * w_l1
-                   - scale * ry)
+                   - scale * (y_norm2 - w_xty))
             if gap <= tol_abs:
                 break
     return epoch, gap
