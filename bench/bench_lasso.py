@@ -11,6 +11,7 @@ same objective?
     ... --json PATH        # where the JSON goes (default bench/results/bench_lasso*.json)
     ... --cases corr dense # only the data sets whose name contains one of these
     ... --no-cv            # skip LassoCV (100 alphas x 5 folds) on the dense sets
+    ... --no-others        # skip skglm / celer even when installed
 
 Times are medians of ``--repeat`` fits, ours and scikit-learn's interleaved in
 the same run. Each JSON row has ``op``, ``dtype``, ``size``, ``threads``,
@@ -46,22 +47,27 @@ def correlated(n, p, rho=0.8, k=100, noise=0.5, seed=0):
     return X, X @ w + noise * rng.standard_normal(n)
 
 
+def _sparse_case(n, p, density, k=100):
+    X = sp.random(n, p, density=density, format="csr", random_state=0)
+    w = np.zeros(p)
+    w[:k] = np.random.default_rng(0).standard_normal(k)
+    return X, X @ w + 0.1 * np.random.default_rng(1).standard_normal(n)
+
+
 def datasets(quick):
+    """(name, builder) pairs: built only when selected (``sp.random`` on 20000 x
+    50000 briefly needs ~8 GB)."""
     if quick:
-        yield "dense", make_regression(100, 300, n_informative=10, random_state=0)[:2]
-        X = sp.random(500, 1000, density=0.01, format="csr", random_state=0)
-        yield "sparse", (X, X @ np.random.default_rng(0).standard_normal(1000))
-        yield "diabetes", load_diabetes(return_X_y=True)
-        yield "correlated", correlated(100, 500, k=10)
+        yield "dense", lambda: make_regression(100, 300, n_informative=10, random_state=0)[:2]
+        yield "sparse", lambda: _sparse_case(500, 1000, 0.01, k=10)
+        yield "diabetes", lambda: load_diabetes(return_X_y=True)
+        yield "correlated", lambda: correlated(100, 500, k=10)
         return
-    yield "dense 1000x5000", make_regression(1000, 5000, n_informative=50, noise=1.0,
-                                             random_state=0)[:2]
-    X = sp.random(20000, 50000, density=0.001, format="csr", random_state=0)
-    w = np.zeros(50000)
-    w[:100] = np.random.default_rng(0).standard_normal(100)
-    yield "sparse 20000x50000", (X, X @ w + 0.1 * np.random.default_rng(1).standard_normal(20000))
-    yield "diabetes", load_diabetes(return_X_y=True)
-    yield "correlated 1000x10000", correlated(1000, 10000)
+    yield "dense 1000x5000", lambda: make_regression(1000, 5000, n_informative=50, noise=1.0,
+                                                     random_state=0)[:2]
+    yield "sparse 20000x50000", lambda: _sparse_case(20000, 50000, 0.001)
+    yield "diabetes", lambda: load_diabetes(return_X_y=True)
+    yield "correlated 1000x10000", lambda: correlated(1000, 10000)
 
 
 def classification_sets(quick):
@@ -86,9 +92,11 @@ def objective(X, y, coef, intercept, alpha):
     return 0.5 * float(r @ r) / len(y) + alpha * float(np.abs(coef).sum())
 
 
-def solvers():
+def solvers(others=True):
     out = {"fastprox": lambda a, tol: fp.Lasso(alpha=a, tol=tol, max_iter=10_000),
            "sklearn": lambda a, tol: sk.Lasso(alpha=a, tol=tol, max_iter=10_000)}
+    if not others:
+        return out
     try:
         import skglm
         out["skglm"] = lambda a, tol: skglm.Lasso(alpha=a, tol=tol)
@@ -143,6 +151,7 @@ def main():
     ap.add_argument("--cases", nargs="+", default=None,
                     help="only data sets whose name contains one of these strings")
     ap.add_argument("--no-cv", action="store_true", help="skip the LassoCV comparison")
+    ap.add_argument("--no-others", action="store_true", help="skip skglm and celer")
     ap.add_argument("--cv-tol", type=float, default=1e-4,
                     help="tol of the LassoCV fits (the estimators' default)")
     ap.add_argument("--divs", type=int, nargs="+", default=[10, 100, 1000])
@@ -163,9 +172,10 @@ def main():
     print(header)
     print("-" * len(header))
     cv_sets = []
-    for name, (X, y) in datasets(args.quick):
+    for name, build in datasets(args.quick):
         if args.cases and not any(c in name for c in args.cases):
             continue
+        X, y = build()
         if not sp.issparse(X) and X.shape[1] > 100:
             cv_sets.append((name, X, y))
         Xc = X.toarray() if sp.issparse(X) and X.shape[0] * X.shape[1] < 1e6 else X
@@ -178,9 +188,9 @@ def main():
         del Xc
         for div in args.divs:
             alpha = a_max / div
-            res = {name_: dict(times=[]) for name_ in solvers()}
+            res = {name_: dict(times=[]) for name_ in solvers(not args.no_others)}
             for _ in range(args.repeat):  # interleaved: load changes hit both alike
-                for sname, make in solvers().items():
+                for sname, make in solvers(not args.no_others).items():
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", ConvergenceWarning)
                         t0 = time.perf_counter()
