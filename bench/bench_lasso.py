@@ -110,6 +110,15 @@ def solvers(others=True):
     return out
 
 
+def _timed_fit(make, X, y):
+    """``(fitted model, seconds)``, warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        m = make().fit(X, y)
+        return m, time.perf_counter() - t0
+
+
 def bench_cv(sets, args, threads):
     """LassoCV, 100 alphas x 5 folds, ours vs scikit-learn's (same folds, same grid)."""
     print()
@@ -123,11 +132,8 @@ def bench_cv(sets, args, threads):
         res = {k: dict(times=[]) for k in makers}
         for _ in range(max(1, args.repeat // 2)):
             for sname, make in makers.items():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    t0 = time.perf_counter()
-                    m = make().fit(X, y)
-                    res[sname]["times"].append(time.perf_counter() - t0)
+                m, t = _timed_fit(make, X, y)
+                res[sname]["times"].append(t)
                 res[sname].update(alpha=float(m.alpha_),
                                   mse=float(np.min(m.mse_path_.mean(axis=-1))))
         for r in res.values():
@@ -230,11 +236,8 @@ def main():
             res = {k: dict(times=[]) for k in makers}
             for _ in range(args.repeat):
                 for sname, make in makers.items():
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        t0 = time.perf_counter()
-                        m = make().fit(X, y)
-                        res[sname]["times"].append(time.perf_counter() - t0)
+                    m, t = _timed_fit(make, X, y)
+                    res[sname]["times"].append(t)
                     coef = m.coef_.ravel()
                     res[sname].update(
                         objective=logistic_objective(X, y, coef, float(np.ravel(m.intercept_)[0]),

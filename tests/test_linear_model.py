@@ -36,6 +36,17 @@ def _alpha_max(X, y, fit_intercept, l1_ratio=1.0):
     return np.abs(X.T @ y).max() / (len(y) * l1_ratio)
 
 
+def _fit_both(X, y, dtype, X_ref=None, **kw):
+    """Fit ours and scikit-learn's ElasticNet; return ours and both objectives."""
+    X_ref = X if X_ref is None else X_ref
+    ours = ElasticNet(**kw).fit(X, y.astype(dtype))
+    ref = sk.ElasticNet(**kw).fit(X_ref, y.astype(dtype))
+    assert ours.coef_.dtype == dtype
+    alpha, l1_ratio = kw["alpha"], kw.get("l1_ratio", 0.5)
+    return (ours, _objective(X_ref, y, ours.coef_, ours.intercept_, alpha, l1_ratio),
+            _objective(X_ref, y, ref.coef_, ref.intercept_, alpha, l1_ratio))
+
+
 @pytest.fixture(scope="module")
 def data():
     X, y = make_regression(120, 300, n_informative=15, noise=2.0, random_state=0)
@@ -59,11 +70,7 @@ def test_objective_matches_sklearn(data, fmt, dtype, fit_intercept, div, l1_rati
     tight = dtype == np.float64
     kw = dict(alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
               tol=1e-10 if tight else 1e-7, max_iter=100_000 if tight else 5000)
-    ours = ElasticNet(**kw).fit(X, y.astype(dtype))
-    ref = sk.ElasticNet(**kw).fit(X, y.astype(dtype))
-    assert ours.coef_.dtype == dtype
-    f_ours = _objective(X, y, ours.coef_, ours.intercept_, alpha, l1_ratio)
-    f_ref = _objective(X, y, ref.coef_, ref.intercept_, alpha, l1_ratio)
+    _, f_ours, f_ref = _fit_both(X, y, dtype, **kw)
     rtol = 1e-6 if dtype == np.float64 else 1e-5
     assert f_ours <= f_ref * (1 + rtol)
     assert abs(f_ours - f_ref) <= rtol * f_ref
@@ -175,12 +182,9 @@ def test_dense_layouts_implicit_centring(data, layout, dtype, fit_intercept):
     X_ref = np.ascontiguousarray(X)
     alpha = _alpha_max(X_ref.astype(np.float64), y, fit_intercept) / 30
     tight = dtype == np.float64 and layout != "offset"
-    kw = dict(alpha=alpha, fit_intercept=fit_intercept, tol=1e-10 if tight else 1e-7,
-              max_iter=100_000)
-    ours = Lasso(**kw).fit(X, y.astype(dtype))
-    ref = sk.Lasso(**kw).fit(X_ref, y.astype(dtype))
-    f_ours = _objective(X_ref, y, ours.coef_, ours.intercept_, alpha, 1.0)
-    f_ref = _objective(X_ref, y, ref.coef_, ref.intercept_, alpha, 1.0)
+    kw = dict(alpha=alpha, l1_ratio=1.0, fit_intercept=fit_intercept,
+              tol=1e-10 if tight else 1e-7, max_iter=100_000)
+    _, f_ours, f_ref = _fit_both(X, y, dtype, X_ref=X_ref, **kw)
     rtol = 1e-6 if dtype == np.float64 else 1e-4
     assert abs(f_ours - f_ref) <= rtol * f_ref
 
@@ -199,13 +203,10 @@ def test_few_features_gram_path(dtype, fit_intercept, l1_ratio, positive):
         kw = dict(alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
                   positive=positive, tol=1e-10 if dtype == np.float64 else 1e-6,
                   max_iter=100_000)
-        with warnings.catch_warnings():
+        ours, f_ours, f_ref = _fit_both(X, y, dtype, **kw)
+        with warnings.catch_warnings():  # ours converges (scikit-learn's float32 may not)
             warnings.simplefilter("error", ConvergenceWarning)
-            ours = ElasticNet(**kw).fit(X, y.astype(dtype))
-        ref = sk.ElasticNet(**kw).fit(X, y.astype(dtype))
-        assert ours.coef_.dtype == dtype
-        f_ours = _objective(X, y, ours.coef_, ours.intercept_, alpha, l1_ratio)
-        f_ref = _objective(X, y, ref.coef_, ref.intercept_, alpha, l1_ratio)
+            ElasticNet(**kw).fit(X, y.astype(dtype))
         rtol = 1e-6 if dtype == np.float64 else 1e-5
         assert abs(f_ours - f_ref) <= rtol * f_ref
         if positive:
