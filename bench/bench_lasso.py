@@ -9,6 +9,9 @@ same objective?
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src python bench/bench_lasso.py
     ... --quick            # tiny problems, seconds
     ... --json PATH        # where the JSON goes (default bench/results/bench_lasso*.json)
+    ... --cases corr dense # only the data sets whose name contains one of these
+    ... --no-cv            # skip LassoCV (100 alphas x 5 folds) on the dense sets
+    ... --no-others        # skip skglm / celer even when installed
 
 Times are medians of ``--repeat`` fits, ours and scikit-learn's interleaved in
 the same run. Each JSON row has ``op``, ``dtype``, ``size``, ``threads``,
@@ -44,22 +47,27 @@ def correlated(n, p, rho=0.8, k=100, noise=0.5, seed=0):
     return X, X @ w + noise * rng.standard_normal(n)
 
 
+def _sparse_case(n, p, density, k=100):
+    X = sp.random(n, p, density=density, format="csr", random_state=0)
+    w = np.zeros(p)
+    w[:k] = np.random.default_rng(0).standard_normal(k)
+    return X, X @ w + 0.1 * np.random.default_rng(1).standard_normal(n)
+
+
 def datasets(quick):
+    """(name, builder) pairs: built only when selected (``sp.random`` on 20000 x
+    50000 briefly needs ~8 GB)."""
     if quick:
-        yield "dense", make_regression(100, 300, n_informative=10, random_state=0)[:2]
-        X = sp.random(500, 1000, density=0.01, format="csr", random_state=0)
-        yield "sparse", (X, X @ np.random.default_rng(0).standard_normal(1000))
-        yield "diabetes", load_diabetes(return_X_y=True)
-        yield "correlated", correlated(100, 500, k=10)
+        yield "dense", lambda: make_regression(100, 300, n_informative=10, random_state=0)[:2]
+        yield "sparse", lambda: _sparse_case(500, 1000, 0.01, k=10)
+        yield "diabetes", lambda: load_diabetes(return_X_y=True)
+        yield "correlated", lambda: correlated(100, 500, k=10)
         return
-    yield "dense 1000x5000", make_regression(1000, 5000, n_informative=50, noise=1.0,
-                                             random_state=0)[:2]
-    X = sp.random(20000, 50000, density=0.001, format="csr", random_state=0)
-    w = np.zeros(50000)
-    w[:100] = np.random.default_rng(0).standard_normal(100)
-    yield "sparse 20000x50000", (X, X @ w + 0.1 * np.random.default_rng(1).standard_normal(20000))
-    yield "diabetes", load_diabetes(return_X_y=True)
-    yield "correlated 1000x10000", correlated(1000, 10000)
+    yield "dense 1000x5000", lambda: make_regression(1000, 5000, n_informative=50, noise=1.0,
+                                                     random_state=0)[:2]
+    yield "sparse 20000x50000", lambda: _sparse_case(20000, 50000, 0.001)
+    yield "diabetes", lambda: load_diabetes(return_X_y=True)
+    yield "correlated 1000x10000", lambda: correlated(1000, 10000)
 
 
 def classification_sets(quick):
@@ -84,9 +92,11 @@ def objective(X, y, coef, intercept, alpha):
     return 0.5 * float(r @ r) / len(y) + alpha * float(np.abs(coef).sum())
 
 
-def solvers():
+def solvers(others=True):
     out = {"fastprox": lambda a, tol: fp.Lasso(alpha=a, tol=tol, max_iter=10_000),
            "sklearn": lambda a, tol: sk.Lasso(alpha=a, tol=tol, max_iter=10_000)}
+    if not others:
+        return out
     try:
         import skglm
         out["skglm"] = lambda a, tol: skglm.Lasso(alpha=a, tol=tol)
@@ -100,10 +110,56 @@ def solvers():
     return out
 
 
+def _timed_fit(make, X, y):
+    """``(fitted model, seconds)``, warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        m = make().fit(X, y)
+        return m, time.perf_counter() - t0
+
+
+def bench_cv(sets, args, threads):
+    """LassoCV, 100 alphas x 5 folds, ours vs scikit-learn's (same folds, same grid)."""
+    print()
+    print(f"LassoCV, 100 alphas x 5 folds, tol {args.cv_tol:g}")
+    print(f"{'data':24s} {'solver':>9s} {'time s':>9s} {'speedup':>8s} {'alpha_':>12s} "
+          f"{'best mse':>12s}")
+    makers = {"fastprox": lambda: fp.LassoCV(cv=5, n_alphas=100, tol=args.cv_tol),
+              "sklearn": lambda: sk.LassoCV(cv=5, alphas=100, tol=args.cv_tol)}
+    rows = []
+    for name, X, y in sets:
+        res = {k: dict(times=[]) for k in makers}
+        for _ in range(max(1, args.repeat // 2)):
+            for sname, make in makers.items():
+                m, t = _timed_fit(make, X, y)
+                res[sname]["times"].append(t)
+                res[sname].update(alpha=float(m.alpha_),
+                                  mse=float(np.min(m.mse_path_.mean(axis=-1))))
+        for r in res.values():
+            r["time"] = float(np.median(r["times"]))
+        ours, ref = res["fastprox"], res["sklearn"]
+        for sname, r in res.items():
+            print(f"{name:24s} {sname:>9s} {r['time']:9.3f} {ref['time'] / r['time']:8.2f} "
+                  f"{r['alpha']:12.5g} {r['mse']:12.5g}", flush=True)
+        rows.append(dict(op="LassoCV", dtype=str(X.dtype), size=f"{name} 100 alphas x 5 folds",
+                         threads=threads, ms_ours=1e3 * ours["time"], ms_ref=1e3 * ref["time"],
+                         speedup=ref["time"] / ours["time"], data=name, tol=args.cv_tol,
+                         alpha_ours=ours["alpha"], alpha_ref=ref["alpha"]))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny problems")
-    ap.add_argument("--tol", type=float, default=1e-4, help="duality-gap tolerance (sklearn's)")
+    ap.add_argument("--tol", type=float, default=1e-6,
+                    help="duality-gap tolerance (sklearn's); issue 3's figures are at 1e-6")
+    ap.add_argument("--cases", nargs="+", default=None,
+                    help="only data sets whose name contains one of these strings")
+    ap.add_argument("--no-cv", action="store_true", help="skip the LassoCV comparison")
+    ap.add_argument("--no-others", action="store_true", help="skip skglm and celer")
+    ap.add_argument("--cv-tol", type=float, default=1e-4,
+                    help="tol of the LassoCV fits (the estimators' default)")
     ap.add_argument("--divs", type=int, nargs="+", default=[10, 100, 1000])
     ap.add_argument("--repeat", type=int, default=3, help="median of N timings")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"),
@@ -121,7 +177,13 @@ def main():
              f"{'objective':>14s} {'rel diff':>9s} {'nnz':>6s}"
     print(header)
     print("-" * len(header))
-    for name, (X, y) in datasets(args.quick):
+    cv_sets = []
+    for name, build in datasets(args.quick):
+        if args.cases and not any(c in name for c in args.cases):
+            continue
+        X, y = build()
+        if not sp.issparse(X) and X.shape[1] > 100:
+            cv_sets.append((name, X, y))
         Xc = X.toarray() if sp.issparse(X) and X.shape[0] * X.shape[1] < 1e6 else X
         Xd = X - X.mean(0) if not sp.issparse(X) else None
         if Xd is not None:
@@ -132,9 +194,9 @@ def main():
         del Xc
         for div in args.divs:
             alpha = a_max / div
-            res = {name_: dict(times=[]) for name_ in solvers()}
+            res = {name_: dict(times=[]) for name_ in solvers(not args.no_others)}
             for _ in range(args.repeat):  # interleaved: load changes hit both alike
-                for sname, make in solvers().items():
+                for sname, make in solvers(not args.no_others).items():
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", ConvergenceWarning)
                         t0 = time.perf_counter()
@@ -161,6 +223,8 @@ def main():
                 nnz_ref=ref["nnz"],
                 others={k: dict(ms=1e3 * v["time"], objective=v["objective"], nnz=v["nnz"])
                         for k, v in res.items()}))
+    if not args.no_cv:
+        rows += bench_cv(cv_sets, args, threads)
     if not args.no_logistic:
         print()
         print(f"{'data':24s} {'C':>10s} {'solver':>9s} {'time s':>9s} {'speedup':>8s} "
@@ -172,11 +236,8 @@ def main():
             res = {k: dict(times=[]) for k in makers}
             for _ in range(args.repeat):
                 for sname, make in makers.items():
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        t0 = time.perf_counter()
-                        m = make().fit(X, y)
-                        res[sname]["times"].append(time.perf_counter() - t0)
+                    m, t = _timed_fit(make, X, y)
+                    res[sname]["times"].append(t)
                     coef = m.coef_.ravel()
                     res[sname].update(
                         objective=logistic_objective(X, y, coef, float(np.ravel(m.intercept_)[0]),

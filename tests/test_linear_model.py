@@ -36,6 +36,17 @@ def _alpha_max(X, y, fit_intercept, l1_ratio=1.0):
     return np.abs(X.T @ y).max() / (len(y) * l1_ratio)
 
 
+def _fit_both(X, y, dtype, X_ref=None, **kw):
+    """Fit ours and scikit-learn's ElasticNet; return ours and both objectives."""
+    X_ref = X if X_ref is None else X_ref
+    ours = ElasticNet(**kw).fit(X, y.astype(dtype))
+    ref = sk.ElasticNet(**kw).fit(X_ref, y.astype(dtype))
+    assert ours.coef_.dtype == dtype
+    alpha, l1_ratio = kw["alpha"], kw.get("l1_ratio", 0.5)
+    return (ours, _objective(X_ref, y, ours.coef_, ours.intercept_, alpha, l1_ratio),
+            _objective(X_ref, y, ref.coef_, ref.intercept_, alpha, l1_ratio))
+
+
 @pytest.fixture(scope="module")
 def data():
     X, y = make_regression(120, 300, n_informative=15, noise=2.0, random_state=0)
@@ -59,11 +70,7 @@ def test_objective_matches_sklearn(data, fmt, dtype, fit_intercept, div, l1_rati
     tight = dtype == np.float64
     kw = dict(alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
               tol=1e-10 if tight else 1e-7, max_iter=100_000 if tight else 5000)
-    ours = ElasticNet(**kw).fit(X, y.astype(dtype))
-    ref = sk.ElasticNet(**kw).fit(X, y.astype(dtype))
-    assert ours.coef_.dtype == dtype
-    f_ours = _objective(X, y, ours.coef_, ours.intercept_, alpha, l1_ratio)
-    f_ref = _objective(X, y, ref.coef_, ref.intercept_, alpha, l1_ratio)
+    _, f_ours, f_ref = _fit_both(X, y, dtype, **kw)
     rtol = 1e-6 if dtype == np.float64 else 1e-5
     assert f_ours <= f_ref * (1 + rtol)
     assert abs(f_ours - f_ref) <= rtol * f_ref
@@ -156,6 +163,54 @@ def test_bad_parameters_and_shapes(data):
         Lasso().fit(X, y[:-1])
     with pytest.raises(NotImplementedError, match="sample_weight"):
         Lasso().fit(sp.csr_matrix(X), y, sample_weight=np.ones(len(y)))
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "offset"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_dense_layouts_implicit_centring(data, layout, dtype, fit_intercept):
+    """Dense X is never centred in a copy: any memory order, and columns whose
+    mean dwarfs their spread, give scikit-learn's objective."""
+    X, _, y = data
+    X = X.astype(dtype)
+    if layout == "F":
+        X = np.asfortranarray(X)
+    elif layout == "strided":
+        X = np.repeat(X, 2, axis=1)[:, ::2]  # neither C- nor F-contiguous
+    elif layout == "offset":
+        X = X + np.linspace(-1e3, 1e3, X.shape[1]).astype(dtype)
+    X_ref = np.ascontiguousarray(X)
+    alpha = _alpha_max(X_ref.astype(np.float64), y, fit_intercept) / 30
+    tight = dtype == np.float64 and layout != "offset"
+    kw = dict(alpha=alpha, l1_ratio=1.0, fit_intercept=fit_intercept,
+              tol=1e-10 if tight else 1e-7, max_iter=100_000)
+    _, f_ours, f_ref = _fit_both(X, y, dtype, X_ref=X_ref, **kw)
+    rtol = 1e-6 if dtype == np.float64 else 1e-4
+    assert abs(f_ours - f_ref) <= rtol * f_ref
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+@pytest.mark.parametrize("positive", [False, True])
+def test_few_features_gram_path(dtype, fit_intercept, l1_ratio, positive):
+    """Up to 32 features the solve runs on the Gram form (one kernel call)."""
+    from sklearn.datasets import load_diabetes
+    X, y = load_diabetes(return_X_y=True)
+    X = np.hstack([X, X[:, :3] + 0.01 * X[:, 3:6]]).astype(dtype)  # correlated columns
+    for div in (10, 1000):
+        alpha = _alpha_max(X.astype(np.float64), y, fit_intercept, l1_ratio) / div
+        kw = dict(alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+                  positive=positive, tol=1e-10 if dtype == np.float64 else 1e-6,
+                  max_iter=100_000)
+        ours, f_ours, f_ref = _fit_both(X, y, dtype, **kw)
+        with warnings.catch_warnings():  # ours converges (scikit-learn's float32 may not)
+            warnings.simplefilter("error", ConvergenceWarning)
+            ElasticNet(**kw).fit(X, y.astype(dtype))
+        rtol = 1e-6 if dtype == np.float64 else 1e-5
+        assert abs(f_ours - f_ref) <= rtol * f_ref
+        if positive:
+            assert (ours.coef_ >= 0).all()
 
 
 def test_sample_weight_dense(data):

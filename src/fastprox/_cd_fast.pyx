@@ -26,8 +26,9 @@ column sums to zero). ``sum_R`` moves by ``n * mu_j * dw`` per update, O(1).
 All inputs are validated in Python (shapes, dtypes, index ranges); the
 kernels never raise.
 """
+import numpy as np
 from cython.parallel cimport prange
-from libc.math cimport fabs
+from libc.math cimport fabs, INFINITY
 from libc.stdint cimport int32_t, int64_t
 from scipy.linalg.cython_blas cimport ddot, sdot, daxpy, saxpy
 
@@ -68,6 +69,19 @@ cdef inline floating _dot4(Py_ssize_t n, const floating* x, const floating* y) n
     for i in range(n - n % 4, n):
         a0 = a0 + x[i] * y[i]
     return (a0 + a1) + (a2 + a3)
+
+
+cdef extern from "_cd_kernels.h" nogil:
+    double fpc_ddot(Py_ssize_t n, const double* x, const double* y)
+    float fpc_sdot(Py_ssize_t n, const float* x, const float* y)
+
+
+cdef inline floating _vdot(Py_ssize_t n, const floating* x, const floating* y) noexcept nogil:
+    """Vectorised dot product (``_cd_kernels.h``): the CD epochs' hot half."""
+    if floating is float:
+        return fpc_sdot(n, x, y)
+    else:
+        return fpc_ddot(n, x, y)
 
 
 cdef inline void _axpy(int n, floating a, const floating* x, floating* y) noexcept nogil:
@@ -111,7 +125,7 @@ def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
             col = &X[0, j]
             # own loops rather than BLAS: no call overhead on short columns, no
             # threading on long ones (see _dot4)
-            tmp = _dot4(n, col, &R[0]) + w_j * norms2[j]
+            tmp = _vdot(n, col, &R[0]) + w_j * norms2[j]
             new = _cd_update(w_j, tmp, norms2[j], l1, l2, positive)
             if new != w_j:
                 dw = w_j - new
@@ -120,6 +134,72 @@ def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
                 w[j] = new
                 dw_max = max(dw_max, fabs(new - w_j))
     return dw_max
+
+
+def cd_solve_gram(const double[:, ::1] G, const double[::1] Xty, double y_norm2,
+                  double[::1] w, double l1, double l2, bint positive, Py_ssize_t max_epochs,
+                  double tol_abs, double tol_step):
+    """Cyclic CD on the Gram form until the duality gap is ``<= tol_abs``.
+
+    For problems with a few dozen features: ``G = Xc.T @ Xc`` and
+    ``Xty = Xc.T @ yc`` (float64), so an epoch costs ``O(p^2)`` instead of
+    ``O(n p)``; the whole solve is one call, as in scikit-learn, where the
+    Python orchestration of the working-set solver cost more than the
+    arithmetic (diabetes, 442 x 10: 0.8 ms against scikit-learn's 0.6 ms).
+    Keeps ``H = G w``; the residual enters only through
+    ``Xc.T R = Xty - H``, ``||R||^2 = ||yc||^2 - 2 w.Xty + w.H`` and
+    ``yc.R = ||yc||^2 - w.Xty``. The gap is scikit-learn's, checked after an
+    epoch whose largest step is ``<= tol_step`` times the largest weight, and
+    every 10 epochs. Needs ``l1 > 0``. Returns ``(epochs, gap)``.
+    """
+    cdef Py_ssize_t p = G.shape[0], j, k, epoch = 0
+    cdef double w_j, new, tmp, dw, dw_max, w_max, g, dual_norm, scale
+    cdef double w_xty, w_h, w_norm2, w_l1, r_norm2, gap = INFINITY
+    cdef double[::1] H = np.zeros(p)
+    for j in range(p):
+        for k in range(p):
+            H[k] += G[k, j] * w[j]
+    with nogil:
+        while epoch < max_epochs:
+            epoch += 1
+            dw_max = 0
+            w_max = 0
+            for j in range(p):
+                if G[j, j] == 0:
+                    continue
+                w_j = w[j]
+                tmp = Xty[j] - H[j] + w_j * G[j, j]
+                new = _cd_update(w_j, tmp, G[j, j], l1, l2, positive)
+                if new != w_j:
+                    dw = new - w_j
+                    for k in range(p):  # G symmetric: row j is column j
+                        H[k] += dw * G[j, k]
+                    w[j] = new
+                    dw_max = max(dw_max, fabs(dw))
+                w_max = max(w_max, fabs(new))
+            if dw_max > tol_step * w_max and epoch % 10 and epoch < max_epochs:
+                continue
+            w_xty = 0
+            w_h = 0
+            w_norm2 = 0
+            w_l1 = 0
+            dual_norm = 0
+            for j in range(p):
+                w_xty += w[j] * Xty[j]
+                w_h += w[j] * H[j]
+                w_norm2 += w[j] * w[j]
+                w_l1 += fabs(w[j])
+                g = Xty[j] - H[j] - l2 * w[j]
+                if not positive:
+                    g = fabs(g)
+                dual_norm = max(dual_norm, g)
+            r_norm2 = max(y_norm2 - 2 * w_xty + w_h, 0.0)
+            scale = l1 / dual_norm if dual_norm > l1 else 1.0
+            gap = (0.5 * (r_norm2 + l2 * w_norm2) * (1 + scale * scale) + l1 * w_l1
+                   - scale * (y_norm2 - w_xty))
+            if gap <= tol_abs:
+                break
+    return epoch, gap
 
 
 def cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
@@ -201,7 +281,7 @@ def dot_cols_dense(const floating[::1, :] X, const Py_ssize_t[::1] ws,
     cdef Py_ssize_t k
     with nogil:
         for k in range(ws.shape[0]):
-            out[k] = _dot4(n, &X[0, ws[k]], &R[0])
+            out[k] = _vdot(n, &X[0, ws[k]], &R[0])
 
 
 def dot_cols_sparse(const floating[::1] data, const index_t[::1] indices,
@@ -238,46 +318,53 @@ def xt_r_dense(const floating[:, :] X, const floating[::1] R, floating[::1] out,
     order, so the result does not depend on the thread count.
     """
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
-    cdef Py_ssize_t i, j, b, lo, hi, n_blocks
+    cdef Py_ssize_t i, j, b, lo, hi, n_blocks, m
     cdef Py_ssize_t BLOCK = 1024
     cdef floating r_i, a0, a1, a2, a3
+    cdef const floating* x0
+    cdef floating* o
+    if n == 0 or p == 0:
+        out[:] = 0
+        return
     if n * p < 1048576:
         n_threads = 1  # waking threads costs more than an 8 MB pass
+    # raw pointers with unit inner stride: indexing the generic 2-D view
+    # leaves the stride unknown to the compiler, which then does not
+    # vectorise (measured 1.6x slower than OpenBLAS's single-thread gemv)
+    cdef Py_ssize_t ld = X.strides[0] // sizeof(floating)
     with nogil:
         if X.strides[1] == sizeof(floating):  # C order
             n_blocks = (p + BLOCK - 1) // BLOCK
             for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
                 lo = b * BLOCK
-                hi = min(lo + BLOCK, p)
-                for j in range(lo, hi):
-                    out[j] = 0
+                m = min(lo + BLOCK, p) - lo
+                o = &out[lo]
+                for j in range(m):
+                    o[j] = 0
                 # four rows per sweep: a quarter of the loads/stores of ``out``
                 for i in range(0, n - 3, 4):
                     a0 = R[i]
                     a1 = R[i + 1]
                     a2 = R[i + 2]
                     a3 = R[i + 3]
-                    for j in range(lo, hi):
-                        out[j] += (a0 * X[i, j] + a1 * X[i + 1, j]) + (a2 * X[i + 2, j]
-                                                                      + a3 * X[i + 3, j])
+                    x0 = &X[i, lo]
+                    for j in range(m):
+                        o[j] += (a0 * x0[j] + a1 * x0[ld + j]) + (a2 * x0[2 * ld + j]
+                                                                + a3 * x0[3 * ld + j])
                 for i in range(n - n % 4, n):
                     r_i = R[i]
-                    for j in range(lo, hi):
-                        out[j] += r_i * X[i, j]
-        else:
+                    x0 = &X[i, lo]
+                    for j in range(m):
+                        o[j] += r_i * x0[j]
+        elif X.strides[0] == sizeof(floating):  # Fortran order
+            for j in prange(p, num_threads=n_threads, schedule="static"):
+                out[j] = _vdot(n, &X[0, j], &R[0])
+        else:  # any other strides: plain loops
             for j in prange(p, num_threads=n_threads, schedule="static"):
                 a0 = 0
-                a1 = 0
-                a2 = 0
-                a3 = 0
-                for i in range(0, n - 3, 4):
+                for i in range(n):
                     a0 = a0 + X[i, j] * R[i]
-                    a1 = a1 + X[i + 1, j] * R[i + 1]
-                    a2 = a2 + X[i + 2, j] * R[i + 2]
-                    a3 = a3 + X[i + 3, j] * R[i + 3]
-                for i in range(n - n % 4, n):
-                    a0 = a0 + X[i, j] * R[i]
-                out[j] = (a0 + a1) + (a2 + a3)
+                out[j] = a0
 
 
 def center_to_fortran(const floating[:, ::1] X, const floating[::1] mu, floating[::1, :] out,
@@ -317,6 +404,115 @@ def center_to_fortran(const floating[:, ::1] X, const floating[::1] mu, floating
                         acc = acc + (<double> xc) * xc
                     if want_norms:
                         norms2[j] += acc
+
+
+def col_stats_dense(const floating[:, :] X, bint center, double[::1] sums,
+                    double[::1] sq, int n_threads):
+    """Column sums and sums of squares of a C- or Fortran-ordered ``X``, in float64.
+
+    With ``center``, both are of ``X - X[0]`` (every column shifted by its
+    first entry): then ``mean = X[0] + sums / n`` and the centred squared
+    norm ``sq - sums**2 / n`` keep their precision when a column's mean is
+    large against its spread, and are exactly zero for a constant column.
+    Without ``center``, ``sq`` is the plain squared norm (``sums`` unused).
+    One pass over ``X``, in its own memory order.
+    """
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
+    cdef Py_ssize_t i, j, b, lo, m, n_blocks
+    cdef Py_ssize_t BLOCK = 1024
+    cdef double d, s, q
+    cdef const floating* x0
+    cdef const floating* xi
+    cdef double* so
+    cdef double* qo
+    if n == 0 or p == 0:
+        sums[:] = 0
+        sq[:] = 0
+        return
+    if n * p < 1048576:
+        n_threads = 1
+    with nogil:
+        if X.strides[1] == sizeof(floating) and p > 1:  # C order: stream the rows
+            n_blocks = (p + BLOCK - 1) // BLOCK
+            for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
+                lo = b * BLOCK
+                m = min(lo + BLOCK, p) - lo
+                so = &sums[lo]
+                qo = &sq[lo]
+                x0 = &X[0, lo]
+                for j in range(m):
+                    so[j] = 0
+                    qo[j] = 0
+                for i in range(n):
+                    xi = &X[i, lo]  # unit stride: see xt_r_dense
+                    if center:
+                        for j in range(m):
+                            d = xi[j] - x0[j]
+                            so[j] += d
+                            qo[j] += d * d
+                    else:
+                        for j in range(m):
+                            d = xi[j]
+                            qo[j] += d * d
+        elif X.strides[0] == sizeof(floating):  # Fortran order
+            for j in prange(p, num_threads=n_threads, schedule="static"):
+                s = 0
+                q = 0
+                xi = &X[0, j]
+                for i in range(n):
+                    d = xi[i] - xi[0] if center else xi[i]
+                    s = s + d
+                    q = q + d * d
+                sums[j] = s
+                sq[j] = q
+        else:
+            for j in prange(p, num_threads=n_threads, schedule="static"):
+                s = 0
+                q = 0
+                for i in range(n):
+                    d = X[i, j] - X[0, j] if center else X[i, j]
+                    s = s + d
+                    q = q + d * d
+                sums[j] = s
+                sq[j] = q
+
+
+def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] cols,
+                      const floating[::1] mu, floating[::1, :] out, Py_ssize_t start,
+                      double[::1] norms2):
+    """``out[:, start + k] = X[:, cols[k]] - mu[cols[k]]`` and their squared norms.
+
+    Copies a few working-set columns of a C- or Fortran-ordered ``X`` into
+    the solver's contiguous column pool (centred if ``mu`` is nonzero), so
+    that ``X`` itself is never copied whole. ``norms2[k]`` is summed in
+    float64 from the stored (rounded) values the CD epochs will use.
+    """
+    cdef Py_ssize_t n = X.shape[0], m = cols.shape[0], i, i0, k, j
+    cdef floating v
+    cdef double acc
+    with nogil:
+        for k in range(m):
+            norms2[k] = 0
+        if X.strides[1] == sizeof(floating):  # C order
+            # 16 rows at a time: each pool column gets whole cache lines
+            # written at once; row by row, the writes 8 KB apart all fell in
+            # one L1 set and the gather ran at ~85 ns per element
+            for i0 in range(0, n, 16):
+                for k in range(m):
+                    j = cols[k]
+                    acc = 0
+                    for i in range(i0, min(i0 + 16, n)):
+                        v = X[i, j] - mu[j]
+                        out[i, start + k] = v
+                        acc = acc + (<double> v) * v
+                    norms2[k] += acc
+        else:
+            for k in range(m):
+                j = cols[k]
+                for i in range(n):
+                    v = X[i, j] - mu[j]
+                    out[i, start + k] = v
+                    norms2[k] += (<double> v) * v
 
 
 # --------------------------------------------------------------------------

@@ -209,8 +209,8 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
     l1_ratio : float, default=0.5
         Share of the L1 term, in [0, 1].
     fit_intercept : bool, default=True
-        Fit an unpenalised intercept. Dense ``X`` is centred in a copy; sparse
-        ``X`` (CSR/CSC) is centred implicitly and never densified.
+        Fit an unpenalised intercept. ``X`` is centred implicitly, never in a
+        copy of the whole matrix; sparse ``X`` (CSR/CSC) is never densified.
     precompute : bool or array-like, default=False
         Accepted for compatibility; the Gram matrix is never used.
     max_iter : int, default=1000

@@ -11,16 +11,33 @@ skglm", NeurIPS 2022):
    each feature's KKT violation (distance of ``-grad_j`` to the
    subdifferential of the penalty);
 2. keep the current support and add the worst violators, so the working set
-   has ``max(10, 2 * nnz)`` features;
+   has ``max(min(100, p / 10), 2 * nnz, 2 * previous size)`` features;
 3. solve the problem restricted to the working set with cyclic CD, every few
    epochs trying an Anderson-extrapolated point (kept only if it lowers the
-   objective), until the working set's KKT violation drops below a fraction
-   of the full problem's;
+   objective), until the working set's KKT violation drops below 0.1 times
+   the full problem's;
 4. repeat until the full duality gap is below ``tol * ||y||^2``.
 
 Features outside the working set stay at zero, so each epoch touches only a
 few columns of ``X`` while the full gradient costs one ``X.T @ R`` per outer
 iteration.
+
+Choices measured on the issue-3 cases (tol 1e-6, 2-core Zen4 shared with
+other jobs; ``bench/bench_lasso.py``):
+
+- a full ``X.T @ R`` (80 MB) costs 15-20 working-set epochs, so outer rounds
+  are what to save: starting at 100 features and at least doubling each
+  round, with the inner KKT fraction at 0.1 instead of skglm's 0.3, took
+  the correlated 1000 x 10000 case from 13 / 15 / 25 rounds (alpha_max / 10,
+  100, 1000) to 6 / 9 / 16 and dense 1000 x 5000 from 5 to 3;
+- that pass runs on one thread (see ``_stream_threads``) and dense ``X`` is
+  never copied whole (see ``_DensePool``): together 0.31 -> 0.05 s on dense
+  1000 x 5000 at alpha_max / 10;
+- up to 32 features the problem is solved in one kernel call on the Gram
+  form (``cd_solve_gram``), where Python overhead dominated;
+- solving a working set that holds every violator to the target gap (rather
+  than a KKT fraction) was tried and dropped: the support kept changing and
+  epochs tripled at alpha_max / 1000.
 """
 import numpy as np
 import scipy.sparse as sp
@@ -33,17 +50,33 @@ _cd = _dispatch.load("_cd_fast")
 # Anderson extrapolation depth (skglm's default) and how often to check the
 # working set's KKT violation (same period: both cost about one epoch).
 _K = 5
-_WS_MIN = 10
-_INNER_FRACTION = 0.3
+_WS_MIN = 100
+_GROW = 2
+_INNER_FRACTION = 0.1
+_STREAM_THREADS = 1
+# up to this many features, working sets buy nothing and the whole solve is
+# one kernel call on the Gram form (cd_solve_gram)
+_SMALL_P = 32
+
+
+def _stream_threads():
+    """Threads for the passes that stream all of dense ``X`` (gradient, column stats).
+
+    They are memory-bound, and one core nearly saturates the bandwidth:
+    measured on the 2-core bench machine (1000 x 10000 float64, other jobs
+    on the second core), a ``X.T @ R`` took 4 ms on one thread and 12-18 ms
+    on two. More threads only pay where more memory channels are.
+    """
+    return min(get_num_threads(), _STREAM_THREADS)
 
 
 class QuadraticDesign:
     """The design matrix with the column operations the solver needs.
 
-    - dense ``X`` is held Fortran-ordered (contiguous columns for the CD
-      epochs) and, with an intercept, centred: one copy, made by a tiled
-      kernel (``center_to_fortran``) when ``X`` is C-ordered, as scikit-learn
-      also copies; without an intercept a Fortran-ordered ``X`` is used as is.
+    - dense ``X`` is kept as given (C or Fortran order); the CD epochs run
+      on a pool of contiguous, centred copies of the working-set columns
+      (:class:`_DensePool`) and the full gradient ``Xc.T @ R = X.T @ R -
+      mu * sum(R)`` streams ``X`` in its own order.
     - sparse ``X`` is stored CSC and never densified; with an intercept it is
       centred *implicitly*: the kernel residual is ``yc - X w`` (uncentred
       ``X``) and the centred residual ``R + X_mean @ w`` (see ``_cd_fast.pyx``).
@@ -73,19 +106,19 @@ class QuadraticDesign:
             mu = (np.asarray(X.mean(axis=0), dtype=np.float64).ravel() if fit_intercept
                   else np.zeros(self.n_features))
         else:
-            mu = (X.mean(axis=0, dtype=np.float64) if fit_intercept
-                  else np.zeros(self.n_features))
-            mu_ = mu.astype(self.dtype)
-            if X.flags.f_contiguous:
-                Xf = X - mu_ if fit_intercept else X
-                Xf = np.asfortranarray(Xf)
-                sq = np.einsum("ij,ij->j", Xf, Xf, dtype=np.float64)
+            # X is kept as given (C or F order, never copied whole): the CD
+            # epochs read a pool of centred working-set columns, the full
+            # gradient streams X in its own order (see _DensePool)
+            self.X = X
+            sums = np.empty(self.n_features)
+            sq = np.empty(self.n_features)
+            _cd.col_stats_dense(X, self.center, sums, sq, _stream_threads())
+            if fit_intercept and self.n_samples:
+                mu = X[0].astype(np.float64) + sums / self.n_samples
+                sq -= sums ** 2 / self.n_samples
             else:
-                Xf = np.empty(X.shape, dtype=self.dtype, order="F")
-                sq = np.empty(self.n_features)
-                _cd.center_to_fortran(np.ascontiguousarray(X), mu_, Xf, get_num_threads(), sq)
-            self.X = Xf
-            # centred already: remove the column-mean term below only for sparse
+                mu = np.zeros(self.n_features)
+            self.pool = _DensePool(self, mu.astype(self.dtype))
         self.X_mean = mu.astype(self.dtype)
         # a constant column, once centred, is rounding noise: its norm is set
         # to zero so that the solver never picks it
@@ -93,11 +126,12 @@ class QuadraticDesign:
             norms2 = np.maximum(sq - self.n_samples * mu ** 2, 0.0)
             norms2[norms2 <= 1e-10 * sq] = 0.0
         else:
-            norms2 = sq
+            norms2 = np.maximum(sq, 0.0)
             tiny = self.n_samples * (10 * np.finfo(self.dtype).eps * np.abs(mu)) ** 2
             norms2[norms2 <= tiny] = 0.0
         self.norms2 = norms2
-        self.norms2_k = norms2.astype(self.dtype)  # what the kernels read
+        if self.sparse:
+            self.norms2_k = norms2.astype(self.dtype)  # what the kernels read
 
     def residual(self, w, R):
         """Residual of the centred problem, float64 (``w`` zero outside ``R``'s support)."""
@@ -123,10 +157,12 @@ class QuadraticDesign:
                                 get_num_threads())
         else:
             out = np.empty(self.n_features, dtype=self.dtype)
-            _cd.xt_r_dense(self.X, R, out, get_num_threads())
+            _cd.xt_r_dense(self.X, R, out, _stream_threads())
         out = out.astype(np.float64)
-        if self.sparse and self.center:
-            # the centred column sums to zero, so only the sum of R is needed
+        if self.center:
+            # Xc.T R = X.T R - mu sum(R): the centred columns sum to zero. For
+            # dense X, R is the centred residual, so sum(R) is ~0 and this
+            # only removes rounding
             out -= self.X_mean.astype(np.float64) * float(R.sum(dtype=np.float64))
         return out
 
@@ -137,28 +173,83 @@ class QuadraticDesign:
         return _DenseWorkingSet(self, ws, w)
 
 
+class _DensePool:
+    """Contiguous (Fortran-ordered) copies of the columns the CD epochs touch.
+
+    Columns are copied, centred, the first time a working set holds them
+    and kept for the rest of the fit (working sets mostly grow), so a fit
+    copies a few times its final working set rather than the whole of ``X``
+    (centring ``X`` in a copy took 30-140 ms on 1000 x 10000, more than a
+    whole scikit-learn fit at alpha_max / 10). A Fortran-ordered ``X``
+    without intercept is used in place.
+    """
+
+    def __init__(self, design, mu):
+        X = design.X
+        self.design = design
+        self.mu = mu
+        self.in_place = X.flags.f_contiguous and not design.center
+        if self.in_place:
+            self.block = X
+            self.slot = np.arange(design.n_features, dtype=np.intp)
+            self.norms2 = None  # set by slots(), from the design's norms
+        else:
+            self.block = np.empty((design.n_samples, 0), dtype=X.dtype, order="F")
+            self.slot = np.full(design.n_features, -1, dtype=np.intp)
+            self.norms2 = np.empty(0, dtype=X.dtype)
+        self.size = 0
+
+    def slots(self, ws):
+        """Pool columns of features ``ws``, copying in those not there yet."""
+        d = self.design
+        if self.in_place:
+            if self.norms2 is None:
+                self.norms2 = d.norms2.astype(d.dtype)
+            return ws
+        new = ws[self.slot[ws] < 0]
+        if new.size:
+            need = self.size + new.size
+            if need > self.block.shape[1]:
+                cap = min(d.n_features, max(need, 2 * self.block.shape[1], 16))
+                block = np.empty((d.n_samples, cap), dtype=d.dtype, order="F")
+                block[:, :self.size] = self.block[:, :self.size]
+                norms2 = np.empty(cap, dtype=d.dtype)
+                norms2[:self.size] = self.norms2[:self.size]
+                self.block, self.norms2 = block, norms2
+            sq = np.empty(new.size)
+            _cd.gather_cols_dense(d.X, new, self.mu, self.block, self.size, sq)
+            # constant columns stay out of the epochs (zero norm: skipped)
+            sq[d.norms2[new] == 0] = 0.0
+            self.norms2[self.size:need] = sq
+            self.slot[new] = np.arange(self.size, need)
+            self.size = need
+        return self.slot[ws]
+
+
 class _DenseWorkingSet:
-    """Working-set view of the (centred, Fortran-ordered) dense matrix; no copy."""
+    """Working-set view of the dense design through its column pool."""
 
     def __init__(self, design, ws, w):
-        self.d = design
-        self.ws = ws
-        self.w = w
+        self.pool = design.pool
+        self.cols = self.pool.slots(ws)
+        self.w = np.zeros(self.pool.block.shape[1], dtype=design.dtype)
 
     def epoch(self, w_ws, R, sum_R, l1, l2, positive):
-        self.w[self.ws] = w_ws
-        dw = _cd.cd_epoch_dense(self.d.X, self.w, R, self.d.norms2_k, self.ws, l1, l2,
+        pool = self.pool
+        self.w[self.cols] = w_ws
+        dw = _cd.cd_epoch_dense(pool.block, self.w, R, pool.norms2, self.cols, l1, l2,
                                 positive)
-        w_ws[:] = self.w[self.ws]
+        w_ws[:] = self.w[self.cols]
         return dw
 
     def xt_r(self, R):
-        out = np.empty(len(self.ws), dtype=R.dtype)
-        _cd.dot_cols_dense(self.d.X, self.ws, R, out)
+        out = np.empty(len(self.cols), dtype=R.dtype)
+        _cd.dot_cols_dense(self.pool.block, self.cols, R, out)
         return out.astype(np.float64)
 
     def axpy(self, coef, R, sum_R=None):
-        _cd.axpy_cols_dense(self.d.X, self.ws, np.ascontiguousarray(coef, dtype=R.dtype), R)
+        _cd.axpy_cols_dense(self.pool.block, self.cols,
+                            np.ascontiguousarray(coef, dtype=R.dtype), R)
 
     def residual(self, w_ws, R):
         return R.astype(np.float64)
@@ -298,10 +389,16 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
     y64 = yc.astype(np.float64)
     tol_abs = tol * float(y64 @ y64)
     l1_, l2_ = dtype.type(l1), dtype.type(l2)
+    if not design.sparse and p <= _SMALL_P and l1 > 0:
+        out = _solve_small(design, yc, y64, w, R, l1, l2, positive, max_iter, tol_abs, tol)
+        if out is not None:
+            return out
     n_epochs = 0
     history = []
     gap = np.inf
     converged = False
+    prev_ws = 0
+    ws_min = max(10, min(_WS_MIN, p // 10))
     for _ in range(max(int(max_iter), 1)):
         r = design.residual(w, R)
         grad = design.xt_r(R)
@@ -314,17 +411,18 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
         scores[design.norms2 == 0] = 0.0
         kkt_max = scores.max()
         support = w != 0
-        ws_size = min(p, max(_WS_MIN, 2 * int(support.sum())))
+        ws_size = min(p, max(ws_min, 2 * int(support.sum()), int(_GROW * prev_ws)))
         scores[support] = np.inf
-        if ws_size < p:
-            ws = np.argpartition(scores, p - ws_size)[p - ws_size:]
-            ws = ws[scores[ws] > 0]  # never pad with features that satisfy KKT at 0
-        else:
-            ws = np.flatnonzero(scores > 0)
+        # never pad with features that satisfy KKT at 0; partition only the
+        # violators (argpartition over all p features cost ~1 ms a round)
+        ws = np.flatnonzero(scores > 0)
+        if ws.size > ws_size:
+            ws = ws[np.argpartition(scores[ws], ws.size - ws_size)[ws.size - ws_size:]]
         if ws.size == 0:
             # float rounding can leave a gap above tol with no KKT violation left
             break
         ws = np.sort(ws).astype(np.intp)
+        prev_ws = ws.size
         sub = design.working_set(ws, w)
         w_ws = np.ascontiguousarray(w[ws])
         n_ep, moved = _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive,
@@ -340,6 +438,31 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
             converged = gap <= tol_abs
             break
     return gap, n_epochs, converged, history
+
+
+def _solve_small(design, yc, y64, w, R, l1, l2, positive, max_iter, tol_abs, tol):
+    """All features, CD on the Gram form in one kernel call (a few dozen features).
+
+    Returns None when the gap of the actual residual is still above
+    ``tol_abs`` (rounding of the Gram form, float32): the working-set
+    solver then carries on from ``w``.
+    """
+    ws = np.flatnonzero(design.norms2 > 0).astype(np.intp)
+    n_epochs = 0
+    if ws.size:
+        sub = design.working_set(ws, w)
+        B = sub.pool.block[:, sub.cols].astype(np.float64)
+        w_ws = w[ws].astype(np.float64)
+        n_epochs, _ = _cd.cd_solve_gram(np.ascontiguousarray(B.T @ B), B.T @ y64,
+                                        float(y64 @ y64), w_ws, float(l1), float(l2),
+                                        positive, max(int(max_iter), 1), tol_abs, tol)
+        w[ws] = w_ws
+        R[:] = design.init_residual(yc, w)
+    r = design.residual(w, R)
+    gap = duality_gap(r, y64, w, design.xt_r(R), l1, l2, positive)
+    if gap > tol_abs and n_epochs < max_iter:
+        return None
+    return gap, n_epochs, gap <= tol_abs, [primal(r, w, l1, l2)]
 
 
 def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, eps_in, max_iter,

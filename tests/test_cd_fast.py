@@ -1,0 +1,82 @@
+"""Dense coordinate-descent kernels of ``_cd_fast`` against NumPy references."""
+import numpy as np
+import pytest
+
+from fastprox import _dispatch
+
+_cd = _dispatch.load("_cd_fast")
+
+
+def _layouts(dtype, n=37, p=1100):
+    X = np.random.default_rng(0).standard_normal((n, p)).astype(dtype) + 5
+    return {"C": X, "F": np.asfortranarray(X), "strided": np.repeat(X, 2, axis=1)[:, ::2]}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_xt_r_and_col_stats(dtype, layout, n_threads):
+    X = _layouts(dtype)[layout]
+    R = np.random.default_rng(1).standard_normal(X.shape[0]).astype(dtype)
+    out = np.empty(X.shape[1], dtype=dtype)
+    _cd.xt_r_dense(X, R, out, n_threads)
+    rtol = 1e-12 if dtype == np.float64 else 1e-4
+    X64 = X.astype(np.float64)
+    np.testing.assert_allclose(out, X64.T @ R, rtol=rtol, atol=rtol * 10)
+    sums, sq = np.empty(X.shape[1]), np.empty(X.shape[1])
+    _cd.col_stats_dense(X, True, sums, sq, n_threads)
+    n = X.shape[0]
+    tight = 1e-12 if dtype == np.float64 else 1e-6  # float32 differences round
+    np.testing.assert_allclose(X64[0] + sums / n, X64.mean(0), rtol=tight)
+    np.testing.assert_allclose(sq - sums ** 2 / n, ((X64 - X64.mean(0)) ** 2).sum(0),
+                               rtol=100 * tight)
+    _cd.col_stats_dense(X, False, sums, sq, n_threads)
+    np.testing.assert_allclose(sq, (X64 ** 2).sum(0), rtol=1e-12)
+
+
+def test_col_stats_constant_column_is_exactly_zero():
+    X = np.full((50, 3), 1e8)
+    X[:, 1] = np.arange(50)
+    sums, sq = np.empty(3), np.empty(3)
+    _cd.col_stats_dense(X, True, sums, sq, 1)
+    norms2 = sq - sums ** 2 / 50
+    assert norms2[0] == 0 and norms2[2] == 0 and norms2[1] > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_gather_cols(dtype, layout):
+    X = _layouts(dtype)[layout]
+    mu = X.mean(0).astype(dtype)
+    cols = np.array([0, 3, 4, 700, X.shape[1] - 1], dtype=np.intp)
+    out = np.zeros((X.shape[0], 8), dtype=dtype, order="F")
+    norms2 = np.empty(len(cols))
+    _cd.gather_cols_dense(X, cols, mu, out, 2, norms2)
+    ref = X[:, cols] - mu[cols]
+    np.testing.assert_array_equal(out[:, 2:7], ref)
+    assert not out[:, :2].any() and not out[:, 7].any()
+    np.testing.assert_allclose(norms2, (ref.astype(np.float64) ** 2).sum(0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_cd_solve_gram_reaches_the_gap(positive):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 12))
+    X -= X.mean(0)
+    y = X[:, :4] @ np.array([3.0, -2.0, 1.0, 0.5]) + rng.standard_normal(200)
+    y -= y.mean()
+    l1, l2 = 20.0, 5.0
+    w = np.zeros(12)
+    tol_abs = 1e-10 * float(y @ y)
+    epochs, gap = _cd.cd_solve_gram(X.T @ X, X.T @ y, float(y @ y), w, l1, l2, positive,
+                                    10_000, tol_abs, 1e-10)
+    assert gap <= tol_abs and epochs < 10_000
+    r = y - X @ w
+    g = X.T @ r - l2 * w  # KKT of 1/2||r||^2 + l1|w|_1 + l2/2 |w|^2
+    nz = w != 0
+    np.testing.assert_allclose(g[nz], l1 * np.sign(w[nz]), rtol=1e-4)
+    assert (g[~nz] <= l1 * (1 + 1e-6)).all()
+    if positive:
+        assert (w >= 0).all()
+    else:
+        assert (np.abs(g[~nz]) <= l1 * (1 + 1e-6)).all()
