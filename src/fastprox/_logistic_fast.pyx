@@ -1,0 +1,308 @@
+"""Kernels of the working-set proximal Newton solver for logistic regression.
+
+Binary and multinomial fits (``linear_model/_logistic_solver.py``) share
+them: a model has ``K`` blocks of scores (``K = 1`` binary, ``K = n_classes``
+multinomial), ``Z = W X.T + b`` of shape ``(K, n)``, and the solver works on
+one block at a time.
+
+``X`` stays in the dtype it came in (float32 or float64) and, when dense, in
+the order it came in: the full gradient ``R X`` reads it as it is, and the
+working set's columns are gathered once per outer iteration into a compact
+``(m, n)`` C-ordered array ``Xws`` (row ``k`` = column ``ws[k]``) that the
+coordinate-descent epochs stream through. Sparse ``X`` is CSC; its working
+set is a CSC sub-matrix. Everything else (scores, residuals, Hessian weights,
+coefficients) is float64 and all sums accumulate in float64.
+
+Inputs are validated in Python (shapes, dtypes, index ranges); the kernels
+never raise.
+"""
+from cython.parallel cimport prange
+from libc.stdint cimport int32_t, int64_t
+
+ctypedef fused floating:
+    float
+    double
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+cdef enum:
+    ROW_BLOCK = 64   # rows per tile of the working-set gather
+    COL_BLOCK = 512  # columns per thread block of the C-order gradient
+
+
+cdef inline double _dot(Py_ssize_t n, const floating* x, const double* y) noexcept nogil:
+    """Sequential dot product, four float64 accumulators.
+
+    Own loop rather than BLAS: mixed precision, and OpenBLAS threads its
+    level-1 calls, which on a shared 2-core machine cost more than the product.
+    """
+    cdef Py_ssize_t i
+    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0
+    for i in range(0, n - 3, 4):
+        a0 = a0 + x[i] * y[i]
+        a1 = a1 + x[i + 1] * y[i + 1]
+        a2 = a2 + x[i + 2] * y[i + 2]
+        a3 = a3 + x[i + 3] * y[i + 3]
+    for i in range(n - n % 4, n):
+        a0 = a0 + x[i] * y[i]
+    return (a0 + a1) + (a2 + a3)
+
+
+def xt_r_dense(const floating[:, :] X, const double[:, ::1] R, double[:, ::1] out,
+               int n_threads):
+    """``out = R @ X`` (shape ``(K, p)``) for a C- or Fortran-ordered dense ``X``.
+
+    C order: each thread owns a block of columns and streams all rows through
+    it; Fortran order: ``K`` dot products per column. Every output is summed by
+    one thread in a fixed order, so the result does not depend on the thread
+    count.
+    """
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1], K = R.shape[0]
+    cdef Py_ssize_t i, j, k, b, lo, hi, n_blocks
+    cdef double r
+    if n * p * K < 1048576:
+        n_threads = 1  # waking threads costs more than the pass
+    with nogil:
+        if X.strides[0] != sizeof(floating):  # C order (or any strides)
+            n_blocks = (p + COL_BLOCK - 1) // COL_BLOCK
+            for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
+                lo = b * COL_BLOCK
+                hi = min(lo + COL_BLOCK, p)
+                for k in range(K):
+                    for j in range(lo, hi):
+                        out[k, j] = 0
+                for i in range(n):
+                    for k in range(K):
+                        r = R[k, i]
+                        for j in range(lo, hi):
+                            out[k, j] += r * X[i, j]
+        else:
+            for j in prange(p, num_threads=n_threads, schedule="static"):
+                for k in range(K):
+                    out[k, j] = _dot(n, &X[0, j], &R[k, 0])
+
+
+def xt_r_sparse(const floating[::1] data, const index_t[::1] indices,
+                const index_t[::1] indptr, const double[:, ::1] R, double[:, ::1] out,
+                int n_threads):
+    """``out = R @ X`` for CSC ``X``; columns split over threads (thread-count independent)."""
+    cdef Py_ssize_t p = indptr.shape[0] - 1, K = R.shape[0]
+    cdef Py_ssize_t j, k, i
+    cdef double acc
+    if indptr[p] * K < 32768:
+        n_threads = 1
+    with nogil:
+        for j in prange(p, num_threads=n_threads, schedule="static"):
+            for k in range(K):
+                acc = 0
+                for i in range(indptr[j], indptr[j + 1]):
+                    acc = acc + data[i] * R[k, indices[i]]
+                out[k, j] = acc
+
+
+def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] ws, floating[:, ::1] out):
+    """``out[k, :] = X[:, ws[k]]``: the working set's columns, each contiguous.
+
+    For C-ordered ``X`` rows are taken by tiles of ``ROW_BLOCK`` so that the
+    rows being read stay in cache while every output row gets a contiguous run.
+    """
+    cdef Py_ssize_t n = X.shape[0], m = ws.shape[0]
+    cdef Py_ssize_t i, i0, i1, k, j
+    with nogil:
+        if X.strides[0] == sizeof(floating):  # Fortran order: columns contiguous
+            for k in range(m):
+                j = ws[k]
+                for i in range(n):
+                    out[k, i] = X[i, j]
+        else:
+            i0 = 0
+            while i0 < n:
+                i1 = min(i0 + ROW_BLOCK, n)
+                for k in range(m):
+                    j = ws[k]
+                    for i in range(i0, i1):
+                        out[k, i] = X[i, j]
+                i0 = i1
+
+
+def ws_dot(const floating[:, ::1] Xws, const double[::1] r, double[::1] out):
+    """``out = Xws @ r`` (one dot per working-set column)."""
+    cdef Py_ssize_t n = Xws.shape[1], k
+    with nogil:
+        for k in range(Xws.shape[0]):
+            out[k] = _dot(n, &Xws[k, 0], &r[0])
+
+
+def ws_dot_sparse(const floating[::1] data, const index_t[::1] indices,
+                  const index_t[::1] indptr, const double[::1] r, double[::1] out):
+    """:func:`ws_dot` for the CSC working-set sub-matrix."""
+    cdef Py_ssize_t k, i
+    cdef double acc
+    with nogil:
+        for k in range(indptr.shape[0] - 1):
+            acc = 0
+            for i in range(indptr[k], indptr[k + 1]):
+                acc = acc + data[i] * r[indices[i]]
+            out[k] = acc
+
+
+def ws_axpy(const floating[:, ::1] Xws, const double[::1] coef, double[::1] out):
+    """``out += Xws.T @ coef``, skipping zero coefficients."""
+    cdef Py_ssize_t n = Xws.shape[1], k, i
+    cdef double c
+    with nogil:
+        for k in range(Xws.shape[0]):
+            c = coef[k]
+            if c != 0:
+                for i in range(n):
+                    out[i] = out[i] + c * Xws[k, i]
+
+
+def ws_axpy_sparse(const floating[::1] data, const index_t[::1] indices,
+                   const index_t[::1] indptr, const double[::1] coef, double[::1] out):
+    """:func:`ws_axpy` for the CSC working-set sub-matrix."""
+    cdef Py_ssize_t k, i
+    cdef double c
+    with nogil:
+        for k in range(indptr.shape[0] - 1):
+            c = coef[k]
+            if c != 0:
+                for i in range(indptr[k], indptr[k + 1]):
+                    out[indices[i]] += c * data[i]
+
+
+def ws_hdiag(const floating[:, ::1] Xws, const double[::1] h, double[::1] out):
+    """``out[k] = sum_i h_i Xws[k, i]^2`` (diagonal of the block Hessian)."""
+    cdef Py_ssize_t n = Xws.shape[1], k, i
+    cdef double acc, x
+    with nogil:
+        for k in range(Xws.shape[0]):
+            acc = 0
+            for i in range(n):
+                x = Xws[k, i]
+                acc = acc + h[i] * x * x
+            out[k] = acc
+
+
+def ws_hdiag_sparse(const floating[::1] data, const index_t[::1] indices,
+                    const index_t[::1] indptr, const double[::1] h, double[::1] out):
+    """:func:`ws_hdiag` for the CSC working-set sub-matrix."""
+    cdef Py_ssize_t k, i
+    cdef double acc, x
+    with nogil:
+        for k in range(indptr.shape[0] - 1):
+            acc = 0
+            for i in range(indptr[k], indptr[k + 1]):
+                x = data[i]
+                acc = acc + h[indices[i]] * x * x
+            out[k] = acc
+
+
+# --------------------------------------------------------------------------
+# Proximal Newton subproblem of one block
+#
+# With the block's Hessian weights ``h`` (length n; exact for the block:
+# ``p(1 - p)`` per sample) and datafit gradient ``grad`` at ``w``, a step
+# minimises over ``delta``
+#
+#     grad . delta + 1/2 sum_i h_i (Xws.T delta + delta_b)_i^2
+#         + l1 ||w + delta||_1 + l2/2 ||w + delta||^2
+#
+# by cyclic CD (glmnet's inner loop; skglm's ProxNewton). ``v = h * (Xws.T
+# delta + delta_b)`` is kept so a coordinate's derivative is
+# ``grad_k + Xws_k . v`` and its curvature ``hdiag_k``. The unpenalised
+# intercept is the extra coordinate ``delta_b`` with derivative
+# ``grad_b + sum(v)`` and curvature ``sum(h)``, held in
+# ``state = [delta_b, grad_b, sum_h]``.
+# --------------------------------------------------------------------------
+
+cdef inline double _prox_newton_coord(double z, double deriv, double hkk, double l1,
+                                      double l2) noexcept nogil:
+    """argmin_z' deriv (z'-z) + hkk/2 (z'-z)^2 + l1 |z'| + l2/2 z'^2."""
+    cdef double t = hkk * z - deriv
+    if t > l1:
+        return (t - l1) / (hkk + l2)
+    if t < -l1:
+        return (t + l1) / (hkk + l2)
+    return 0.0
+
+
+cdef inline double _intercept_step(double[::1] v, const double[::1] h, double[::1] state,
+                                   Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double s = 0, dz
+    for i in range(n):
+        s = s + v[i]
+    dz = -(state[1] + s) / state[2]
+    state[0] = state[0] + dz
+    for i in range(n):
+        v[i] = v[i] + dz * h[i]
+    return state[2] * dz * dz
+
+
+def block_cd_epoch(const floating[:, ::1] Xws, const double[::1] grad,
+                   const double[::1] hdiag, const double[::1] w, double[::1] delta,
+                   const double[::1] h, double[::1] v, double[::1] state, double l1,
+                   double l2, bint fit_intercept):
+    """One CD epoch of a block's proximal Newton subproblem (dense working set).
+
+    ``grad``, ``hdiag``, ``w``, ``delta`` are indexed like the rows of ``Xws``.
+    Updates ``delta``, ``v`` and ``state`` in place; returns
+    ``max_k hdiag_k dz_k^2`` (the scale of the model decrease left).
+    """
+    cdef Py_ssize_t n = Xws.shape[1], k, i
+    cdef double z, new, dz, deriv, crit = 0
+    cdef const floating* col
+    with nogil:
+        for k in range(Xws.shape[0]):
+            if hdiag[k] <= 0:
+                continue
+            col = &Xws[k, 0]
+            deriv = grad[k] + _dot(n, col, &v[0])
+            z = w[k] + delta[k]
+            new = _prox_newton_coord(z, deriv, hdiag[k], l1, l2)
+            if new != z:
+                dz = new - z
+                delta[k] = delta[k] + dz
+                for i in range(n):
+                    v[i] = v[i] + dz * h[i] * col[i]
+                crit = max(crit, hdiag[k] * dz * dz)
+        if fit_intercept and state[2] > 0:
+            crit = max(crit, _intercept_step(v, h, state, n))
+    return crit
+
+
+def block_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
+                          const index_t[::1] indptr, const double[::1] grad,
+                          const double[::1] hdiag, const double[::1] w, double[::1] delta,
+                          const double[::1] h, double[::1] v, double[::1] state, double l1,
+                          double l2, bint fit_intercept):
+    """:func:`block_cd_epoch` for the CSC working-set sub-matrix.
+
+    The intercept update touches all ``n`` entries of ``v``: with an
+    intercept an epoch costs ``O(nnz(Xws) + n)``.
+    """
+    cdef Py_ssize_t n = v.shape[0], k, i, start, end
+    cdef double z, new, dz, deriv, crit = 0
+    with nogil:
+        for k in range(indptr.shape[0] - 1):
+            if hdiag[k] <= 0:
+                continue
+            start = indptr[k]
+            end = indptr[k + 1]
+            deriv = grad[k]
+            for i in range(start, end):
+                deriv = deriv + data[i] * v[indices[i]]
+            z = w[k] + delta[k]
+            new = _prox_newton_coord(z, deriv, hdiag[k], l1, l2)
+            if new != z:
+                dz = new - z
+                delta[k] = delta[k] + dz
+                for i in range(start, end):
+                    v[indices[i]] += dz * h[indices[i]] * data[i]
+                crit = max(crit, hdiag[k] * dz * dz)
+        if fit_intercept and state[2] > 0:
+            crit = max(crit, _intercept_step(v, h, state, n))
+    return crit
