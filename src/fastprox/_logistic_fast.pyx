@@ -204,18 +204,22 @@ def ws_hdiag_sparse(const floating[::1] data, const index_t[::1] indices,
 # Proximal Newton subproblem of one block
 #
 # With the block's Hessian weights ``h`` (length n; exact for the block:
-# ``p(1 - p)`` per sample) and datafit gradient ``grad`` at ``w``, a step
-# minimises over ``delta``
+# ``p(1 - p)`` per sample) and datafit gradients ``g``, ``g_b`` at ``w``, a
+# step minimises over ``(delta, delta_b)``
 #
-#     grad . delta + 1/2 sum_i h_i (Xws.T delta + delta_b)_i^2
+#     g . delta + g_b delta_b + 1/2 sum_i h_i (x_i . delta + delta_b)^2
 #         + l1 ||w + delta||_1 + l2/2 ||w + delta||^2
 #
-# by cyclic CD (glmnet's inner loop; skglm's ProxNewton). ``v = h * (Xws.T
-# delta + delta_b)`` is kept so a coordinate's derivative is
-# ``grad_k + Xws_k . v`` and its curvature ``hdiag_k``. The unpenalised
-# intercept is the extra coordinate ``delta_b`` with derivative
-# ``grad_b + sum(v)`` and curvature ``sum(h)``, held in
-# ``state = [delta_b, grad_b, sum_h]``.
+# by cyclic CD (glmnet's inner loop; skglm's ProxNewton). The unpenalised
+# intercept is minimised out in closed form, which centres the columns by
+# their h-weighted means ``mu`` (``H = sum h``): the model in ``delta`` alone
+# has gradient ``g - g_b mu`` and curvature ``hdiag_k = sum_i h_i (x_ik -
+# mu_k)^2``. Without it CD crawls along the valley between an uncentred
+# column and the intercept (features around 100: thousands of rounds).
+# The centring stays implicit, so sparse columns stay sparse: the kernels
+# keep ``v = h * (X delta)`` and ``s = mu . delta``, and a coordinate's
+# derivative is ``grad_k + X_k . v - s H mu_k`` (pass ``hmu = H mu``; zeros
+# when there is no intercept). Afterwards ``delta_b = -g_b / H - s``.
 # --------------------------------------------------------------------------
 
 cdef inline double _prox_newton_coord(double z, double deriv, double hkk, double l1,
@@ -229,38 +233,26 @@ cdef inline double _prox_newton_coord(double z, double deriv, double hkk, double
     return 0.0
 
 
-cdef inline double _intercept_step(double[::1] v, const double[::1] h, double[::1] state,
-                                   Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef double s = 0, dz
-    for i in range(n):
-        s = s + v[i]
-    dz = -(state[1] + s) / state[2]
-    state[0] = state[0] + dz
-    for i in range(n):
-        v[i] = v[i] + dz * h[i]
-    return state[2] * dz * dz
-
-
 def block_cd_epoch(const floating[:, ::1] Xws, const double[::1] grad,
-                   const double[::1] hdiag, const double[::1] w, double[::1] delta,
-                   const double[::1] h, double[::1] v, double[::1] state, double l1,
-                   double l2, bint fit_intercept):
+                   const double[::1] hdiag, const double[::1] mu, const double[::1] hmu,
+                   const double[::1] w, double[::1] delta, const double[::1] h,
+                   double[::1] v, double[::1] s, double l1, double l2):
     """One CD epoch of a block's proximal Newton subproblem (dense working set).
 
-    ``grad``, ``hdiag``, ``w``, ``delta`` are indexed like the rows of ``Xws``.
-    Updates ``delta``, ``v`` and ``state`` in place; returns
-    ``max_k hdiag_k dz_k^2`` (the scale of the model decrease left).
+    ``grad`` (already ``g - g_b mu``), ``hdiag``, ``mu``, ``hmu``, ``w``,
+    ``delta`` are indexed like the rows of ``Xws``; ``s`` is a length-1 array.
+    Updates ``delta``, ``v`` and ``s`` in place; returns ``max_k hdiag_k
+    dz_k^2`` (the scale of the model decrease left).
     """
     cdef Py_ssize_t n = Xws.shape[1], k, i
-    cdef double z, new, dz, deriv, crit = 0
+    cdef double z, new, dz, deriv, crit = 0, s_ = s[0]
     cdef const floating* col
     with nogil:
         for k in range(Xws.shape[0]):
             if hdiag[k] <= 0:
                 continue
             col = &Xws[k, 0]
-            deriv = grad[k] + _dot(n, col, &v[0])
+            deriv = grad[k] + _dot(n, col, &v[0]) - s_ * hmu[k]
             z = w[k] + delta[k]
             new = _prox_newton_coord(z, deriv, hdiag[k], l1, l2)
             if new != z:
@@ -268,31 +260,28 @@ def block_cd_epoch(const floating[:, ::1] Xws, const double[::1] grad,
                 delta[k] = delta[k] + dz
                 for i in range(n):
                     v[i] = v[i] + dz * h[i] * col[i]
+                s_ = s_ + dz * mu[k]
                 crit = max(crit, hdiag[k] * dz * dz)
-        if fit_intercept and state[2] > 0:
-            crit = max(crit, _intercept_step(v, h, state, n))
+        s[0] = s_
     return crit
 
 
 def block_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
                           const index_t[::1] indptr, const double[::1] grad,
-                          const double[::1] hdiag, const double[::1] w, double[::1] delta,
-                          const double[::1] h, double[::1] v, double[::1] state, double l1,
-                          double l2, bint fit_intercept):
-    """:func:`block_cd_epoch` for the CSC working-set sub-matrix.
-
-    The intercept update touches all ``n`` entries of ``v``: with an
-    intercept an epoch costs ``O(nnz(Xws) + n)``.
-    """
-    cdef Py_ssize_t n = v.shape[0], k, i, start, end
-    cdef double z, new, dz, deriv, crit = 0
+                          const double[::1] hdiag, const double[::1] mu,
+                          const double[::1] hmu, const double[::1] w, double[::1] delta,
+                          const double[::1] h, double[::1] v, double[::1] s, double l1,
+                          double l2):
+    """:func:`block_cd_epoch` for the CSC working-set sub-matrix, ``O(nnz)`` per epoch."""
+    cdef Py_ssize_t k, i, start, end
+    cdef double z, new, dz, deriv, crit = 0, s_ = s[0]
     with nogil:
         for k in range(indptr.shape[0] - 1):
             if hdiag[k] <= 0:
                 continue
             start = indptr[k]
             end = indptr[k + 1]
-            deriv = grad[k]
+            deriv = grad[k] - s_ * hmu[k]
             for i in range(start, end):
                 deriv = deriv + data[i] * v[indices[i]]
             z = w[k] + delta[k]
@@ -302,7 +291,7 @@ def block_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
                 delta[k] = delta[k] + dz
                 for i in range(start, end):
                     v[indices[i]] += dz * h[indices[i]] * data[i]
+                s_ = s_ + dz * mu[k]
                 crit = max(crit, hdiag[k] * dz * dz)
-        if fit_intercept and state[2] > 0:
-            crit = max(crit, _intercept_step(v, h, state, n))
+        s[0] = s_
     return crit

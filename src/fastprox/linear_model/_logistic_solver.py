@@ -108,9 +108,8 @@ class _DenseWorkingSet:
         _lf.ws_hdiag(self.Xws, h, out)
         return out
 
-    def epoch(self, grad, hdiag, w, delta, h, v, state, l1, l2, fit_intercept):
-        return _lf.block_cd_epoch(self.Xws, grad, hdiag, w, delta, h, v, state, l1, l2,
-                                  fit_intercept)
+    def epoch(self, *args):
+        return _lf.block_cd_epoch(self.Xws, *args)
 
 
 class _SparseWorkingSet:
@@ -135,9 +134,8 @@ class _SparseWorkingSet:
         _lf.ws_hdiag_sparse(*self._csc, h, out)
         return out
 
-    def epoch(self, grad, hdiag, w, delta, h, v, state, l1, l2, fit_intercept):
-        return _lf.block_cd_epoch_sparse(*self._csc, grad, hdiag, w, delta, h, v, state,
-                                         l1, l2, fit_intercept)
+    def epoch(self, *args):
+        return _lf.block_cd_epoch_sparse(*self._csc, *args)
 
 
 class Binomial:
@@ -325,14 +323,25 @@ def _block_step(sub, datafit, Z, k, w, b, r, h, grad, g_b, l1, l2, fit_intercept
     """
     n = Z.shape[1]
     hdiag = sub.hdiag(h)
+    H = float(h.sum())
+    if fit_intercept and H > 0:
+        # intercept minimised out: columns centred by their h-weighted means
+        # (see _logistic_fast.pyx)
+        mu = sub.dot(h) / H
+        hdiag = np.maximum(hdiag - H * mu * mu, 0.0)
+        grad_c = grad - g_b * mu
+    else:
+        mu = np.zeros(sub.size)
+        grad_c = grad
+    hmu = H * mu
     delta = np.zeros(sub.size)
     v = np.zeros(n)
-    state = np.array([0.0, g_b, float(h.sum())])
+    s = np.zeros(1)
     for _ in range(_MAX_CD_EPOCHS):
-        crit = sub.epoch(grad, hdiag, w, delta, h, v, state, l1, l2, fit_intercept)
+        crit = sub.epoch(grad_c, hdiag, mu, hmu, w, delta, h, v, s, l1, l2)
         if crit <= 1e-2 * eps_in * eps_in:
             break
-    db = state[0]
+    db = -g_b / H - s[0] if fit_intercept and H > 0 else 0.0
     if db == 0 and not delta.any():
         return 0.0
     u = np.full(n, db)
