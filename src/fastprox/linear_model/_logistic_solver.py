@@ -81,19 +81,33 @@ class LogisticDesign:
             _lf.xt_r_dense(self.X, R, out, get_num_threads())
         return out
 
-    def subset(self, ws):
-        """The columns ``ws`` (sorted ``intp`` array) as a :class:`_WorkingSet`."""
+    def subset(self, ws, center=False):
+        """The columns ``ws`` (sorted ``intp`` array) as a working set.
+
+        With ``center``, dense columns are stored minus their means (kept in
+        ``means``; zeros otherwise): the multinomial Newton step moves the
+        intercepts along, which keeps its coordinate descent well conditioned
+        on uncentred features.
+        """
         if self.sparse:
             return _SparseWorkingSet(self.X[:, ws], self.indices.dtype)
         Xws = np.empty((ws.size, self.n_samples), dtype=self.dtype)
         _lf.gather_cols_dense(self.X, ws, Xws)
-        return _DenseWorkingSet(Xws)
+        return _DenseWorkingSet(Xws, center)
 
 
 class _DenseWorkingSet:
-    def __init__(self, Xws):
+    def __init__(self, Xws, center=False):
         self.Xws = Xws
         self.size = Xws.shape[0]
+        self.means = np.zeros(self.size)
+        if center and Xws.shape[1]:
+            self.means = Xws.mean(axis=1, dtype=np.float64)
+            Xws -= self.means.astype(Xws.dtype)[:, None]
+            self.means = self.means.astype(Xws.dtype).astype(np.float64)
+
+    def mn_epoch(self, *args):
+        return _lf.mn_cd_epoch(self.Xws, *args)
 
     def dot(self, r):
         out = np.empty(self.size)
@@ -120,6 +134,10 @@ class _SparseWorkingSet:
         self.indices = np.ascontiguousarray(Xws.indices, dtype=index_dtype)
         self.indptr = np.ascontiguousarray(Xws.indptr, dtype=index_dtype)
         self._csc = (self.data, self.indices, self.indptr)
+        self.means = np.zeros(self.size)
+
+    def mn_epoch(self, *args):
+        return _lf.mn_cd_epoch_sparse(*self._csc, *args)
 
     def dot(self, r):
         out = np.empty(self.size)
@@ -154,13 +172,9 @@ class Binomial:
         return float(np.logaddexp(0.0, -self.y * zk) @ self.sw_n)
 
     def grad_hess(self, Z):
-        """``d F / d Z`` and the diagonal of the block Hessians, both ``(K, n)``."""
+        """``d F / d Z`` and the Hessian diagonal, both of shape ``(1, n)``."""
         s = expit(-self.y * Z[0])
         return (-self.y * s * self.sw_n)[None], (s * (1.0 - s) * self.sw_n)[None]
-
-    def block(self, Z, k):
-        R, H = self.grad_hess(Z)
-        return R[0], H[0]
 
 
 class Multinomial:
@@ -180,24 +194,16 @@ class Multinomial:
     def value(self, Z):
         return float((self._lse(Z) - Z[self.labels, self._rows]) @ self.sw_n)
 
-    def value_block(self, Z, k, zk):
-        old = Z[k].copy()
-        Z[k] = zk
-        try:
-            return self.value(Z)
-        finally:
-            Z[k] = old
+    def proba(self, Z):
+        return np.exp(Z - self._lse(Z))
 
     def grad_hess(self, Z):
-        P = np.exp(Z - self._lse(Z))
+        """``d F / d Z`` and the diagonal of the per-class Hessian blocks, ``(K, n)``."""
+        P = self.proba(Z)
         H = P * (1.0 - P) * self.sw_n
         P[self.labels, self._rows] -= 1.0
         P *= self.sw_n
         return P, H
-
-    def block(self, Z, k):
-        p = np.exp(Z[k] - self._lse(Z))
-        return (p - (self.labels == k)) * self.sw_n, p * (1.0 - p) * self.sw_n
 
 
 def _penalty(w, l1, l2):
@@ -268,8 +274,13 @@ def logistic_ws_newton(design, datafit, W, b, l1, l2, *, fit_intercept=True, tol
             ws = np.flatnonzero(scores > 0)
         ws = np.sort(ws).astype(np.intp)
         W_ws = np.ascontiguousarray(W[:, ws])
-        rounds = _newton_on_ws(design.subset(ws), datafit, Z, W_ws, b, l1, l2, fit_intercept,
-                               max(tol, _INNER_FRACTION * vmax), budget)
+        eps_in = max(tol, _INNER_FRACTION * vmax)
+        if K == 1:
+            rounds = _newton_on_ws(design.subset(ws), datafit, Z, W_ws, b, l1, l2,
+                                   fit_intercept, eps_in, budget)
+        else:
+            rounds = _mn_newton_on_ws(design.subset(ws, center=fit_intercept), datafit, Z,
+                                      W_ws, b, l1, l2, fit_intercept, eps_in, budget)
         W[:, ws] = W_ws
         budget -= rounds
         if budget <= 0 or rounds == 0:
@@ -280,40 +291,25 @@ def logistic_ws_newton(design, datafit, W, b, l1, l2, *, fit_intercept=True, tol
 
 
 def _newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, budget):
-    """Rounds of one proximal Newton step per block until the violation is ``<= eps_in``."""
-    K = datafit.n_blocks
-    rounds = 0
-    while rounds < budget:
+    """Binary proximal Newton steps on the working set until its violation is ``<= eps_in``."""
+    steps = 0
+    while steps < budget:
         R, H = datafit.grad_hess(Z)
-        G = np.empty(W_ws.shape)
-        for k in range(K):
-            G[k] = sub.dot(R[k])
-        viol = _kkt(G, W_ws, l1, l2)
-        viol_b = np.abs(R.sum(axis=1)) if fit_intercept else np.zeros(K)
-        f_round = datafit.value(Z) + _penalty(W_ws, l1, l2)
-        if max(float(viol.max()) if sub.size else 0.0, float(viol_b.max())) <= eps_in:
+        r, h = R[0], H[0]
+        grad = sub.dot(r)
+        g_b = float(r.sum()) if fit_intercept else 0.0
+        viol = _kkt(grad, W_ws[0], l1, l2)
+        if max(float(viol.max()) if sub.size else 0.0, abs(g_b)) <= eps_in:
             break
-        rounds += 1
-        decrease = 0.0
-        for k in range(K):
-            if k == 0:
-                r, h, grad = R[0], H[0], G[0]
-            else:
-                # the previous blocks' steps moved the probabilities
-                r, h = datafit.block(Z, k)
-                grad = sub.dot(r)
-            g_b = float(r.sum()) if fit_intercept else 0.0
-            v_k = _kkt(grad, W_ws[k], l1, l2)
-            if max(float(v_k.max()) if sub.size else 0.0, abs(g_b)) <= 0.5 * eps_in:
-                continue  # this block is already accurate enough
-            decrease += _block_step(sub, datafit, Z, k, W_ws[k], b, r, h, grad, g_b, l1, l2,
-                                    fit_intercept, eps_in)
-        if decrease <= 1e-15 * f_round:
+        steps += 1
+        f = datafit.value(Z) + _penalty(W_ws, l1, l2)
+        if _block_step(sub, datafit, Z, 0, W_ws[0], b, r, h, grad, g_b, l1, l2,
+                       fit_intercept, eps_in) <= 1e-15 * f:
             # no decrease possible at this precision: the violation left is
             # rounding noise in the gradient
-            rounds -= 1
+            steps -= 1
             break
-    return rounds
+    return steps
 
 
 def _block_step(sub, datafit, Z, k, w, b, r, h, grad, g_b, l1, l2, fit_intercept, eps_in):
@@ -362,3 +358,75 @@ def _block_step(sub, datafit, Z, k, w, b, r, h, grad, g_b, l1, l2, fit_intercept
     b[k] += t * db
     Z[k] += t * u
     return f0 + pen0 - f1
+
+
+def _mn_newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, budget):
+    """Multinomial proximal Newton steps, all classes jointly, until violation ``<= eps_in``.
+
+    The subproblem uses the exact softmax Hessian (kernel ``mn_cd_epoch``).
+    When ``sub`` holds centred columns (``sub.means``), the step is taken in
+    coordinates ``(Delta, delta_b')`` with ``Z += Delta (X - means) + delta_b'``,
+    i.e. the intercepts move by ``delta_b' - Delta @ means``.
+    """
+    K, n = Z.shape
+    m = sub.size
+    steps = 0
+    while steps < budget:
+        P = datafit.proba(Z)
+        sw_n = datafit.sw_n
+        R = P.copy()
+        R[datafit.labels, datafit._rows] -= 1.0
+        R *= sw_n
+        g_b = R.sum(axis=1) if fit_intercept else np.zeros(K)
+        G = np.empty((K, m))
+        for k in range(K):
+            G[k] = sub.dot(R[k])          # gradient in the centred coordinates
+        viol = _kkt(G + np.outer(g_b, sub.means), W_ws, l1, l2)
+        vmax = max(float(viol.max()) if m else 0.0, float(np.abs(g_b).max()))
+        if vmax <= eps_in:
+            break
+        steps += 1
+        Q = P * sw_n
+        hdiag = np.empty((K, m))
+        for k in range(K):
+            hdiag[k] = sub.hdiag(Q[k] * (1.0 - P[k]))
+        D = np.zeros((K, m))
+        U = np.zeros((K, n))
+        a = np.zeros(n)
+        db = np.zeros(K)
+        if fit_intercept:
+            # intercept block of the Hessian, singular along (1, ..., 1)
+            A = np.diag(Q.sum(axis=1)) - (Q @ P.T)
+            A_pinv = np.linalg.pinv(A, hermitian=True)
+        for _ in range(_MAX_CD_EPOCHS):
+            crit = sub.mn_epoch(G, hdiag, W_ws, D, P, Q, U, a, l1, l2) if m else 0.0
+            if fit_intercept:
+                deriv = g_b + (Q * (U - a)).sum(axis=1)
+                step = -A_pinv @ deriv
+                db += step
+                U += step[:, None]
+                a += step @ P
+                crit = max(crit, float(step @ A @ step))
+            if crit <= 1e-2 * eps_in * eps_in:
+                break
+        if not D.any() and not db.any():
+            steps -= 1
+            break
+        f0 = datafit.value(Z)
+        pen0 = _penalty(W_ws, l1, l2)
+        model_decr = float(np.vdot(G, D)) + float(g_b @ db) + _penalty(W_ws + D, l1, l2) - pen0
+        t = 1.0
+        for _ in range(_MAX_BACKTRACK):
+            f1 = datafit.value(Z + t * U) + _penalty(W_ws + t * D, l1, l2)
+            if f1 <= f0 + pen0 + 1e-4 * t * min(model_decr, 0.0):
+                break
+            t *= 0.5
+        else:
+            steps -= 1  # no decrease possible at this precision
+            break
+        W_ws += t * D
+        b += t * (db - D @ sub.means)
+        Z += t * U
+        if f0 + pen0 - f1 <= 1e-15 * (f0 + pen0):
+            break  # rounding floor
+    return steps
