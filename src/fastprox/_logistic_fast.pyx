@@ -143,6 +143,30 @@ def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] ws, floating
                 i0 = i1
 
 
+def to_fortran(const floating[:, ::1] X, floating[::1, :] out, int n_threads):
+    """``out[...] = X`` with ``out`` Fortran-ordered, by square tiles.
+
+    Done once per fit for C-ordered ``X``: afterwards a working-set column is
+    one contiguous run (gathering it from C order touches one cache line per
+    row per column, every outer iteration). Tiles of ``ROW_BLOCK`` squared
+    keep both the reads and the writes in whole cache lines.
+    """
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
+    cdef Py_ssize_t t, n_tiles = (p + ROW_BLOCK - 1) // ROW_BLOCK, i, i0, j, j0, j1
+    if n * p < 1048576:
+        n_threads = 1
+    with nogil:
+        for t in prange(n_tiles, num_threads=n_threads, schedule="static"):
+            j0 = t * ROW_BLOCK
+            j1 = min(j0 + ROW_BLOCK, p)
+            i0 = 0
+            while i0 < n:
+                for j in range(j0, j1):
+                    for i in range(i0, min(i0 + ROW_BLOCK, n)):
+                        out[i, j] = X[i, j]
+                i0 = i0 + ROW_BLOCK
+
+
 def ws_dot(const floating[:, ::1] Xws, const double[::1] r, double[::1] out):
     """``out = Xws @ r`` (one dot per working-set column)."""
     cdef Py_ssize_t n = Xws.shape[1], k
@@ -249,22 +273,24 @@ cdef inline double _prox_newton_coord(double z, double deriv, double hkk, double
     return 0.0
 
 
-def block_cd_epoch(const floating[:, ::1] Xws, const double[::1] grad,
-                   const double[::1] hdiag, const double[::1] mu, const double[::1] hmu,
-                   const double[::1] w, double[::1] delta, const double[::1] h,
-                   double[::1] v, double[::1] s, double l1, double l2):
+def block_cd_epoch(const floating[:, ::1] Xws, const Py_ssize_t[::1] active,
+                   const double[::1] grad, const double[::1] hdiag, const double[::1] mu,
+                   const double[::1] hmu, const double[::1] w, double[::1] delta,
+                   const double[::1] h, double[::1] v, double[::1] s, double l1, double l2):
     """One CD epoch of a block's proximal Newton subproblem (dense working set).
 
+    Visits the rows ``active`` of ``Xws`` (in range, checked by the caller).
     ``grad`` (already ``g - g_b mu``), ``hdiag``, ``mu``, ``hmu``, ``w``,
     ``delta`` are indexed like the rows of ``Xws``; ``s`` is a length-1 array.
     Updates ``delta``, ``v`` and ``s`` in place; returns ``max_k hdiag_k
     dz_k^2`` (the scale of the model decrease left).
     """
-    cdef Py_ssize_t n = Xws.shape[1], k, i
+    cdef Py_ssize_t n = Xws.shape[1], k, i, kk
     cdef double z, new, dz, deriv, crit = 0, s_ = s[0]
     cdef const floating* col
     with nogil:
-        for k in range(Xws.shape[0]):
+        for kk in range(active.shape[0]):
+            k = active[kk]
             if hdiag[k] <= 0:
                 continue
             col = &Xws[k, 0]
@@ -283,16 +309,18 @@ def block_cd_epoch(const floating[:, ::1] Xws, const double[::1] grad,
 
 
 def block_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
-                          const index_t[::1] indptr, const double[::1] grad,
+                          const index_t[::1] indptr, const Py_ssize_t[::1] active,
+                          const double[::1] grad,
                           const double[::1] hdiag, const double[::1] mu,
                           const double[::1] hmu, const double[::1] w, double[::1] delta,
                           const double[::1] h, double[::1] v, double[::1] s, double l1,
                           double l2):
     """:func:`block_cd_epoch` for the CSC working-set sub-matrix, ``O(nnz)`` per epoch."""
-    cdef Py_ssize_t k, i, start, end
+    cdef Py_ssize_t k, i, start, end, kk
     cdef double z, new, dz, deriv, crit = 0, s_ = s[0]
     with nogil:
-        for k in range(indptr.shape[0] - 1):
+        for kk in range(active.shape[0]):
+            k = active[kk]
             if hdiag[k] <= 0:
                 continue
             start = indptr[k]
@@ -347,21 +375,23 @@ cdef inline double _mn_deriv(Py_ssize_t n, const floating* x, const double* q,
             + tail)
 
 
-def mn_cd_epoch(const floating[:, ::1] Xws, const double[:, ::1] G,
+def mn_cd_epoch(const floating[:, ::1] Xws, const Py_ssize_t[::1] active,
+                const double[:, ::1] G,
                 const double[:, ::1] hdiag, const double[:, ::1] W, double[:, ::1] D,
                 const double[:, ::1] P, const double[:, ::1] Q, double[:, ::1] U,
                 double[::1] a, double l1, double l2):
     """One CD epoch of the multinomial Newton subproblem (dense working set).
 
     ``G``, ``hdiag``, ``W``, ``D`` (the step) have shape ``(K, m)``; ``P``,
-    ``Q``, ``U`` shape ``(K, n)``. Updates ``D``, ``U`` and ``a`` in place;
-    returns ``max hdiag dz^2``.
+    ``Q``, ``U`` shape ``(K, n)``. Visits the working-set columns ``active``.
+    Updates ``D``, ``U`` and ``a`` in place; returns ``max hdiag dz^2``.
     """
-    cdef Py_ssize_t n = Xws.shape[1], K = G.shape[0], j, k, i
+    cdef Py_ssize_t n = Xws.shape[1], K = G.shape[0], j, k, i, jj
     cdef double z, new, dz, deriv, crit = 0
     cdef const floating* col
     with nogil:
-        for j in range(Xws.shape[0]):
+        for jj in range(active.shape[0]):
+            j = active[jj]
             col = &Xws[j, 0]
             for k in range(K):
                 if hdiag[k, j] <= 0:
@@ -380,15 +410,17 @@ def mn_cd_epoch(const floating[:, ::1] Xws, const double[:, ::1] G,
 
 
 def mn_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
-                       const index_t[::1] indptr, const double[:, ::1] G,
+                       const index_t[::1] indptr, const Py_ssize_t[::1] active,
+                       const double[:, ::1] G,
                        const double[:, ::1] hdiag, const double[:, ::1] W, double[:, ::1] D,
                        const double[:, ::1] P, const double[:, ::1] Q, double[:, ::1] U,
                        double[::1] a, double l1, double l2):
     """:func:`mn_cd_epoch` for the CSC working-set sub-matrix."""
-    cdef Py_ssize_t K = G.shape[0], j, k, i, r, start, end
+    cdef Py_ssize_t K = G.shape[0], j, k, i, r, start, end, jj
     cdef double z, new, dz, deriv, crit = 0, x
     with nogil:
-        for j in range(indptr.shape[0] - 1):
+        for jj in range(active.shape[0]):
+            j = active[jj]
             start = indptr[j]
             end = indptr[j + 1]
             for k in range(K):

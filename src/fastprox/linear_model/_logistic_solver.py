@@ -46,11 +46,11 @@ _MAX_BACKTRACK = 30
 
 
 class LogisticDesign:
-    """``X`` as the solver reads it: dense as given (C or F order) or CSC.
+    """``X`` as the solver reads it: dense Fortran-ordered or CSC.
 
-    The dtype (float32 or float64) is kept; dense ``X`` is copied only if it
-    is neither C- nor Fortran-contiguous, sparse ``X`` is converted to CSC
-    (same dtype, never densified).
+    The dtype (float32 or float64) is kept; dense ``X`` is copied once unless
+    it is already Fortran-ordered, sparse ``X`` is converted to CSC (same
+    dtype, never densified).
     """
 
     def __init__(self, X):
@@ -66,10 +66,14 @@ class LogisticDesign:
             self.data = np.ascontiguousarray(X.data)
             self.indices = np.ascontiguousarray(indices)
             self.indptr = np.ascontiguousarray(indptr)
-        else:
-            if not (X.flags.c_contiguous or X.flags.f_contiguous):
-                X = np.ascontiguousarray(X)
+        elif X.flags.f_contiguous:
             self.X = X
+        else:
+            # one Fortran copy: working-set columns are then contiguous runs
+            # (gathered from C order, every outer iteration reads all of X)
+            self.X = np.empty(X.shape, dtype=X.dtype, order="F")
+            _lf.to_fortran(np.ascontiguousarray(X), self.X, get_num_threads())
+            X = self.X
         self.dtype = X.dtype
 
     def xt(self, R):
@@ -106,8 +110,8 @@ class _DenseWorkingSet:
             Xws -= self.means.astype(Xws.dtype)[:, None]
             self.means = self.means.astype(Xws.dtype).astype(np.float64)
 
-    def mn_epoch(self, *args):
-        return _lf.mn_cd_epoch(self.Xws, *args)
+    def mn_epoch(self, active, *args):
+        return _lf.mn_cd_epoch(self.Xws, active, *args)
 
     def dot(self, r):
         out = np.empty(self.size)
@@ -122,8 +126,8 @@ class _DenseWorkingSet:
         _lf.ws_hdiag(self.Xws, h, out)
         return out
 
-    def epoch(self, *args):
-        return _lf.block_cd_epoch(self.Xws, *args)
+    def epoch(self, active, *args):
+        return _lf.block_cd_epoch(self.Xws, active, *args)
 
 
 class _SparseWorkingSet:
@@ -136,8 +140,8 @@ class _SparseWorkingSet:
         self._csc = (self.data, self.indices, self.indptr)
         self.means = np.zeros(self.size)
 
-    def mn_epoch(self, *args):
-        return _lf.mn_cd_epoch_sparse(*self._csc, *args)
+    def mn_epoch(self, active, *args):
+        return _lf.mn_cd_epoch_sparse(*self._csc, active, *args)
 
     def dot(self, r):
         out = np.empty(self.size)
@@ -152,8 +156,8 @@ class _SparseWorkingSet:
         _lf.ws_hdiag_sparse(*self._csc, h, out)
         return out
 
-    def epoch(self, *args):
-        return _lf.block_cd_epoch_sparse(*self._csc, *args)
+    def epoch(self, active, *args):
+        return _lf.block_cd_epoch_sparse(*self._csc, active, *args)
 
 
 class Binomial:
@@ -204,6 +208,42 @@ class Multinomial:
         P[self.labels, self._rows] -= 1.0
         P *= self.sw_n
         return P, H
+
+
+class _Sweeps:
+    """Which coordinates the next CD epoch visits (glmnet's active-set cycling).
+
+    After a sweep over the whole working set, sweep only the coefficients
+    that are nonzero until they settle, then the whole set again to confirm;
+    stop when a whole sweep moves less than ``thr``. At most
+    ``_MAX_CD_EPOCHS`` whole sweeps and as many partial ones.
+    """
+
+    def __init__(self, m, thr):
+        self.all = np.arange(m, dtype=np.intp)
+        self.active = self.all
+        self.thr = thr
+        self.full_left = _MAX_CD_EPOCHS
+        self.partial_left = _MAX_CD_EPOCHS
+        self.finished = m == 0
+
+    def more(self):
+        return not self.finished
+
+    def done(self, crit, coef):
+        full = self.active is self.all
+        if full:
+            self.full_left -= 1
+            if crit <= self.thr or self.full_left <= 0:
+                self.finished = True
+                return
+            nz = np.flatnonzero(coef.reshape(-1, self.all.size).any(axis=0))
+            if nz.size < self.all.size and self.partial_left > 0:
+                self.active = nz
+        else:
+            self.partial_left -= 1
+            if crit <= self.thr or self.partial_left <= 0:
+                self.active = self.all
 
 
 def _penalty(w, l1, l2):
@@ -333,10 +373,10 @@ def _block_step(sub, datafit, Z, k, w, b, r, h, grad, g_b, l1, l2, fit_intercept
     delta = np.zeros(sub.size)
     v = np.zeros(n)
     s = np.zeros(1)
-    for _ in range(_MAX_CD_EPOCHS):
-        crit = sub.epoch(grad_c, hdiag, mu, hmu, w, delta, h, v, s, l1, l2)
-        if crit <= 1e-2 * eps_in * eps_in:
-            break
+    sweeps = _Sweeps(sub.size, 1e-2 * eps_in * eps_in)
+    while sweeps.more():
+        sweeps.done(sub.epoch(sweeps.active, grad_c, hdiag, mu, hmu, w, delta, h, v, s, l1, l2),
+                    w + delta)
     db = -g_b / H - s[0] if fit_intercept and H > 0 else 0.0
     if db == 0 and not delta.any():
         return 0.0
@@ -398,8 +438,9 @@ def _mn_newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, bu
             # intercept block of the Hessian, singular along (1, ..., 1)
             A = np.diag(Q.sum(axis=1)) - (Q @ P.T)
             A_pinv = np.linalg.pinv(A, hermitian=True)
-        for _ in range(_MAX_CD_EPOCHS):
-            crit = sub.mn_epoch(G, hdiag, W_ws, D, P, Q, U, a, l1, l2) if m else 0.0
+        sweeps = _Sweeps(m, 1e-2 * eps_in * eps_in)
+        while sweeps.more():
+            crit = sub.mn_epoch(sweeps.active, G, hdiag, W_ws, D, P, Q, U, a, l1, l2)
             if fit_intercept:
                 deriv = g_b + (Q * (U - a)).sum(axis=1)
                 step = -A_pinv @ deriv
@@ -407,8 +448,7 @@ def _mn_newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, bu
                 U += step[:, None]
                 a += step @ P
                 crit = max(crit, float(step @ A @ step))
-            if crit <= 1e-2 * eps_in * eps_in:
-                break
+            sweeps.done(crit, W_ws + D)
         if not D.any() and not db.any():
             steps -= 1
             break
