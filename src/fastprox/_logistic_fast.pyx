@@ -17,6 +17,7 @@ Inputs are validated in Python (shapes, dtypes, index ranges); the kernels
 never raise.
 """
 from cython.parallel cimport prange
+from libc.math cimport fabs
 from libc.stdint cimport int32_t, int64_t
 
 ctypedef fused floating:
@@ -262,6 +263,16 @@ def ws_hdiag_sparse(const floating[::1] data, const index_t[::1] indices,
 # when there is no intercept). Afterwards ``delta_b = -g_b / H - s``.
 # --------------------------------------------------------------------------
 
+cdef inline double _violation(double z, double deriv, double l1, double l2) noexcept nogil:
+    """Distance of ``-(deriv + l2 z)`` to ``l1 d|z|``: the coordinate's KKT violation."""
+    cdef double g = deriv + l2 * z
+    if z > 0:
+        return fabs(g + l1)
+    if z < 0:
+        return fabs(g - l1)
+    return max(fabs(g) - l1, 0.0)
+
+
 cdef inline double _prox_newton_coord(double z, double deriv, double hkk, double l1,
                                       double l2) noexcept nogil:
     """argmin_z' deriv (z'-z) + hkk/2 (z'-z)^2 + l1 |z'| + l2/2 z'^2."""
@@ -282,8 +293,9 @@ def block_cd_epoch(const floating[:, ::1] Xws, const Py_ssize_t[::1] active,
     Visits the rows ``active`` of ``Xws`` (in range, checked by the caller).
     ``grad`` (already ``g - g_b mu``), ``hdiag``, ``mu``, ``hmu``, ``w``,
     ``delta`` are indexed like the rows of ``Xws``; ``s`` is a length-1 array.
-    Updates ``delta``, ``v`` and ``s`` in place; returns ``max_k hdiag_k
-    dz_k^2`` (the scale of the model decrease left).
+    Updates ``delta``, ``v`` and ``s`` in place; returns the largest KKT
+    violation of the model met by the sweep (each coordinate's, just before
+    its update).
     """
     cdef Py_ssize_t n = Xws.shape[1], k, i, kk
     cdef double z, new, dz, deriv, crit = 0, s_ = s[0]
@@ -296,6 +308,7 @@ def block_cd_epoch(const floating[:, ::1] Xws, const Py_ssize_t[::1] active,
             col = &Xws[k, 0]
             deriv = grad[k] + _dot(n, col, &v[0]) - s_ * hmu[k]
             z = w[k] + delta[k]
+            crit = max(crit, _violation(z, deriv, l1, l2))
             new = _prox_newton_coord(z, deriv, hdiag[k], l1, l2)
             if new != z:
                 dz = new - z
@@ -303,7 +316,6 @@ def block_cd_epoch(const floating[:, ::1] Xws, const Py_ssize_t[::1] active,
                 for i in range(n):
                     v[i] = v[i] + dz * h[i] * col[i]
                 s_ = s_ + dz * mu[k]
-                crit = max(crit, hdiag[k] * dz * dz)
         s[0] = s_
     return crit
 
@@ -329,6 +341,7 @@ def block_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
             for i in range(start, end):
                 deriv = deriv + data[i] * v[indices[i]]
             z = w[k] + delta[k]
+            crit = max(crit, _violation(z, deriv, l1, l2))
             new = _prox_newton_coord(z, deriv, hdiag[k], l1, l2)
             if new != z:
                 dz = new - z
@@ -336,9 +349,43 @@ def block_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
                 for i in range(start, end):
                     v[indices[i]] += dz * h[indices[i]] * data[i]
                 s_ = s_ + dz * mu[k]
-                crit = max(crit, hdiag[k] * dz * dz)
         s[0] = s_
     return crit
+
+
+def ws_hdiag_multi(const floating[:, ::1] Xws, const double[:, ::1] Hw, double[:, ::1] out,
+                   int n_threads):
+    """``out[k, j] = sum_i Hw[k, i] Xws[j, i]^2`` for every class ``k`` in one pass over ``Xws``."""
+    cdef Py_ssize_t n = Xws.shape[1], m = Xws.shape[0], K = Hw.shape[0], j, k, i
+    cdef double acc, x
+    if n * m * K < 1048576:
+        n_threads = 1
+    with nogil:
+        for j in prange(m, num_threads=n_threads, schedule="static"):
+            for k in range(K):
+                acc = 0
+                for i in range(n):
+                    x = Xws[j, i]
+                    acc = acc + Hw[k, i] * x * x
+                out[k, j] = acc
+
+
+def ws_hdiag_multi_sparse(const floating[::1] data, const index_t[::1] indices,
+                          const index_t[::1] indptr, const double[:, ::1] Hw,
+                          double[:, ::1] out, int n_threads):
+    """:func:`ws_hdiag_multi` for the CSC working-set sub-matrix."""
+    cdef Py_ssize_t m = indptr.shape[0] - 1, K = Hw.shape[0], j, k, i
+    cdef double acc, x
+    if indptr[m] * K < 32768:
+        n_threads = 1
+    with nogil:
+        for j in prange(m, num_threads=n_threads, schedule="static"):
+            for k in range(K):
+                acc = 0
+                for i in range(indptr[j], indptr[j + 1]):
+                    x = data[i]
+                    acc = acc + Hw[k, indices[i]] * x * x
+                out[k, j] = acc
 
 
 # --------------------------------------------------------------------------
@@ -384,7 +431,8 @@ def mn_cd_epoch(const floating[:, ::1] Xws, const Py_ssize_t[::1] active,
 
     ``G``, ``hdiag``, ``W``, ``D`` (the step) have shape ``(K, m)``; ``P``,
     ``Q``, ``U`` shape ``(K, n)``. Visits the working-set columns ``active``.
-    Updates ``D``, ``U`` and ``a`` in place; returns ``max hdiag dz^2``.
+    Updates ``D``, ``U`` and ``a`` in place; returns the largest model KKT
+    violation met (see :func:`block_cd_epoch`).
     """
     cdef Py_ssize_t n = Xws.shape[1], K = G.shape[0], j, k, i, jj
     cdef double z, new, dz, deriv, crit = 0
@@ -398,6 +446,7 @@ def mn_cd_epoch(const floating[:, ::1] Xws, const Py_ssize_t[::1] active,
                     continue
                 deriv = G[k, j] + _mn_deriv(n, col, &Q[k, 0], &U[k, 0], &a[0])
                 z = W[k, j] + D[k, j]
+                crit = max(crit, _violation(z, deriv, l1, l2))
                 new = _prox_newton_coord(z, deriv, hdiag[k, j], l1, l2)
                 if new != z:
                     dz = new - z
@@ -405,7 +454,6 @@ def mn_cd_epoch(const floating[:, ::1] Xws, const Py_ssize_t[::1] active,
                     for i in range(n):
                         U[k, i] = U[k, i] + dz * col[i]
                         a[i] = a[i] + dz * col[i] * P[k, i]
-                    crit = max(crit, hdiag[k, j] * dz * dz)
     return crit
 
 
@@ -431,6 +479,7 @@ def mn_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
                     r = indices[i]
                     deriv = deriv + data[i] * Q[k, r] * (U[k, r] - a[r])
                 z = W[k, j] + D[k, j]
+                crit = max(crit, _violation(z, deriv, l1, l2))
                 new = _prox_newton_coord(z, deriv, hdiag[k, j], l1, l2)
                 if new != z:
                     dz = new - z
@@ -440,5 +489,4 @@ def mn_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
                         x = dz * data[i]
                         U[k, r] += x
                         a[r] += x * P[k, r]
-                    crit = max(crit, hdiag[k, j] * dz * dz)
     return crit

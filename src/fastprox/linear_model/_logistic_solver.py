@@ -42,6 +42,12 @@ _lf = _dispatch.load("_logistic_fast")
 _WS_MIN = 10
 _INNER_FRACTION = 0.3
 _MAX_CD_EPOCHS = 20
+# CD sweeps of a Newton step stop when the model's violation is below this
+# multiple of the step's target violation (measured: binary 20000 x 2000
+# needed 110 sweeps at 3.0, 215 at 0.3; 3 classes: 26 Newton steps and 495
+# sweeps at 0.3, 54 steps and 297 sweeps at 3.0, similar cost; digits better at 0.3)
+_CD_FRACTION_BINARY = 3.0
+_CD_FRACTION_MULTI = 0.3
 _MAX_BACKTRACK = 30
 
 
@@ -113,6 +119,17 @@ class _DenseWorkingSet:
     def mn_epoch(self, active, *args):
         return _lf.mn_cd_epoch(self.Xws, active, *args)
 
+    def dot_multi(self, R):
+        """``R @ Xws.T``, shape ``(K, m)``: all classes in one pass."""
+        out = np.empty((R.shape[0], self.size))
+        _lf.xt_r_dense(self.Xws.T, R, out, get_num_threads())
+        return out
+
+    def hdiag_multi(self, Hw):
+        out = np.empty((Hw.shape[0], self.size))
+        _lf.ws_hdiag_multi(self.Xws, Hw, out, get_num_threads())
+        return out
+
     def dot(self, r):
         out = np.empty(self.size)
         _lf.ws_dot(self.Xws, r, out)
@@ -142,6 +159,16 @@ class _SparseWorkingSet:
 
     def mn_epoch(self, active, *args):
         return _lf.mn_cd_epoch_sparse(*self._csc, active, *args)
+
+    def dot_multi(self, R):
+        out = np.empty((R.shape[0], self.size))
+        _lf.xt_r_sparse(*self._csc, R, out, get_num_threads())
+        return out
+
+    def hdiag_multi(self, Hw):
+        out = np.empty((Hw.shape[0], self.size))
+        _lf.ws_hdiag_multi_sparse(*self._csc, Hw, out, get_num_threads())
+        return out
 
     def dot(self, r):
         out = np.empty(self.size)
@@ -210,12 +237,54 @@ class Multinomial:
         return P, H
 
 
+def _penalty_shift(V, l1, l2):
+    """Per column ``j``, ``argmin_c l1 sum_k |V[k, j] + c| + l2/2 sum_k (V[k, j] + c)^2``."""
+    if l2 == 0.0:
+        return -np.median(V, axis=0)  # any point between the two middle values
+    # the derivative is nondecreasing in c with its root in [-max V, -min V]:
+    # bisection, vectorised over the columns
+    lo, hi = -V.max(axis=0), -V.min(axis=0)
+    for _ in range(60):
+        c = 0.5 * (lo + hi)
+        d = l1 * np.sign(V + c).sum(axis=0) + l2 * (V + c).sum(axis=0)
+        pos = d > 0
+        hi = np.where(pos, c, hi)
+        lo = np.where(pos, lo, c)
+    return 0.5 * (lo + hi)
+
+
+def _shift_along_null_space(sub, W_ws, D, U, a, l1, l2):
+    """Move each feature's coefficients by a common ``c_j`` to minimise the penalty.
+
+    The softmax ignores a shift of all classes' coefficients of a feature by
+    the same amount (``H_i 1 = 0`` and the gradients sum to zero over the
+    classes), so the Newton model changes only through the penalty. Coordinate
+    descent, one class at a time, would crawl along that flat valley (the
+    violation fell ~1 % per Newton step on 3 classes); one exact move per
+    sweep jumps to its bottom (a median of the coefficients for pure L1).
+    """
+    V = W_ws + D
+    c = _penalty_shift(V, l1, l2)
+    pen = l1 * np.abs(V).sum(axis=0) + 0.5 * l2 * (V * V).sum(axis=0)
+    new = l1 * np.abs(V + c).sum(axis=0) + 0.5 * l2 * ((V + c) ** 2).sum(axis=0)
+    c = np.where(new < pen, c, 0.0)  # only strict improvements (ties: stay)
+    if not c.any():
+        return
+    D += c
+    s = np.zeros(U.shape[1])
+    sub.axpy(c, s)
+    U += s           # same for every class: the softmax does not change
+    a += s           # a = P . U and the probabilities sum to one
+
+
 class _Sweeps:
     """Which coordinates the next CD epoch visits (glmnet's active-set cycling).
 
     After a sweep over the whole working set, sweep only the coefficients
     that are nonzero until they settle, then the whole set again to confirm;
-    stop when a whole sweep moves less than ``thr``. At most
+    stop when the largest KKT violation of the Newton model met in a whole
+    sweep is ``<= thr`` (a step-size rule stopped early on correlated
+    columns, where every move is small but the model is far from solved). At most
     ``_MAX_CD_EPOCHS`` whole sweeps and as many partial ones.
     """
 
@@ -225,7 +294,7 @@ class _Sweeps:
         self.thr = thr
         self.full_left = _MAX_CD_EPOCHS
         self.partial_left = _MAX_CD_EPOCHS
-        self.finished = m == 0
+        self.finished = False
 
     def more(self):
         return not self.finished
@@ -373,7 +442,7 @@ def _block_step(sub, datafit, Z, k, w, b, r, h, grad, g_b, l1, l2, fit_intercept
     delta = np.zeros(sub.size)
     v = np.zeros(n)
     s = np.zeros(1)
-    sweeps = _Sweeps(sub.size, 1e-2 * eps_in * eps_in)
+    sweeps = _Sweeps(sub.size, _CD_FRACTION_BINARY * eps_in)
     while sweeps.more():
         sweeps.done(sub.epoch(sweeps.active, grad_c, hdiag, mu, hmu, w, delta, h, v, s, l1, l2),
                     w + delta)
@@ -418,18 +487,14 @@ def _mn_newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, bu
         R[datafit.labels, datafit._rows] -= 1.0
         R *= sw_n
         g_b = R.sum(axis=1) if fit_intercept else np.zeros(K)
-        G = np.empty((K, m))
-        for k in range(K):
-            G[k] = sub.dot(R[k])          # gradient in the centred coordinates
+        G = sub.dot_multi(R)  # gradient in the centred coordinates
         viol = _kkt(G + np.outer(g_b, sub.means), W_ws, l1, l2)
         vmax = max(float(viol.max()) if m else 0.0, float(np.abs(g_b).max()))
         if vmax <= eps_in:
             break
         steps += 1
         Q = P * sw_n
-        hdiag = np.empty((K, m))
-        for k in range(K):
-            hdiag[k] = sub.hdiag(Q[k] * (1.0 - P[k]))
+        hdiag = sub.hdiag_multi(Q * (1.0 - P))
         D = np.zeros((K, m))
         U = np.zeros((K, n))
         a = np.zeros(n)
@@ -438,7 +503,7 @@ def _mn_newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, bu
             # intercept block of the Hessian, singular along (1, ..., 1)
             A = np.diag(Q.sum(axis=1)) - (Q @ P.T)
             A_pinv = np.linalg.pinv(A, hermitian=True)
-        sweeps = _Sweeps(m, 1e-2 * eps_in * eps_in)
+        sweeps = _Sweeps(m, _CD_FRACTION_MULTI * eps_in)
         while sweeps.more():
             crit = sub.mn_epoch(sweeps.active, G, hdiag, W_ws, D, P, Q, U, a, l1, l2)
             if fit_intercept:
@@ -447,7 +512,9 @@ def _mn_newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, bu
                 db += step
                 U += step[:, None]
                 a += step @ P
-                crit = max(crit, float(step @ A @ step))
+                crit = max(crit, float(np.abs(deriv).max()))
+            if l1 > 0 and m:
+                _shift_along_null_space(sub, W_ws, D, U, a, l1, l2)
             sweeps.done(crit, W_ws + D)
         if not D.any() and not db.any():
             steps -= 1
