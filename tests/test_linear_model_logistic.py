@@ -110,6 +110,13 @@ def test_float32_and_fortran_input():
     a = LogisticRegression(penalty="l1", C=0.3, tol=1e-8).fit(np.asfortranarray(X), y)
     b = LogisticRegression(penalty="l1", C=0.3, tol=1e-8).fit(X.astype(np.float32), y)
     np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-4)
+    # float32 in, float32 out, as scikit-learn does
+    assert a.coef_.dtype == np.float64
+    assert b.coef_.dtype == np.float32 and b.intercept_.dtype == np.float32
+    c = LogisticRegression(penalty="l1", C=0.3, tol=1e-8).fit(
+        sp.csr_matrix(X.astype(np.float32)), y)
+    assert c.coef_.dtype == np.float32
+    np.testing.assert_allclose(c.coef_, b.coef_, atol=1e-6)
 
 
 def test_strong_penalty_gives_zero_coef_and_warm_start():

@@ -12,20 +12,27 @@ loss + l1_ratio ||W||_1 + (1 - l1_ratio)/2 ||W||^2`` divided by ``C n`` (so
 gradients of order one.
 
 The scheme is skglm's ``ProxNewton`` (Bertrand et al., NeurIPS 2022) with
-glmnet's inner loop (Friedman, Hastie & Tibshirani, JSS 2010), including
-glmnet's treatment of the multinomial: one class (block) at a time, each with
-its exact block Hessian ``X.T diag(p_k (1 - p_k)) X`` -- block coordinate
-descent over classes, which converges because the penalty is separable.
+glmnet's inner loop (Friedman, Hastie & Tibshirani, JSS 2010):
 
 1. full gradient ``R X`` (``R`` = d loss / d Z) and each coefficient's KKT
    violation; stop when the largest (intercepts included) is ``<= tol``;
 2. working set: the features that are nonzero in any class, plus the worst
    violators, ``max(10, 2 * n_support)`` features, their columns gathered once
-   (kernels in ``_logistic_fast.pyx``);
-3. on the working set, rounds of one proximal Newton step per block: a few CD
-   epochs on the block's weighted quadratic model, then a backtracking line
-   search on the true objective, until the working set's violation is below
-   a fraction of the full one.
+   into a compact array (kernels in ``_logistic_fast.pyx``);
+3. on the working set, proximal Newton steps -- CD sweeps on the quadratic
+   model (glmnet's active-set cycling), then a backtracking line search on
+   the true objective -- until the working set's violation is below a
+   fraction of the full one.
+
+Binary: the unpenalised intercept is minimised out of the model in closed
+form (implicit centring by the Hessian-weighted means). Multinomial: the
+model uses the exact softmax Hessian over all classes at once, at the cost
+per coordinate of the binary case (``mn_cd_epoch``); the intercepts are a
+K-dimensional block solved exactly after each sweep, the working-set columns
+are centred (conditioning), and each feature's coefficients are shifted
+along the softmax's null direction to the penalty's minimum (median of the
+classes for L1). Block coordinate descent over classes, glmnet's choice,
+converged linearly here: hundreds of rounds on 3 classes.
 
 ``Z`` is kept up to date incrementally, so ``X`` is read in full only twice
 per outer iteration (gradient and gather).
