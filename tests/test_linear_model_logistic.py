@@ -110,6 +110,13 @@ def test_float32_and_fortran_input():
     a = LogisticRegression(penalty="l1", C=0.3, tol=1e-8).fit(np.asfortranarray(X), y)
     b = LogisticRegression(penalty="l1", C=0.3, tol=1e-8).fit(X.astype(np.float32), y)
     np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-4)
+    # float32 in, float32 out, as scikit-learn does
+    assert a.coef_.dtype == np.float64
+    assert b.coef_.dtype == np.float32 and b.intercept_.dtype == np.float32
+    c = LogisticRegression(penalty="l1", C=0.3, tol=1e-8).fit(
+        sp.csr_matrix(X.astype(np.float32)), y)
+    assert c.coef_.dtype == np.float32
+    np.testing.assert_allclose(c.coef_, b.coef_, atol=1e-6)
 
 
 def test_strong_penalty_gives_zero_coef_and_warm_start():
@@ -125,8 +132,6 @@ def test_strong_penalty_gives_zero_coef_and_warm_start():
 
 def test_errors():
     X, y = DATA["classif"]
-    with pytest.raises(NotImplementedError, match="binary"):
-        LogisticRegression().fit(X, np.arange(len(y)) % 3)
     with pytest.raises(ValueError, match="2 classes"):
         LogisticRegression().fit(X, np.zeros(len(y)))
     with pytest.raises(ValueError, match="l1_ratio"):
@@ -163,9 +168,18 @@ def test_clone_pickle_pipeline_gridsearch():
     assert gs.best_score_ > 0.9
 
 
-@parametrize_with_checks([LogisticRegression(), LogisticRegression(penalty="l1", C=0.5)])
+def _expected_failed(estimator):
+    if estimator.tol >= 1e-6:
+        # the check's 15-sample, 30-feature, 3-class problem has a very flat
+        # optimum: weighted and repeated fits stop within ``tol`` of it but
+        # differ by ~1e-5 in the probabilities; at tol=1e-10 they agree (below)
+        return {"check_sample_weight_equivalence_on_dense_data":
+                "flat optimum: agreement ~1e-5 at the default tol"}
+    return {}
+
+
+@parametrize_with_checks([LogisticRegression(), LogisticRegression(penalty="l1", C=0.5),
+                          LogisticRegression(penalty="l1", C=0.5, tol=1e-10)],
+                         expected_failed_checks=_expected_failed)
 def test_sklearn_compatible(estimator, check):
-    # binary only: the classifier tag ``multi_class=False`` makes scikit-learn
-    # skip its multiclass checks and check instead that fit raises its
-    # "Only binary classification" ValueError (ours is also a NotImplementedError)
     check(estimator)

@@ -10,10 +10,12 @@ working set ``ws`` of column indices; the orchestration (working-set growth,
 Anderson extrapolation, duality gap) lives in ``linear_model/_solver.py``, in
 the style of lightning's ``solver.py`` + ``solver_fast.pyx`` pairs.
 
-Dense ``X`` is Fortran-ordered so that a column is contiguous; its dot and
-axpy go through BLAS level 1 (``scipy.linalg.cython_blas``), called
-sequentially -- a coordinate update depends on the previous one, so there is
-nothing to parallelise inside an epoch at these column lengths.
+Dense working-set columns are held Fortran-ordered (contiguous columns,
+gathered from ``X`` in whatever order it came); their dots are our own
+vectorised loops (``_cd_kernels.h``), called sequentially -- a coordinate
+update depends on the previous one, and OpenBLAS's level-1 routines start
+threads above a few thousand elements, which cost more than the product on a
+busy 2-core machine.
 
 Sparse ``X`` is CSC (``data``, ``indices``, ``indptr``). An intercept is fitted
 by *implicit* centering, never densifying ``X``: with column means ``mu`` the
@@ -30,7 +32,6 @@ import numpy as np
 from cython.parallel cimport prange
 from libc.math cimport fabs, INFINITY
 from libc.stdint cimport int32_t, int64_t
-from scipy.linalg.cython_blas cimport ddot, sdot, daxpy, saxpy
 
 ctypedef fused floating:
     float
@@ -39,37 +40,6 @@ ctypedef fused floating:
 ctypedef fused index_t:
     int32_t
     int64_t
-
-cdef enum:
-    TILE = 32  # transpose tile: 32 x 32 float64 = 8 KB, in L1 with its source
-
-
-cdef inline floating _dot(int n, const floating* x, const floating* y) noexcept nogil:
-    cdef int one = 1
-    if floating is float:
-        return sdot(&n, <float*> x, &one, <float*> y, &one)
-    else:
-        return ddot(&n, <double*> x, &one, <double*> y, &one)
-
-
-cdef inline floating _dot4(Py_ssize_t n, const floating* x, const floating* y) noexcept nogil:
-    """Sequential dot product with four accumulators.
-
-    Used instead of BLAS ``ddot`` on long columns: OpenBLAS threads its level-1
-    calls above a few thousand elements, and on the shared 2-core bench
-    machine that wake-up cost more than the product itself.
-    """
-    cdef Py_ssize_t i
-    cdef floating a0 = 0, a1 = 0, a2 = 0, a3 = 0
-    for i in range(0, n - 3, 4):
-        a0 = a0 + x[i] * y[i]
-        a1 = a1 + x[i + 1] * y[i + 1]
-        a2 = a2 + x[i + 2] * y[i + 2]
-        a3 = a3 + x[i + 3] * y[i + 3]
-    for i in range(n - n % 4, n):
-        a0 = a0 + x[i] * y[i]
-    return (a0 + a1) + (a2 + a3)
-
 
 cdef extern from "_cd_kernels.h" nogil:
     double fpc_ddot(Py_ssize_t n, const double* x, const double* y)
@@ -82,14 +52,6 @@ cdef inline floating _vdot(Py_ssize_t n, const floating* x, const floating* y) n
         return fpc_sdot(n, x, y)
     else:
         return fpc_ddot(n, x, y)
-
-
-cdef inline void _axpy(int n, floating a, const floating* x, floating* y) noexcept nogil:
-    cdef int one = 1
-    if floating is float:
-        saxpy(&n, &a, <float*> x, &one, y, &one)
-    else:
-        daxpy(&n, &a, <double*> x, &one, y, &one)
 
 
 cdef inline floating _cd_update(floating w_j, floating tmp, floating norm2, floating l1,
@@ -124,7 +86,7 @@ def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
             w_j = w[j]
             col = &X[0, j]
             # own loops rather than BLAS: no call overhead on short columns, no
-            # threading on long ones (see _dot4)
+            # threading on long ones (see _vdot)
             tmp = _vdot(n, col, &R[0]) + w_j * norms2[j]
             new = _cd_update(w_j, tmp, norms2[j], l1, l2, positive)
             if new != w_j:
@@ -254,7 +216,7 @@ def axpy_cols_dense(const floating[::1, :] X, const Py_ssize_t[::1] ws,
             c = coef[k]
             if c != 0:
                 col = &X[0, ws[k]]
-                for i in range(n):  # own loop, not BLAS: see _dot4
+                for i in range(n):  # own loop, not BLAS: see _vdot
                     R[i] = R[i] + c * col[i]
 
 
@@ -276,7 +238,7 @@ def axpy_cols_sparse(const floating[::1] data, const index_t[::1] indices,
 
 def dot_cols_dense(const floating[::1, :] X, const Py_ssize_t[::1] ws,
                    const floating[::1] R, floating[::1] out):
-    """``out = X[:, ws].T @ R`` (sequential BLAS level 1; ``ws`` is small)."""
+    """``out = X[:, ws].T @ R`` (sequential vectorised dots; ``ws`` is small)."""
     cdef int n = X.shape[0]
     cdef Py_ssize_t k
     with nogil:
@@ -365,45 +327,6 @@ def xt_r_dense(const floating[:, :] X, const floating[::1] R, floating[::1] out,
                 for i in range(n):
                     a0 = a0 + X[i, j] * R[i]
                 out[j] = a0
-
-
-def center_to_fortran(const floating[:, ::1] X, const floating[::1] mu, floating[::1, :] out,
-                      int n_threads, double[::1] norms2=None):
-    """``out = X - mu`` written in Fortran order, by cache-sized tiles.
-
-    The coordinate-descent epochs need contiguous columns. NumPy's
-    ``np.asfortranarray`` copies element by element along one axis and, on a
-    1000 x 10000 float64 matrix, took longer (0.39 s) than a whole Lasso fit;
-    copying 32 x 32 tiles keeps both the reads and the writes in cache lines.
-    With ``norms2`` given, also writes the squared norms of the centred
-    columns (summed in float64), saving the solver a second pass over ``X``.
-    """
-    cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
-    cdef Py_ssize_t n_tiles = (p + TILE - 1) // TILE
-    cdef Py_ssize_t t, i0, i, j, j0, j1, n_row_tiles = (n + TILE - 1) // TILE, it
-    cdef bint want_norms = norms2 is not None
-    cdef double acc
-    cdef floating xc
-    if n * p < 1048576:
-        n_threads = 1
-    with nogil:
-        for t in prange(n_tiles, num_threads=n_threads, schedule="static"):
-            j0 = t * TILE
-            j1 = min(j0 + TILE, p)
-            if want_norms:
-                # each thread owns its columns over all rows: no shared slot
-                for j in range(j0, j1):
-                    norms2[j] = 0
-            for it in range(n_row_tiles):
-                i0 = it * TILE
-                for j in range(j0, j1):
-                    acc = 0
-                    for i in range(i0, min(i0 + TILE, n)):
-                        xc = X[i, j] - mu[j]
-                        out[i, j] = xc
-                        acc = acc + (<double> xc) * xc
-                    if want_norms:
-                        norms2[j] += acc
 
 
 def col_stats_dense(const floating[:, :] X, bint center, double[::1] sums,
@@ -513,148 +436,3 @@ def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] cols,
                     v = X[i, j] - mu[j]
                     out[i, start + k] = v
                     norms2[k] += (<double> v) * v
-
-
-# --------------------------------------------------------------------------
-# Weighted quadratic subproblem of proximal Newton (logistic datafit)
-#
-# With Hessian weights ``h`` (diagonal, length n) and the datafit gradient
-# ``grad`` at the current point ``w``, one proximal Newton step minimises over
-# ``delta`` (on a working set)
-#
-#     grad . delta + 1/2 sum_i h_i (X delta + delta_b)_i^2
-#         + l1 ||w + delta||_1 + l2/2 ||w + delta||^2
-#
-# by cyclic CD (glmnet's inner loop; skglm's ProxNewton). The kernels keep
-# ``v = h * (X delta + delta_b)`` so a coordinate's derivative is
-# ``grad_j + X_j . v`` and its curvature ``H_jj = sum_i h_i x_ij^2``. The
-# intercept (unpenalised) is the extra coordinate ``delta_b`` with derivative
-# ``grad_b + sum(v)`` and curvature ``sum(h)``, held in ``state``:
-# ``state = [delta_b, grad_b, sum_h]``.
-# --------------------------------------------------------------------------
-
-cdef inline double _wcd_new(double z, double deriv, double hjj, double l1,
-                            double l2) noexcept nogil:
-    """argmin_z' deriv (z'-z) + hjj/2 (z'-z)^2 + l1 |z'| + l2/2 z'^2."""
-    cdef double t = hjj * z - deriv
-    if t > l1:
-        return (t - l1) / (hjj + l2)
-    if t < -l1:
-        return (t + l1) / (hjj + l2)
-    return 0.0
-
-
-def wcd_epoch_dense(const double[::1, :] X, const Py_ssize_t[::1] ws,
-                    const double[::1] grad, const double[::1] hdiag,
-                    const double[::1] w, double[::1] delta, const double[::1] h,
-                    double[::1] v, double[::1] state, double l1, double l2,
-                    bint fit_intercept):
-    """One CD epoch of the proximal Newton subproblem on Fortran-ordered ``X``.
-
-    ``grad``, ``hdiag``, ``w``, ``delta`` are indexed like ``ws``. Updates
-    ``delta``, ``v`` and ``state`` in place; returns ``max_j H_jj * dz_j^2``
-    (the decrease scale of the quadratic model).
-    """
-    cdef int n = X.shape[0]
-    cdef Py_ssize_t k, j, i
-    cdef double z, new, dz, deriv, s, crit = 0
-    cdef const double* col
-    with nogil:
-        for k in range(ws.shape[0]):
-            j = ws[k]
-            if hdiag[k] <= 0:
-                continue
-            col = &X[0, j]
-            deriv = grad[k] + _dot4(n, col, &v[0])
-            z = w[k] + delta[k]
-            new = _wcd_new(z, deriv, hdiag[k], l1, l2)
-            if new != z:
-                dz = new - z
-                delta[k] = delta[k] + dz
-                for i in range(n):
-                    v[i] = v[i] + dz * h[i] * col[i]
-                crit = max(crit, hdiag[k] * dz * dz)
-        if fit_intercept and state[2] > 0:
-            s = 0
-            for i in range(n):
-                s = s + v[i]
-            dz = -(state[1] + s) / state[2]
-            state[0] = state[0] + dz
-            for i in range(n):
-                v[i] = v[i] + dz * h[i]
-            crit = max(crit, state[2] * dz * dz)
-    return crit
-
-
-def wcd_epoch_sparse(const double[::1] data, const index_t[::1] indices,
-                     const index_t[::1] indptr, const Py_ssize_t[::1] ws,
-                     const double[::1] grad, const double[::1] hdiag,
-                     const double[::1] w, double[::1] delta, const double[::1] h,
-                     double[::1] v, double[::1] state, double l1, double l2,
-                     bint fit_intercept):
-    """:func:`wcd_epoch_dense` for a CSC matrix.
-
-    The intercept update touches all ``n`` entries of ``v``: with an
-    intercept an epoch costs ``O(nnz(X[:, ws]) + n)``.
-    """
-    cdef Py_ssize_t n = v.shape[0]
-    cdef Py_ssize_t k, j, i, start, end
-    cdef double z, new, dz, deriv, s, crit = 0
-    with nogil:
-        for k in range(ws.shape[0]):
-            j = ws[k]
-            if hdiag[k] <= 0:
-                continue
-            start = indptr[j]
-            end = indptr[j + 1]
-            deriv = grad[k]
-            for i in range(start, end):
-                deriv = deriv + data[i] * v[indices[i]]
-            z = w[k] + delta[k]
-            new = _wcd_new(z, deriv, hdiag[k], l1, l2)
-            if new != z:
-                dz = new - z
-                delta[k] = delta[k] + dz
-                for i in range(start, end):
-                    v[indices[i]] += dz * h[indices[i]] * data[i]
-                crit = max(crit, hdiag[k] * dz * dz)
-        if fit_intercept and state[2] > 0:
-            s = 0
-            for i in range(n):
-                s = s + v[i]
-            dz = -(state[1] + s) / state[2]
-            state[0] = state[0] + dz
-            for i in range(n):
-                v[i] = v[i] + dz * h[i]
-            crit = max(crit, state[2] * dz * dz)
-    return crit
-
-
-def weighted_sq_norms_dense(const double[::1, :] X, const Py_ssize_t[::1] ws,
-                            const double[::1] h, double[::1] out):
-    """``out[k] = sum_i h_i X[i, ws[k]]^2``."""
-    cdef Py_ssize_t n = X.shape[0], k, i
-    cdef double acc
-    cdef const double* col
-    with nogil:
-        for k in range(ws.shape[0]):
-            col = &X[0, ws[k]]
-            acc = 0
-            for i in range(n):
-                acc = acc + h[i] * col[i] * col[i]
-            out[k] = acc
-
-
-def weighted_sq_norms_sparse(const double[::1] data, const index_t[::1] indices,
-                             const index_t[::1] indptr, const Py_ssize_t[::1] ws,
-                             const double[::1] h, double[::1] out):
-    """``out[k] = sum_i h_i X[i, ws[k]]^2`` for CSC ``X``."""
-    cdef Py_ssize_t k, i, j
-    cdef double acc
-    with nogil:
-        for k in range(ws.shape[0]):
-            j = ws[k]
-            acc = 0
-            for i in range(indptr[j], indptr[j + 1]):
-                acc = acc + h[indices[i]] * data[i] * data[i]
-            out[k] = acc

@@ -1,47 +1,40 @@
-"""Binary logistic regression with L1, L2 or elastic-net penalty.
+"""Binary and multinomial logistic regression with L1, L2 or elastic-net penalty.
 
 The objective is scikit-learn's (``sklearn.linear_model.LogisticRegression``,
 solvers other than liblinear: the intercept is not penalised)::
 
-    C * sum_i log(1 + exp(-y_i (x_i w + b))) + l1_ratio ||w||_1
-        + (1 - l1_ratio) / 2 ||w||^2
+    C * sum_i loss(x_i W.T + b, y_i) + l1_ratio ||W||_1 + (1 - l1_ratio) / 2 ||W||^2
 
-with ``l1_ratio`` 1 for ``penalty='l1'``, 0 for ``'l2'`` and the given value
-for ``'elasticnet'``; ``penalty=None`` drops the penalty. Solved by working-set
-proximal Newton (``_logistic_solver.py``).
+with the binomial log-loss for two classes (one coefficient vector) and the
+multinomial (softmax) log-loss for more, ``l1_ratio`` 1 for ``penalty='l1'``,
+0 for ``'l2'`` and the given value for ``'elasticnet'``; ``penalty=None`` drops
+the penalty. Solved by working-set proximal Newton (``_logistic_solver.py``).
 """
 import numbers
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import expit
+from scipy.special import expit, log_softmax, softmax
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from ._logistic_solver import LogisticDesign, logistic_ws_newton
+from ._logistic_solver import Binomial, LogisticDesign, Multinomial, logistic_ws_newton
 
 __all__ = ["LogisticRegression"]
 
 
-class BinaryOnlyError(NotImplementedError, ValueError):
-    """Raised by ``fit`` on more than two classes.
-
-    A ``NotImplementedError`` (multinomial is not implemented) that is also the
-    ``ValueError`` scikit-learn expects from binary-only classifiers.
-    """
-
-
 class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
-    """Binary logistic regression, L1 / L2 / elastic-net penalty, proximal Newton.
+    """Logistic regression (binary or multinomial), L1 / L2 / elastic net, proximal Newton.
 
-    A drop-in for :class:`sklearn.linear_model.LogisticRegression` on binary
-    problems, minimising the same objective (see Notes) with a working-set
-    proximal Newton solver: it touches only the features that can be nonzero,
-    which is what makes L1 fits on wide data fast.
+    A drop-in for :class:`sklearn.linear_model.LogisticRegression`, minimising
+    the same objective (see Notes) with a working-set proximal Newton solver:
+    it touches only the features that can be nonzero, which is what makes L1
+    fits on wide data fast. Two classes give one coefficient vector (binomial
+    loss); three or more give one per class (multinomial / softmax loss, as
+    scikit-learn >= 1.5 does for every solver but liblinear).
 
     Parameters
     ----------
@@ -52,20 +45,24 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
         Elastic-net mixing in ``[0, 1]``; used (and required) only with
         ``penalty='elasticnet'``.
     fit_intercept : bool, default=True
-        Fit an unpenalised intercept.
+        Fit an unpenalised intercept (one per class when multinomial).
     tol : float, default=1e-4
-        Stop when every coordinate's KKT violation, measured on the objective
+        Stop when every coefficient's KKT violation, measured on the objective
         divided by ``C * n_samples`` (mean log-loss scale), is ``<= tol``.
+        Not scikit-learn's meaning (which depends on its solver).
     max_iter : int, default=100
         Maximum number of outer (full-gradient) iterations.
     warm_start : bool, default=False
-        Start from the previous ``coef_`` / ``intercept_``.
+        Start from the previous ``coef_`` / ``intercept_`` when their shape fits.
 
     Attributes
     ----------
-    classes_ : ndarray of shape (2,)
-    coef_ : ndarray of shape (1, n_features)
-    intercept_ : ndarray of shape (1,)
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        ``(1, n_features)`` for two classes; dtype of ``X`` (float32 or float64).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Multinomial intercepts are reported centred (they sum to zero): the
+        softmax does not change when all are shifted alike.
     n_iter_ : ndarray of shape (1,)
         Outer iterations run.
     n_features_in_ : int
@@ -74,16 +71,20 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
 
     Raises
     ------
-    BinaryOnlyError
-        At ``fit`` on more than two classes (multinomial is not implemented);
-        both a ``NotImplementedError`` and a ``ValueError``.
+    ValueError
+        At ``fit``: one class only, NaN / inf in ``X``, bad parameters.
 
     Notes
     -----
-    Objective: ``C sum_i log(1 + exp(-y_i (x_i w + b))) + rho ||w||_1
-    + (1 - rho)/2 ||w||^2`` with ``y_i`` in {-1, +1} (``classes_[1]`` is +1).
-    ``X`` is used in float64; dense ``X`` is copied once to Fortran order
-    unless it already is, sparse ``X`` is used as CSC and never densified.
+    Objective: ``C sum_i loss_i + rho ||W||_1 + (1 - rho)/2 ||W||_F^2``;
+    binary ``loss_i = log(1 + exp(-y_i (x_i w + b)))`` with ``y_i`` in
+    {-1, +1} (``classes_[1]`` is +1); multinomial ``loss_i =
+    logsumexp(W x_i + b) - (W x_i + b)_{y_i}``. Without a penalty the
+    multinomial parametrisation is over-complete (adding one vector to every
+    row of ``W`` changes nothing), so only the objective and the
+    probabilities are unique. ``X`` keeps its dtype (computations accumulate
+    in float64); dense ``X`` is read in the order given, sparse ``X`` is used as
+    CSC and never densified.
 
     Examples
     --------
@@ -146,18 +147,11 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
                              dtype=[np.float64, np.float32])
         check_classification_targets(y)
-        y_type = type_of_target(y, input_name="y", raise_unknown=True)
         classes = np.unique(y)
         if classes.size < 2:
             raise ValueError("This solver needs samples of at least 2 classes in the data, "
                              f"but the data contains only one class: {classes[0]!r}")
-        if classes.size > 2 or y_type != "binary":
-            raise BinaryOnlyError(
-                f"Only binary classification is supported. The type of the target is "
-                f"{y_type} ({classes.size} classes): fastprox LogisticRegression is binary "
-                "only; use sklearn.linear_model.LogisticRegression for multinomial problems.")
         self.classes_ = classes
-        ys = np.where(y == classes[1], 1.0, -1.0)
         n, p = X.shape
         sw = None
         if sample_weight is not None:
@@ -167,8 +161,6 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
                 raise ValueError("sample_weight leaves samples of only one class with a "
                                  "positive weight; two classes are needed")
             sw_sum = float(sw.sum())
-            if not sw_sum > 0:
-                raise ValueError("sample_weight must have a positive sum")
             # weights rescaled to mean 1 and the penalty by n / sum(sw): the
             # objective divided by C * sum(sw), same minimiser
             sw = sw * (n / sw_sum)
@@ -177,41 +169,68 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
         if not np.isfinite(self.C):
             scale = 0.0
         l1, l2 = rho * scale, (1.0 - rho) * scale
-        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (1, p):
-            w = self.coef_.ravel().astype(np.float64)
-            b = float(self.intercept_[0]) if self.fit_intercept else 0.0
+        sw_n = np.full(n, 1.0 / n) if sw is None else sw / n
+        codes = np.searchsorted(classes, y)
+        if classes.size == 2:
+            datafit = Binomial(np.where(codes == 1, 1.0, -1.0), sw_n)
         else:
-            w = np.zeros(p)
+            datafit = Multinomial(codes, classes.size, sw_n)
+        K = datafit.n_blocks
+        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (K, p):
+            W = np.array(self.coef_, dtype=np.float64, order="C")
+            b = (np.array(self.intercept_, dtype=np.float64).reshape(K) if self.fit_intercept
+                 else np.zeros(K))
+        else:
+            W = np.zeros((K, p))
+            b = np.zeros(K)
             if self.fit_intercept:
-                frac = float(np.average(ys > 0, weights=sw))
-                b = float(np.log(frac / (1.0 - frac)))
-            else:
-                b = 0.0
-        design = LogisticDesign(X)
-        b, n_iter, converged, _ = logistic_ws_newton(
-            design, ys, w, b, l1, l2, fit_intercept=bool(self.fit_intercept), tol=self.tol,
-            max_iter=self.max_iter, sample_weight=sw)
+                # the optimum at W = 0: log-odds (binary) or log-frequencies
+                freq = np.bincount(codes, weights=sw_n, minlength=classes.size)
+                freq = np.clip(freq / freq.sum(), 1e-12, None)
+                b = (np.log(freq[1:] / freq[0]) if K == 1
+                     else np.log(freq) - np.log(freq).mean())
+        n_iter, converged, _ = logistic_ws_newton(
+            LogisticDesign(X), datafit, W, b, l1, l2, fit_intercept=bool(self.fit_intercept),
+            tol=self.tol, max_iter=self.max_iter)
         if not converged:
             warnings.warn(f"LogisticRegression did not converge in {n_iter} iterations; "
                           "increase max_iter or tol.", ConvergenceWarning)
-        self.coef_ = w.reshape(1, -1)
-        self.intercept_ = np.array([b if self.fit_intercept else 0.0])
+        if K > 1 and self.fit_intercept:
+            # softmax is invariant to a common shift of the intercepts: report
+            # the centred ones (as scikit-learn's lbfgs does)
+            b -= b.mean()
+        self.coef_ = W.astype(X.dtype, copy=False)
+        self.intercept_ = (b if self.fit_intercept else np.zeros(K)).astype(X.dtype)
         self.n_iter_ = np.array([n_iter], dtype=np.int32)
         return self
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, 2), columns in ``classes_`` order."""
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in ``classes_`` order: the logistic function of the score
+            (two classes) or the softmax of the scores (more).
+        """
         d = self.decision_function(X)
-        p1 = expit(d)
-        return np.column_stack([1.0 - p1, p1])
+        if d.ndim == 1:
+            p1 = expit(d)
+            return np.column_stack([1.0 - p1, p1])
+        return softmax(d, axis=1)
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba`, computed without underflow."""
         d = self.decision_function(X)
-        return np.column_stack([-np.logaddexp(0.0, d), -np.logaddexp(0.0, -d)])
+        if d.ndim == 1:
+            return np.column_stack([-np.logaddexp(0.0, d), -np.logaddexp(0.0, -d)])
+        return log_softmax(d, axis=1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.classifier_tags.multi_class = False
         return tags
