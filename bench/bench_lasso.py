@@ -59,12 +59,17 @@ def datasets(quick):
     50000 briefly needs ~8 GB)."""
     if quick:
         yield "dense", lambda: make_regression(100, 300, n_informative=10, random_state=0)[:2]
+        yield "dense float32", lambda: tuple(a.astype(np.float32) for a in make_regression(
+            100, 300, n_informative=10, random_state=0)[:2])
         yield "sparse", lambda: _sparse_case(500, 1000, 0.01, k=10)
         yield "diabetes", lambda: load_diabetes(return_X_y=True)
         yield "correlated", lambda: correlated(100, 500, k=10)
         return
     yield "dense 1000x5000", lambda: make_regression(1000, 5000, n_informative=50, noise=1.0,
                                                      random_state=0)[:2]
+    yield "dense 1000x5000 float32", lambda: tuple(
+        a.astype(np.float32) for a in make_regression(1000, 5000, n_informative=50, noise=1.0,
+                                                      random_state=0)[:2])
     yield "sparse 20000x50000", lambda: _sparse_case(20000, 50000, 0.001)
     yield "diabetes", lambda: load_diabetes(return_X_y=True)
     yield "correlated 1000x10000", lambda: correlated(1000, 10000)
@@ -105,27 +110,80 @@ def logistic_objective(X, y, coef, intercept, C):
     return C * float(loss.sum()) + float(np.abs(coef).sum())
 
 
-def objective(X, y, coef, intercept, alpha):
-    r = y - X @ coef - intercept
-    return 0.5 * float(r @ r) / len(y) + alpha * float(np.abs(coef).sum())
+def objective(X, y, coef, intercept, alpha, l1_ratio=1.0):
+    """scikit-learn's elastic-net objective, in float64 whatever the data's dtype."""
+    r = np.asarray(y, dtype=np.float64) - X @ coef - float(np.ravel(intercept)[0])
+    return (0.5 * float(r @ r) / len(y) + alpha * l1_ratio * float(np.abs(coef).sum())
+            + 0.5 * alpha * (1 - l1_ratio) * float(coef @ coef))
 
 
-def solvers(others=True):
-    out = {"fastprox": lambda a, tol: fp.Lasso(alpha=a, tol=tol, max_iter=10_000),
-           "sklearn": lambda a, tol: sk.Lasso(alpha=a, tol=tol, max_iter=10_000)}
+def solvers(others=True, l1_ratio=1.0):
+    """name -> make(alpha, tol) for Lasso (l1_ratio 1) or ElasticNet."""
+    if l1_ratio == 1.0:
+        out = {"fastprox": lambda a, tol: fp.Lasso(alpha=a, tol=tol, max_iter=10_000),
+               "sklearn": lambda a, tol: sk.Lasso(alpha=a, tol=tol, max_iter=10_000)}
+    else:
+        out = {"fastprox": lambda a, tol: fp.ElasticNet(alpha=a, l1_ratio=l1_ratio, tol=tol,
+                                                        max_iter=10_000),
+               "sklearn": lambda a, tol: sk.ElasticNet(alpha=a, l1_ratio=l1_ratio, tol=tol,
+                                                       max_iter=10_000)}
     if not others:
         return out
     try:
         import skglm
-        out["skglm"] = lambda a, tol: skglm.Lasso(alpha=a, tol=tol)
+        out["skglm"] = (lambda a, tol: skglm.Lasso(alpha=a, tol=tol)) if l1_ratio == 1.0 else \
+            (lambda a, tol: skglm.ElasticNet(alpha=a, l1_ratio=l1_ratio, tol=tol))
     except ImportError:
         pass
     try:
         import celer
-        out["celer"] = lambda a, tol: celer.Lasso(alpha=a, tol=tol)
-    except ImportError:
+        out["celer"] = (lambda a, tol: celer.Lasso(alpha=a, tol=tol)) if l1_ratio == 1.0 else \
+            (lambda a, tol: celer.ElasticNet(alpha=a, l1_ratio=l1_ratio, tol=tol))
+    except (ImportError, AttributeError):
         pass
     return out
+
+
+def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads):
+    """One (data, alpha) case: every solver timed in interleaved rounds; the JSON row."""
+    op = "Lasso" if l1_ratio == 1.0 else f"ElasticNet l1_ratio={l1_ratio:g}"
+    makers = solvers(not args.no_others, l1_ratio)
+    if X.dtype == np.float32:
+        # skglm recompiles for and struggles with float32 (22-110 s a fit at 100 x 300)
+        makers.pop("skglm", None)
+    res = {k: dict(times=[]) for k in makers}
+    for _ in range(args.repeat):  # interleaved: load changes hit both alike
+        for sname, make in makers.items():
+            if res[sname]["times"] and res[sname]["times"][0] > args.slow_once:
+                continue  # one timing of a minute-long fit is precise enough
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                t0 = time.perf_counter()
+                m = make(alpha, args.tol).fit(X, y)
+                res[sname]["times"].append(time.perf_counter() - t0)
+            coef = np.asarray(m.coef_, dtype=np.float64).ravel()
+            res[sname].update(objective=objective(X, y, coef, m.intercept_, alpha, l1_ratio),
+                              nnz=int((coef != 0).sum()))
+    for r in res.values():
+        r["time"] = float(np.median(r["times"]))
+    ref = res["sklearn"]
+    label = f"amax/{div}" if l1_ratio == 1.0 else f"enet amax/{div}"
+    for sname, r in res.items():
+        r["speedup_vs_sklearn"] = ref["time"] / r["time"]
+        r["rel_objective_diff"] = (r["objective"] - ref["objective"]) / ref["objective"]
+        print(f"{name:24s} {label:>14s} {sname:>9s} {r['time']:9.4f} "
+              f"{r['speedup_vs_sklearn']:8.2f} {r['objective']:14.8g} "
+              f"{r['rel_objective_diff']:9.1e} {r['nnz']:6d}", flush=True)
+    ours = res["fastprox"]
+    return dict(
+        op=op, dtype=str(X.dtype), size=f"{name} amax/{div}", threads=threads,
+        ms_ours=1e3 * ours["time"], ms_ref=1e3 * ref["time"],
+        speedup=ref["time"] / ours["time"], data=name, alpha_div=div, alpha=float(alpha),
+        l1_ratio=l1_ratio, rel_objective_diff=ours["rel_objective_diff"],
+        nnz_ours=ours["nnz"], nnz_ref=ref["nnz"],
+        others={k: dict(ms=1e3 * v["time"], objective=v["objective"], nnz=v["nnz"],
+                        runs=len(v["times"]))
+                for k, v in res.items()})
 
 
 # python -m fastprox bench (full) leaves out the case where scikit-learn alone
@@ -187,6 +245,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="median of N timings")
     ap.add_argument("--slow-once", type=float, default=5.0, metavar="S",
                     help="a Lasso fit that took more than S seconds is not repeated")
+    ap.add_argument("--enet-divs", type=int, nargs="*", default=[10, 100],
+                    help="ElasticNet cases at alpha_max / these (none: no ElasticNet rows)")
+    ap.add_argument("--enet-l1-ratio", type=float, default=0.5)
     ap.add_argument("--skip", nargs="+", default=[], metavar="CASE",
                     help="Lasso cases to leave out, e.g. 'sparse 20000x50000 amax/1000'")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"),
@@ -200,7 +261,7 @@ def main():
                    simd=_dispatch.LEVEL)
     print(f"machine: {machine}")
     rows = []
-    header = f"{'data':24s} {'alpha':>10s} {'solver':>9s} {'time s':>9s} {'speedup':>8s} " \
+    header = f"{'data':24s} {'alpha':>14s} {'solver':>9s} {'time s':>9s} {'speedup':>8s} " \
              f"{'objective':>14s} {'rel diff':>9s} {'nnz':>6s}"
     print(header)
     print("-" * len(header))
@@ -209,7 +270,7 @@ def main():
         if args.cases and not any(c in name for c in args.cases):
             continue
         X, y = build()
-        if not sp.issparse(X) and X.shape[1] > 100:
+        if not sp.issparse(X) and X.shape[1] > 100 and X.dtype == np.float64:
             cv_sets.append((name, X, y))
         Xc = X.toarray() if sp.issparse(X) and X.shape[0] * X.shape[1] < 1e6 else X
         Xd = X - X.mean(0) if not sp.issparse(X) else None
@@ -220,42 +281,16 @@ def main():
             a_max = np.abs(X.T @ (y - y.mean()) - mu * (y - y.mean()).sum()).max() / len(y)
         del Xc
         for div in args.divs:
-            alpha = a_max / div
             if f"{name} amax/{div}" in args.skip:
-                print(f"{name:24s} {f'amax/{div}':>10s} skipped (--skip)")
+                print(f"{name:24s} {f'amax/{div}':>14s} skipped (--skip)")
                 continue
-            res = {name_: dict(times=[]) for name_ in solvers(not args.no_others)}
-            for _ in range(args.repeat):  # interleaved: load changes hit both alike
-                for sname, make in solvers(not args.no_others).items():
-                    if res[sname]["times"] and res[sname]["times"][0] > args.slow_once:
-                        continue  # one timing of a minute-long fit is precise enough
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", ConvergenceWarning)
-                        t0 = time.perf_counter()
-                        m = make(alpha, args.tol).fit(X, y)
-                        res[sname]["times"].append(time.perf_counter() - t0)
-                    coef = np.asarray(m.coef_, dtype=np.float64).ravel()
-                    res[sname].update(objective=objective(X, y, coef, m.intercept_, alpha),
-                                      nnz=int((coef != 0).sum()))
-            for r in res.values():
-                r["time"] = float(np.median(r["times"]))
-            ref = res["sklearn"]
-            for sname, r in res.items():
-                r["speedup_vs_sklearn"] = ref["time"] / r["time"]
-                r["rel_objective_diff"] = (r["objective"] - ref["objective"]) / ref["objective"]
-                print(f"{name:24s} {f'amax/{div}':>10s} {sname:>9s} {r['time']:9.4f} "
-                      f"{r['speedup_vs_sklearn']:8.2f} {r['objective']:14.8g} "
-                      f"{r['rel_objective_diff']:9.1e} {r['nnz']:6d}", flush=True)
-            ours = res["fastprox"]
-            rows.append(dict(
-                op="Lasso", dtype=str(X.dtype), size=f"{name} amax/{div}", threads=threads,
-                ms_ours=1e3 * ours["time"], ms_ref=1e3 * ref["time"],
-                speedup=ref["time"] / ours["time"], data=name, alpha_div=div, alpha=alpha,
-                rel_objective_diff=ours["rel_objective_diff"], nnz_ours=ours["nnz"],
-                nnz_ref=ref["nnz"],
-                others={k: dict(ms=1e3 * v["time"], objective=v["objective"], nnz=v["nnz"],
-                                runs=len(v["times"]))
-                        for k, v in res.items()}))
+            rows.append(bench_alpha(name, X, y, a_max / div, div, 1.0, args, threads))
+        for div in args.enet_divs:
+            # the elastic net's alpha_max is the Lasso's divided by l1_ratio
+            if f"{name} enet amax/{div}" in args.skip:
+                continue
+            rows.append(bench_alpha(name, X, y, a_max / args.enet_l1_ratio / div, div,
+                                    args.enet_l1_ratio, args, threads))
     if not args.no_cv:
         rows += bench_cv(cv_sets, args, threads)
     if not args.no_logistic:
@@ -317,9 +352,10 @@ def main():
                                      f"bench_lasso{'_quick' if args.quick else ''}.json")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
-        json.dump(dict(script="bench_lasso", question="Lasso and L1 logistic regression: "
-                       "fit time vs scikit-learn", machine=machine, tol=args.tol,
-                       repeat=args.repeat, rows=rows), f, indent=1)
+        json.dump(dict(script="bench_lasso", question="Lasso, ElasticNet and L1 logistic "
+                       "regression: fit time vs scikit-learn", machine=machine, tol=args.tol,
+                       repeat=args.repeat, rows=rows), f, indent=1,
+                  default=lambda o: o.item() if isinstance(o, np.generic) else str(o))
     print(f"wrote {path}")
 
 
