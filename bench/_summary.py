@@ -10,8 +10,8 @@ import math
 import os
 
 # Identifying columns looked for in rows of scripts without a dedicated section.
-_KEY_COLS = ("op", "kernel", "model", "estimator", "solver", "dataset", "dtype", "size", "shape",
-             "alpha", "sparsity", "threads")
+_KEY_COLS = ("op", "kernel", "model", "estimator", "solver", "ref_solver", "config", "dataset",
+             "dtype", "size", "shape", "alpha", "sparsity", "threads")
 _RATIO_HINTS = ("speedup", "x_", "ratio", "pct", "delta", "rel_", "agrees")
 
 
@@ -224,7 +224,7 @@ def make_plots(doc, out_dir):
         return [], ("matplotlib is not installed: no plots "
                     "(`pip install fastprox[bench]` or `pip install matplotlib`).")
     drawn = []
-    for fn in (_plot_density, _plot_threads, _plot_mlp, _plot_lasso):
+    for fn in (_plot_density, _plot_threads, _plot_mlp, _plot_mlp_speed, _plot_lasso):
         try:
             name = fn(doc, plt)
         except Exception as e:  # a plot must never cost the results
@@ -312,6 +312,32 @@ def _plot_mlp(doc, plt):
     return "mlp_accuracy.png"
 
 
+def _plot_mlp_speed(doc, plt):
+    """Pruned-MLP speed-ups (epoch, forward at batch 256 and 1) against weight sparsity."""
+    res = (doc["scripts"].get("bench_mlp") or {}).get("result") or {}
+    series = {"training epoch": ("dense_epoch_ms", "sparse_epoch_ms"),
+              "forward, batch 256": ("fwd_dense_b256_us", "fwd_stored_b256_us"),
+              "forward, batch 1": ("fwd_dense_b1_us", "fwd_stored_b1_us")}
+    rows = [r for r in _mlp_rows(res) if r.get("achieved_sparsity") is not None]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = False
+    for label, (dense, sparse) in series.items():
+        pts = sorted((100 * r["achieved_sparsity"], r[dense] / r[sparse]) for r in rows
+                     if r.get(dense) and r.get(sparse) and math.isfinite(r[sparse]))
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+            drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.axhline(1, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("sparsity of the weights (%)")
+    ax.set_ylabel("speed-up over the dense network")
+    ax.set_title(f"Pruned MLP speed-up vs sparsity ({res.get('dataset')})")
+    ax.legend()
+    return "mlp_speedup.png"
+
+
 def _plot_lasso(doc, plt):
     rows = _rows(doc, "bench_lasso") or []
     pts = []
@@ -334,5 +360,5 @@ def _plot_lasso(doc, plt):
     ax.set_yticks(range(len(pts)), [p[0] for p in pts], fontsize=6)
     ax.invert_yaxis()
     ax.set_xlabel("scikit-learn time / fastprox time")
-    ax.set_title("Lasso: time vs scikit-learn")
+    ax.set_title("Linear models: fit time vs scikit-learn")
     return "lasso_vs_sklearn.png"

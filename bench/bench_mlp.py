@@ -53,6 +53,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="two sparsities, few epochs")
     p.add_argument("--data", help="directory with the MNIST IDX .gz files (optional)")
+    p.add_argument("--no-plots", action="store_true",
+                   help="don't draw accuracy / speed-up PNGs next to the JSON")
     p.add_argument("--hidden", default=None,
                    help="hidden layer sizes, e.g. 64,64 (default: 64,64 digits, 300,100 MNIST)")
     p.add_argument("--sparsities", default=None,
@@ -178,6 +180,17 @@ def main(argv=None):
                               "sklearn": sk_row, "fastprox": rows, "machine": machine},
                              indent=1, default=float))
     print(f"wrote {fn}")
+    if not args.no_plots:
+        # the same plots run_all draws, from this run alone (needs matplotlib)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import _summary
+
+        doc = {"scripts": {"bench_mlp": {"result": json.loads(fn.read_text())}}}
+        drawn, note = _summary.make_plots(doc, str(out))
+        for name_ in drawn:
+            print(f"plot: {out / name_}")
+        if note:
+            print(note)
     return 0
 
 

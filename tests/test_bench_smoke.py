@@ -101,3 +101,25 @@ def test_bench_sgd_runs(tmp_path):
         assert r["ms_ours"] > 0 and r["ms_ref"] > 0 and r["agrees"], r
         assert r["nnz_ours"] >= 0 and r["obj_ours"] > 0 and r["obj_ref"] > 0
     assert "speed-up" in stdout
+
+
+def test_bench_lasso_runs(tmp_path):
+    """Lasso, ElasticNet, float32, LassoCV and logistic sections at tiny sizes."""
+    out = tmp_path / "bench_lasso.json"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(BENCH, "bench_lasso.py"), "--quick", "--no-others",
+         "--repeat", "1", "--cases", "diabetes", "dense", "--json", str(out)],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(out) as f:
+        rows = json.load(f)["rows"]
+    ops = {r["op"] for r in rows}
+    assert {"Lasso", "ElasticNet l1_ratio=0.5", "LassoCV", "LogisticRegression-l1"} <= ops
+    assert {"float32", "float64"} <= {r["dtype"] for r in rows}
+    for r in rows:
+        assert r["ms_ours"] > 0 and r["ms_ref"] > 0, r
+        if r["op"].startswith(("Lasso", "ElasticNet")) and r["op"] != "LassoCV":
+            assert abs(r["rel_objective_diff"]) < 1e-5, r  # same objective at tol 1e-6
+        elif r["op"].startswith("Logistic"):
+            # liblinear also penalises the intercept; saga stops at its default tol
+            assert abs(r["rel_objective_diff"]) < 5e-3, r
