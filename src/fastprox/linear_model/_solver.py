@@ -54,6 +54,9 @@ _WS_MIN = 100
 _GROW = 2
 _INNER_FRACTION = 0.1
 _STREAM_THREADS = 1
+# a working set this large a fraction of the (non-constant) features is
+# replaced by all of them (see enet_ws_cd)
+_FULL_FRACTION = 0.5
 # up to this many features, working sets buy nothing and the whole solve is
 # one kernel call on the Gram form (cd_solve_gram)
 _SMALL_P = 32
@@ -118,7 +121,6 @@ class QuadraticDesign:
                 sq -= sums ** 2 / self.n_samples
             else:
                 mu = np.zeros(self.n_features)
-            self.pool = _DensePool(self, mu.astype(self.dtype))
         self.X_mean = mu.astype(self.dtype)
         # a constant column, once centred, is rounding noise: its norm is set
         # to zero so that the solver never picks it
@@ -132,6 +134,8 @@ class QuadraticDesign:
         self.norms2 = norms2
         if self.sparse:
             self.norms2_k = norms2.astype(self.dtype)  # what the kernels read
+        else:
+            self.pool = _DensePool(self, self.X_mean)
 
     def residual(self, w, R):
         """Residual of the centred problem, float64 (``w`` zero outside ``R``'s support)."""
@@ -399,6 +403,8 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
     converged = False
     prev_ws = 0
     ws_min = max(10, min(_WS_MIN, p // 10))
+    active = design.norms2 > 0
+    n_active = int(active.sum())
     for _ in range(max(int(max_iter), 1)):
         r = design.residual(w, R)
         grad = design.xt_r(R)
@@ -411,7 +417,8 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
         scores[design.norms2 == 0] = 0.0
         kkt_max = scores.max()
         support = w != 0
-        ws_size = min(p, max(ws_min, 2 * int(support.sum()), int(_GROW * prev_ws)))
+        nnz = int(support.sum())
+        ws_size = min(p, max(ws_min, 2 * nnz, int(_GROW * prev_ws)))
         scores[support] = np.inf
         # never pad with features that satisfy KKT at 0; partition only the
         # violators (argpartition over all p features cost ~1 ms a round)
@@ -421,15 +428,34 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
         if ws.size == 0:
             # float rounding can leave a gap above tol with no KKT violation left
             break
+        full = 2 * nnz >= _FULL_FRACTION * n_active
+        if full:
+            # the solution is dense: solve the whole problem, stopping on its
+            # own duality gap (see _full_gap_reached)
+            ws = np.flatnonzero(active | (w != 0))
         ws = np.sort(ws).astype(np.intp)
         prev_ws = ws.size
         sub = design.working_set(ws, w)
         w_ws = np.ascontiguousarray(w[ws])
+        if full:
+            done = _full_gap_reached(sub, R, y64, w_ws, l1, l2, positive, tol_abs, p,
+                                     ws, gap)
+        else:
+            eps_in = _INNER_FRACTION * kkt_max
+            def done(grad_ws, epoch):
+                return kkt_violation(grad_ws, w_ws.astype(np.float64), l1, l2,
+                                     positive).max() <= eps_in
         n_ep, moved = _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive,
-                                        _INNER_FRACTION * kkt_max, max_iter - n_epochs,
-                                        anderson)
+                                        done, max_iter - n_epochs, anderson)
         n_epochs += n_ep
         w[ws] = w_ws
+        if full:
+            # every feature was in: another round cannot add any (a gap still
+            # above tol is the floating-point floor or max_iter)
+            if done.epoch < n_ep:
+                done(sub.xt_r(R), n_ep)
+            history.append(done.primal)
+            return done.gap, n_epochs, done.gap <= tol_abs, history
         if not moved or n_epochs >= max_iter:
             # no coordinate can move any more (the gap is at the floating-point
             # floor, e.g. float32 with a tiny tol), or the epoch budget is spent
@@ -465,14 +491,62 @@ def _solve_small(design, yc, y64, w, R, l1, l2, positive, max_iter, tol_abs, tol
     return gap, n_epochs, gap <= tol_abs, [primal(r, w, l1, l2)]
 
 
-def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, eps_in, max_iter,
+class _full_gap_reached:
+    """Stopping rule of a working set that holds every feature: its duality gap.
+
+    The gap then needs only the working set's ``X.T @ R``, read from the
+    contiguous pool, so the solve ends without another pass over ``X``.
+    Keeps the last gap and primal value for the caller.
+    """
+
+    def __init__(self, sub, R, y64, w_ws, l1, l2, positive, tol_abs, p, ws, gap):
+        self.sub, self.R, self.y64, self.w_ws = sub, R, y64, w_ws
+        self.l1, self.l2, self.positive, self.tol_abs = l1, l2, positive, tol_abs
+        self.grad = np.zeros(p)
+        self.w = np.zeros(p)
+        self.ws = ws
+        self.gap, self.primal = gap, np.inf  # gap: at the start (epoch 0)
+        self.epoch = 0
+        self.wait = 1  # the working set may be solved already: check at once
+        self.best, self.best_epoch = gap, 0
+        self.floor = 10 * np.finfo(w_ws.dtype).eps * float(y64 @ y64)
+
+    def __call__(self, grad_ws, epoch):
+        w64 = self.w_ws.astype(np.float64)
+        self.grad[self.ws] = grad_ws
+        self.w[self.ws] = w64
+        r = self.sub.residual(self.w_ws, self.R)
+        gap = duality_gap(r, self.y64, self.w, self.grad, self.l1, self.l2, self.positive)
+        self.primal = primal(r, w64, self.l1, self.l2)
+        # next check where the gap's geometric decrease so far says it will be
+        # below tol (CD converges linearly): a check costs half an epoch, an
+        # epoch past the target a whole one
+        self.wait = _K
+        if 0 < gap < self.gap < np.inf and gap > self.tol_abs:
+            rate = np.log(gap / self.gap) / (epoch - self.epoch)
+            self.wait = int(np.clip(np.ceil(np.log(self.tol_abs / gap) / rate), 1, _K))
+        # a small gap that has not halved in 10 * _K epochs is at the
+        # floating-point floor (float32 with a tight tol): stop there, not at
+        # max_iter
+        if gap <= 0.5 * self.best:
+            self.best, self.best_epoch = gap, epoch
+        self.gap, self.epoch = gap, epoch
+        return gap <= self.tol_abs or (gap <= self.floor
+                                       and epoch - self.best_epoch >= 10 * _K)
+
+
+def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, done, max_iter,
                       anderson):
-    """CD + Anderson on one working set until its KKT violation is ``<= eps_in``."""
+    """CD + Anderson on one working set until ``done(X_ws.T @ R)`` says it is solved."""
     use_anderson = anderson and w_ws.size > 1
     last = np.empty((_K + 1, w_ws.size), dtype=np.float64)
     n_stored = 0
     epoch = 0
     moved = False
+    # ``done`` may set its own check schedule (``wait``: epochs to the next
+    # check); Anderson is tried at most every _K epochs
+    next_check = getattr(done, "wait", _K)
+    next_anderson = _K
     for epoch in range(max(int(max_iter), 1)):
         dw_max = sub.epoch(w_ws, R, sum_R, l1_, l2_, positive)
         if dw_max == 0:
@@ -481,16 +555,17 @@ def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, eps_in, m
         if use_anderson:
             last[n_stored % (_K + 1)] = w_ws
             n_stored += 1
-        if (epoch + 1) % _K:
+        if epoch + 1 < next_check:
             continue
-        if use_anderson and n_stored >= _K + 1:
+        if use_anderson and n_stored >= _K + 1 and epoch + 1 >= next_anderson:
+            next_anderson = epoch + 1 + _K
             order = np.arange(n_stored, n_stored + _K + 1) % (_K + 1)
             w_acc = _anderson(last[order])
             if w_acc is not None and (not positive or (w_acc >= 0).all()):
                 _try_extrapolated(sub, w_ws, R, sum_R, w_acc, l1, l2)
-        if kkt_violation(sub.xt_r(R), w_ws.astype(np.float64), l1, l2,
-                         positive).max() <= eps_in:
+        if done(sub.xt_r(R), epoch + 1):
             break
+        next_check = epoch + 1 + getattr(done, "wait", _K)
     return epoch + 1, moved
 
 
