@@ -51,11 +51,27 @@ def test_gather_cols(dtype, layout):
     cols = np.array([0, 3, 4, 700, X.shape[1] - 1], dtype=np.intp)
     out = np.zeros((X.shape[0], 8), dtype=dtype, order="F")
     norms2 = np.empty(len(cols))
-    _cd.gather_cols_dense(X, cols, mu, out, 2, norms2)
+    dest = np.array([2, 3, 4, 6, 7], dtype=np.intp)  # not one run: the pool's gaps
+    _cd.gather_cols_dense(X, cols, mu, out, dest, norms2)
     ref = X[:, cols] - mu[cols]
-    np.testing.assert_array_equal(out[:, 2:7], ref)
-    assert not out[:, :2].any() and not out[:, 7].any()
+    np.testing.assert_array_equal(out[:, dest], ref)
+    assert not out[:, [0, 1, 5]].any()
     np.testing.assert_allclose(norms2, (ref.astype(np.float64) ** 2).sum(0), rtol=1e-12)
+
+
+def test_gather_cols_rejects_bad_indices():
+    X = np.ones((4, 5))
+    out = np.zeros((4, 3), order="F")
+    mu = np.zeros(5)
+    with pytest.raises(IndexError):
+        _cd.gather_cols_dense(X, np.array([5], dtype=np.intp), mu, out,
+                              np.array([0], dtype=np.intp), np.empty(1))
+    with pytest.raises(IndexError):
+        _cd.gather_cols_dense(X, np.array([1], dtype=np.intp), mu, out,
+                              np.array([3], dtype=np.intp), np.empty(1))
+    with pytest.raises(ValueError):
+        _cd.gather_cols_dense(X, np.array([1, 2], dtype=np.intp), mu, out,
+                              np.array([0], dtype=np.intp), np.empty(2))
 
 
 @pytest.mark.parametrize("positive", [False, True])

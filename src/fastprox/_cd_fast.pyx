@@ -401,18 +401,24 @@ def col_stats_dense(const floating[:, :] X, bint center, double[::1] sums,
 
 
 def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] cols,
-                      const floating[::1] mu, floating[::1, :] out, Py_ssize_t start,
-                      double[::1] norms2):
-    """``out[:, start + k] = X[:, cols[k]] - mu[cols[k]]`` and their squared norms.
+                      const floating[::1] mu, floating[::1, :] out,
+                      const Py_ssize_t[::1] dest, double[::1] norms2):
+    """``out[:, dest[k]] = X[:, cols[k]] - mu[cols[k]]`` and their squared norms.
 
     Copies a few working-set columns of a C- or Fortran-ordered ``X`` into
     the solver's contiguous column pool (centred if ``mu`` is nonzero), so
     that ``X`` itself is never copied whole. ``norms2[k]`` is summed in
     float64 from the stored (rounded) values the CD epochs will use.
     """
-    cdef Py_ssize_t n = X.shape[0], m = cols.shape[0], i, i0, k, j
+    cdef Py_ssize_t n = X.shape[0], m = cols.shape[0], i, i0, k, j, d
     cdef floating v
     cdef double acc
+    if dest.shape[0] != m or norms2.shape[0] != m or out.shape[0] != n \
+            or mu.shape[0] != X.shape[1]:
+        raise ValueError("shapes of X, cols, mu, out, dest and norms2 do not match")
+    for k in range(m):
+        if not (0 <= cols[k] < X.shape[1] and 0 <= dest[k] < out.shape[1]):
+            raise IndexError("column index out of range")
     with nogil:
         for k in range(m):
             norms2[k] = 0
@@ -424,15 +430,17 @@ def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] cols,
                 for k in range(m):
                     j = cols[k]
                     acc = 0
+                    d = dest[k]
                     for i in range(i0, min(i0 + 16, n)):
                         v = X[i, j] - mu[j]
-                        out[i, start + k] = v
+                        out[i, d] = v
                         acc = acc + (<double> v) * v
                     norms2[k] += acc
         else:
             for k in range(m):
                 j = cols[k]
+                d = dest[k]
                 for i in range(n):
                     v = X[i, j] - mu[j]
-                    out[i, start + k] = v
+                    out[i, d] = v
                     norms2[k] += (<double> v) * v
