@@ -410,7 +410,7 @@ def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] cols,
     that ``X`` itself is never copied whole. ``norms2[k]`` is summed in
     float64 from the stored (rounded) values the CD epochs will use.
     """
-    cdef Py_ssize_t n = X.shape[0], m = cols.shape[0], i, i0, k, j, d
+    cdef Py_ssize_t n = X.shape[0], m = cols.shape[0], i, i0, k, j, d, rb
     cdef floating v
     cdef double acc
     if dest.shape[0] != m or norms2.shape[0] != m or out.shape[0] != n \
@@ -423,19 +423,24 @@ def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] cols,
         for k in range(m):
             norms2[k] = 0
         if X.strides[1] == sizeof(floating):  # C order
-            # 16 rows at a time: each pool column gets whole cache lines
-            # written at once; row by row, the writes 8 KB apart all fell in
-            # one L1 set and the gather ran at ~85 ns per element
-            for i0 in range(0, n, 16):
+            # a block of rows at a time: each pool column gets whole cache
+            # lines written at once; row by row, the writes 8 KB apart all
+            # fell in one L1 set and the gather ran at ~85 ns per element.
+            # 16 rows (two lines) for float64, 64 (four) for float32:
+            # measured fastest, 1000 x 5000 hot (f64 8.7 ms, f32 9.9 -> 7.1)
+            rb = 16 if floating is double else 64
+            i0 = 0
+            while i0 < n:
                 for k in range(m):
                     j = cols[k]
                     acc = 0
                     d = dest[k]
-                    for i in range(i0, min(i0 + 16, n)):
+                    for i in range(i0, min(i0 + rb, n)):
                         v = X[i, j] - mu[j]
                         out[i, d] = v
                         acc = acc + (<double> v) * v
                     norms2[k] += acc
+                i0 += rb
         else:
             for k in range(m):
                 j = cols[k]
