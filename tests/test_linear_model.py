@@ -304,3 +304,36 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_solution_paths_reach_sklearn_objective(fmt, dtype, monkeypatch):
+    """Elastic net with most features nonzero: the solver's dense-solution mode.
+
+    With the smaller alpha the working set takes every feature (``whole``),
+    with the larger only the violators; both must stop on the full
+    problem's gap.
+    """
+    from fastprox.linear_model import _solver
+    seen = []
+    orig = _solver._full_gap_reached.__init__
+
+    def spy(self, *args, **kwargs):
+        orig(self, *args, **kwargs)
+        seen.append(self.whole)
+
+    monkeypatch.setattr(_solver._full_gap_reached, "__init__", spy)
+    X, y = make_regression(300, 400, n_informative=20, noise=1.0, random_state=1)
+    X = X.astype(dtype)
+    if fmt == "csr":
+        X = sp.csr_matrix(X * (np.random.default_rng(1).random(X.shape) < 0.5))
+    tol = 1e-10 if dtype == np.float64 else 1e-7
+    rtol = 1e-6 if dtype == np.float64 else 1e-5
+    # the sparse copy (half the entries) reaches the same paths at smaller divisors
+    for div in ((10, 100) if fmt == "dense" else (7, 30)):
+        alpha = _alpha_max(X.astype(np.float64), y, True, 0.5) / div
+        _, f_ours, f_ref = _fit_both(X, y, dtype, alpha=alpha, l1_ratio=0.5, tol=tol,
+                                     max_iter=100_000)
+        assert abs(f_ours - f_ref) <= rtol * f_ref
+    assert True in seen and False in seen
