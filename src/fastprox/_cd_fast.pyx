@@ -44,6 +44,8 @@ ctypedef fused index_t:
 cdef extern from "_cd_kernels.h" nogil:
     double fpc_ddot(Py_ssize_t n, const double* x, const double* y)
     float fpc_sdot(Py_ssize_t n, const float* x, const float* y)
+    void fpc_daxpy(Py_ssize_t n, double a, const double* x, double* y)
+    void fpc_saxpy(Py_ssize_t n, float a, const float* x, float* y)
 
 
 cdef inline floating _vdot(Py_ssize_t n, const floating* x, const floating* y) noexcept nogil:
@@ -52,6 +54,15 @@ cdef inline floating _vdot(Py_ssize_t n, const floating* x, const floating* y) n
         return fpc_sdot(n, x, y)
     else:
         return fpc_ddot(n, x, y)
+
+
+cdef inline void _vaxpy(Py_ssize_t n, floating a, const floating* x,
+                        floating* y) noexcept nogil:
+    """``y += a * x``, vectorised (``_cd_kernels.h``)."""
+    if floating is float:
+        fpc_saxpy(n, a, x, y)
+    else:
+        fpc_daxpy(n, a, x, y)
 
 
 cdef inline floating _cd_update(floating w_j, floating tmp, floating norm2, floating l1,
@@ -91,8 +102,7 @@ def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
             new = _cd_update(w_j, tmp, norms2[j], l1, l2, positive)
             if new != w_j:
                 dw = w_j - new
-                for i in range(n):
-                    R[i] = R[i] + dw * col[i]
+                _vaxpy(n, dw, col, &R[0])
                 w[j] = new
                 dw_max = max(dw_max, fabs(new - w_j))
     return dw_max
@@ -215,9 +225,7 @@ def axpy_cols_dense(const floating[::1, :] X, const Py_ssize_t[::1] ws,
         for k in range(ws.shape[0]):
             c = coef[k]
             if c != 0:
-                col = &X[0, ws[k]]
-                for i in range(n):  # own loop, not BLAS: see _vdot
-                    R[i] = R[i] + c * col[i]
+                _vaxpy(n, c, &X[0, ws[k]], &R[0])  # own loop, not BLAS: see _vdot
 
 
 def axpy_cols_sparse(const floating[::1] data, const index_t[::1] indices,

@@ -59,4 +59,36 @@
 FPC_DOT(fpc_ddot, double, 8)
 FPC_DOT(fpc_sdot, float, 4)
 
+/* y += a * x, the CD epoch's other half. Written with the same vector types:
+ * the plain loop Cython emits was not vectorised by GCC (an all-moving float32
+ * epoch over 1000 x 5000 spent 0.75 ms in its axpys, against 0.44 ms for the
+ * dots; scikit-learn's BLAS epoch took 0.9 ms in all). Elementwise, so the
+ * result does not depend on the vector width. */
+#if defined(__GNUC__)
+#define FPC_AXPY(NAME, T, ALIGN)                                                          \
+    typedef T NAME##_v __attribute__((vector_size(FPC_VBYTES), aligned(ALIGN), may_alias)); \
+    static inline void NAME(ptrdiff_t n, T a, const T *x, T *y)                          \
+    {                                                                                     \
+        enum { W = FPC_VBYTES / sizeof(T) };                                              \
+        ptrdiff_t i = 0;                                                                  \
+        for (; i + 2 * W <= n; i += 2 * W) {                                              \
+            NAME##_v y0 = *(NAME##_v *)(y + i), y1 = *(NAME##_v *)(y + i + W);            \
+            y0 += a * *(const NAME##_v *)(x + i);                                         \
+            y1 += a * *(const NAME##_v *)(x + i + W);                                     \
+            *(NAME##_v *)(y + i) = y0;                                                    \
+            *(NAME##_v *)(y + i + W) = y1;                                                \
+        }                                                                                 \
+        for (; i < n; ++i) y[i] += a * x[i];                                              \
+    }
+#else
+#define FPC_AXPY(NAME, T, ALIGN)                                                          \
+    static inline void NAME(ptrdiff_t n, T a, const T *x, T *y)                          \
+    {                                                                                     \
+        for (ptrdiff_t i = 0; i < n; ++i) y[i] += a * x[i];                               \
+    }
+#endif
+
+FPC_AXPY(fpc_daxpy, double, 8)
+FPC_AXPY(fpc_saxpy, float, 4)
+
 #endif
