@@ -86,7 +86,7 @@ def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
     Updates ``w`` and ``R = y - X w`` in place; returns the largest ``|dw|``.
     """
     cdef Py_ssize_t n = X.shape[0]
-    cdef Py_ssize_t k, j, i
+    cdef Py_ssize_t k, j
     cdef floating w_j, new, tmp, dw, dw_max = 0
     cdef const floating* col
     with nogil:
@@ -218,9 +218,8 @@ def cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
 def axpy_cols_dense(const floating[::1, :] X, const Py_ssize_t[::1] ws,
                     const floating[::1] coef, floating[::1] R):
     """``R += X[:, ws] @ coef`` without copying the columns out."""
-    cdef Py_ssize_t n = X.shape[0], k, i
+    cdef Py_ssize_t n = X.shape[0], k
     cdef floating c
-    cdef const floating* col
     with nogil:
         for k in range(ws.shape[0]):
             c = coef[k]

@@ -75,8 +75,9 @@ _WS_MIN = 100
 _GROW = 2
 _INNER_FRACTION = 0.1
 _STREAM_THREADS = 1
-# a working set this large a fraction of the (non-constant) features is
-# replaced by all of them (see enet_ws_cd)
+# a support this large a fraction of the (non-constant) features marks a
+# dense solution: the working set then takes every violator at once and is
+# solved to the full duality gap (see enet_ws_cd, _full_gap_reached)
 _FULL_FRACTION = 0.5
 # ... and when the support and violators are this large a fraction, every
 # feature joins the working set (its gap is then read off the pool)
@@ -471,8 +472,8 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
                                      tol_abs, whole, gap)
         else:
             eps_in = _INNER_FRACTION * kkt_max
-            def done(grad_ws, epoch):
-                return kkt_violation(grad_ws, w_ws.astype(np.float64), l1, l2,
+            def done(epoch):
+                return kkt_violation(sub.xt_r(R), w_ws.astype(np.float64), l1, l2,
                                      positive).max() <= eps_in
         n_ep, moved = _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive,
                                         done, max_iter - n_epochs, anderson)
@@ -542,14 +543,17 @@ class _full_gap_reached:
         self.best, self.best_epoch = gap, 0
         self.floor = 10 * np.finfo(w_ws.dtype).eps * float(y64 @ y64)
         self.finished = False
+        if not whole:
+            self.outside = np.ones(p, dtype=bool)
+            self.outside[ws] = False
 
-    def __call__(self, grad_ws, epoch):
+    def __call__(self, epoch):
         w64 = self.w_ws.astype(np.float64)
         w = self.w
         w[self.ws] = w64
         if self.whole:
             grad = self.grad
-            grad[self.ws] = grad_ws
+            grad[self.ws] = self.sub.xt_r(self.R)
             r = self.sub.residual(self.w_ws, self.R)
         else:
             grad = self.design.xt_r(self.R)
@@ -573,11 +577,10 @@ class _full_gap_reached:
                                                 and epoch - self.best_epoch >= 10 * _K)
         if self.finished or self.whole:
             return self.finished
-        outside = np.ones(w.size, dtype=bool)
-        outside[self.ws] = False
-        g = grad[outside]  # w is zero there
-        out_max = (g.max() if self.positive else np.abs(g).max()) - self.l1 if g.size else 0.0
-        if out_max <= 0:
+        # w is zero outside the working set
+        out_max = kkt_violation(grad[self.outside], np.zeros(int(self.outside.sum())),
+                                self.l1, self.l2, self.positive).max(initial=0.0)
+        if out_max == 0:
             return False
         kkt_in = kkt_violation(grad[self.ws], w64, self.l1, self.l2, self.positive).max()
         return kkt_in <= _INNER_FRACTION * out_max
@@ -585,7 +588,7 @@ class _full_gap_reached:
 
 def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, done, max_iter,
                       anderson):
-    """CD + Anderson on one working set until ``done(X_ws.T @ R)`` says it is solved."""
+    """CD + Anderson on one working set until ``done(epochs so far)`` says it is solved."""
     use_anderson = anderson and w_ws.size > 1
     last = np.empty((_K + 1, w_ws.size), dtype=np.float64)
     n_stored = 0
@@ -611,7 +614,7 @@ def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, done, max
             w_acc = _anderson(last[order])
             if w_acc is not None and (not positive or (w_acc >= 0).all()):
                 _try_extrapolated(sub, w_ws, R, sum_R, w_acc, l1, l2)
-        if done(sub.xt_r(R), epoch + 1):
+        if done(epoch + 1):
             break
         next_check = epoch + 1 + getattr(done, "wait", _K)
     return epoch + 1, moved
