@@ -331,7 +331,7 @@ def test_dense_solution_paths_reach_sklearn_objective(fmt, dtype, monkeypatch):
     tol = 1e-10 if dtype == np.float64 else 1e-7
     rtol = 1e-6 if dtype == np.float64 else 1e-5
     # the sparse copy (half the entries) reaches the same paths at smaller divisors
-    for div in ((10, 100) if fmt == "dense" else (7, 30)):
+    for div in ((7, 100) if fmt == "dense" else (5, 30)):
         alpha = _alpha_max(X.astype(np.float64), y, True, 0.5) / div
         _, f_ours, f_ref = _fit_both(X, y, dtype, alpha=alpha, l1_ratio=0.5, tol=tol,
                                      max_iter=100_000)

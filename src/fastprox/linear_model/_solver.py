@@ -85,6 +85,8 @@ _WHOLE_FRACTION = 0.5
 # up to this many features, working sets buy nothing and the whole solve is
 # one kernel call on the Gram form (cd_solve_gram)
 _SMALL_P = 32
+_SATURATED_ROUNDS = 2
+_SATURATION = 0.95
 
 
 def _stream_threads():
@@ -368,7 +370,10 @@ def kkt_violation(grad, w, l1, l2, positive):
 
 
 def _anderson(iterates):
-    """Extrapolate from the last ``K + 1`` iterates (rows); None if ill-posed."""
+    """Weights ``c`` (summing to one) extrapolating the last ``K + 1`` iterates (rows).
+
+    The extrapolated point is ``c @ iterates[1:]``; None if ill-posed.
+    """
     U = np.diff(iterates, axis=0)
     C = U @ U.T
     try:
@@ -378,8 +383,7 @@ def _anderson(iterates):
     s = z.sum()
     if not np.isfinite(s) or s == 0:
         return None
-    c = z / s
-    return c @ iterates[1:]
+    return z / s
 
 
 def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4,
@@ -431,6 +435,7 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
     ws_min = max(10, min(_WS_MIN, p // 10))
     active = design.norms2 > 0
     n_active = int(active.sum())
+    saturated = 0
     for _ in range(max(int(max_iter), 1)):
         r = design.residual(w, R)
         grad = design.xt_r(R)
@@ -455,6 +460,9 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
             # float rounding can leave a gap above tol with no KKT violation left
             break
         full = 2 * nnz >= _FULL_FRACTION * n_active
+        if (_SATURATED_ROUNDS and saturated >= _SATURATED_ROUNDS
+                and (l2 > 0 or 2 * design.n_samples >= _FULL_FRACTION * n_active)):
+            full = True
         whole = False
         if full:
             # the solution is dense: every violator joins at once (all the
@@ -479,6 +487,7 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
                                         done, max_iter - n_epochs, anderson)
         n_epochs += n_ep
         w[ws] = w_ws
+        saturated = saturated + 1 if np.count_nonzero(w_ws) >= _SATURATION * ws.size else 0
         if full and done.finished:
             history.append(done.primal)
             return done.gap, n_epochs, done.gap <= tol_abs, history
@@ -590,7 +599,11 @@ def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, done, max
                       anderson):
     """CD + Anderson on one working set until ``done(epochs so far)`` says it is solved."""
     use_anderson = anderson and w_ws.size > 1
+    # the last K + 1 iterates and their residuals: R is affine in w, so the
+    # extrapolated point's residual is the same combination of theirs, and a
+    # trial costs no pass over the columns
     last = np.empty((_K + 1, w_ws.size), dtype=np.float64)
+    last_R = np.empty((_K + 1, R.size + 1), dtype=np.float64)
     n_stored = 0
     epoch = 0
     moved = False
@@ -605,26 +618,29 @@ def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, done, max
         moved = True
         if use_anderson:
             last[n_stored % (_K + 1)] = w_ws
+            last_R[n_stored % (_K + 1), :-1] = R
+            last_R[n_stored % (_K + 1), -1] = sum_R[0]
             n_stored += 1
         if epoch + 1 < next_check:
             continue
         if use_anderson and n_stored >= _K + 1 and epoch + 1 >= next_anderson:
             next_anderson = epoch + 1 + _K
             order = np.arange(n_stored, n_stored + _K + 1) % (_K + 1)
-            w_acc = _anderson(last[order])
-            if w_acc is not None and (not positive or (w_acc >= 0).all()):
-                _try_extrapolated(sub, w_ws, R, sum_R, w_acc, l1, l2)
+            c = _anderson(last[order])
+            if c is not None:
+                _try_extrapolated(sub, w_ws, R, sum_R, c @ last[order[1:]],
+                                  c @ last_R[order[1:]], l1, l2, positive)
         if done(epoch + 1):
             break
         next_check = epoch + 1 + getattr(done, "wait", _K)
     return epoch + 1, moved
 
 
-def _try_extrapolated(sub, w_ws, R, sum_R, w_acc, l1, l2):
-    """Move to ``w_acc`` if that lowers the objective (restricted to the working set)."""
-    R_acc = R.copy()
-    sum_acc = sum_R.copy()
-    sub.axpy(w_ws - w_acc, R_acc, sum_acc)
+def _try_extrapolated(sub, w_ws, R, sum_R, w_acc, R_acc, l1, l2, positive):
+    """Move to ``w_acc`` (residual and its sum: ``R_acc``) if that lowers the objective."""
+    if positive and (w_acc < 0).any():
+        return
+    R_acc, sum_acc = R_acc[:-1].astype(R.dtype), R_acc[-1:].astype(R.dtype)
     if (primal(sub.residual(w_acc, R_acc), w_acc, l1, l2)
             < primal(sub.residual(w_ws, R), w_ws, l1, l2)):
         w_ws[:] = w_acc
