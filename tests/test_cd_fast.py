@@ -59,6 +59,28 @@ def test_gather_cols(dtype, layout):
     np.testing.assert_allclose(norms2, (ref.astype(np.float64) ** 2).sum(0), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m", [0, 1, 200])
+def test_gather_cols_threads(dtype, m):
+    """Threads gather disjoint shares of the columns: the same bits as one thread."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((37, 301)).astype(dtype)  # odd sizes: partial row blocks
+    mu = X.mean(0).astype(dtype)
+    cols = np.sort(rng.choice(301, m, replace=False)).astype(np.intp)
+    dest = rng.permutation(m + 5)[:m].astype(np.intp)
+    ref = X[:, cols] - mu[cols]
+    outs = []
+    for threads in (1, 2):
+        out = np.zeros((37, m + 5), dtype=dtype, order="F")
+        norms2 = np.empty(m)
+        _cd.gather_cols_dense(X, cols, mu, out, dest, norms2, threads)
+        np.testing.assert_array_equal(out[:, dest], ref)
+        np.testing.assert_allclose(norms2, (ref.astype(np.float64) ** 2).sum(0), rtol=1e-12)
+        outs.append((out, norms2))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+
+
 def test_gather_cols_rejects_bad_indices():
     X = np.ones((4, 5))
     out = np.zeros((4, 3), order="F")

@@ -248,8 +248,11 @@ class _DensePool:
                 norms2[:self.size] = self.norms2[:self.size]
                 self.block, self.norms2 = block, norms2
             sq = np.empty(new.size)
+            # unlike the streaming passes, the transposing copy gains from
+            # threads: 1000 x 5000 hot, float32 11 -> 4.5 ms, float64 9 -> 6 ms
             _cd.gather_cols_dense(d.X, new, self.mu, self.block,
-                                  np.arange(self.size, need, dtype=np.intp), sq)
+                                  np.arange(self.size, need, dtype=np.intp), sq,
+                                  get_num_threads())
             # constant columns stay out of the epochs (zero norm: skipped)
             sq[d.norms2[new] == 0] = 0.0
             self.norms2[self.size:need] = sq
