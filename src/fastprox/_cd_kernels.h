@@ -91,4 +91,33 @@ FPC_DOT(fpc_sdot, float, 4)
 FPC_AXPY(fpc_daxpy, double, 8)
 FPC_AXPY(fpc_saxpy, float, 4)
 
+/* Column sums and sums of squares, four rows of a C-ordered matrix at a time
+ * (rows xi, xi + ld, xi + 2 ld, xi + 3 ld, shifted by x0 when center), into
+ * float64 accumulators. restrict: in the float64 build Cython's loop could
+ * not rule out that the accumulators alias the rows, and GCC left it scalar
+ * (1000 x 5000: 4.3 ms, against 1.6 ms for float32). */
+#define FPC_STATS4(NAME, T)                                                               \
+    static inline void NAME(ptrdiff_t m, ptrdiff_t ld, const T *__restrict__ xi,          \
+                            const T *__restrict__ x0, int center,                         \
+                            double *__restrict__ so, double *__restrict__ qo)             \
+    {                                                                                     \
+        if (center) {                                                                     \
+            for (ptrdiff_t j = 0; j < m; ++j) {                                           \
+                double c = x0[j];                                                         \
+                double d0 = (double)xi[j] - c, d1 = (double)xi[ld + j] - c;               \
+                double d2 = (double)xi[2 * ld + j] - c, d3 = (double)xi[3 * ld + j] - c;  \
+                so[j] += (d0 + d1) + (d2 + d3);                                           \
+                qo[j] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3);                       \
+            }                                                                             \
+        } else {                                                                          \
+            for (ptrdiff_t j = 0; j < m; ++j) {                                           \
+                double d0 = xi[j], d1 = xi[ld + j], d2 = xi[2 * ld + j], d3 = xi[3 * ld + j]; \
+                qo[j] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3);                       \
+            }                                                                             \
+        }                                                                                 \
+    }
+
+FPC_STATS4(fpc_dstats4, double)
+FPC_STATS4(fpc_sstats4, float)
+
 #endif
