@@ -162,7 +162,7 @@ class QuadraticDesign:
         if self.sparse:
             self.norms2_k = norms2.astype(self.dtype)  # what the kernels read
         else:
-            self.pool = _DensePool(self, self.X_mean)
+            self.pool = _DensePool(X, self.X_mean, norms2, self.center)
 
     def residual(self, w, R):
         """Residual of the centred problem, float64 (``w`` zero outside ``R``'s support)."""
@@ -217,31 +217,30 @@ class _DensePool:
     copies a few times its final working set rather than the whole of ``X``
     (centring ``X`` in a copy took 30-140 ms on 1000 x 10000, more than a
     whole scikit-learn fit at alpha_max / 10). A Fortran-ordered ``X``
-    without intercept is used in place.
+    without intercept is used in place. The pool holds no reference to its
+    design: in a reference cycle, tens of megabytes waited for the garbage
+    collector after each fit.
     """
 
-    def __init__(self, design, mu):
-        X = design.X
-        self.design = design
-        self.mu = mu
-        self.in_place = X.flags.f_contiguous and not design.center
+    def __init__(self, X, mu, norms2, center):
+        self.X, self.mu, self.x_norms2 = X, mu, norms2
+        self.in_place = X.flags.f_contiguous and not center
         if self.in_place:
             self.block = X
-            self.slot = np.arange(design.n_features, dtype=np.intp)
-            self.norms2 = None  # set by slots(), from the design's norms
+            self.slot = np.arange(X.shape[1], dtype=np.intp)
+            self.norms2 = norms2.astype(X.dtype)
         else:
-            self.block = np.empty((design.n_samples, 0), dtype=X.dtype, order="F")
-            self.slot = np.full(design.n_features, -1, dtype=np.intp)
+            self.block = np.empty((X.shape[0], 0), dtype=X.dtype, order="F")
+            self.slot = np.full(X.shape[1], -1, dtype=np.intp)
             self.norms2 = np.empty(0, dtype=X.dtype)
         self.size = 0
 
     def slots(self, ws, reserve=False):
         """Pool columns of features ``ws``, copying in those not there yet."""
-        d = self.design
         if self.in_place:
-            if self.norms2 is None:
-                self.norms2 = d.norms2.astype(d.dtype)
             return ws
+        X = self.X
+        (n, p), dtype = X.shape, X.dtype
         new = ws[self.slot[ws] < 0]
         if new.size:
             need = self.size + new.size
@@ -250,21 +249,20 @@ class _DensePool:
                 # touch costs more than the copy on the bench VM): 1000 x 5000
                 # float64 elastic net at alpha_max / 10 grew 1752 -> 3504
                 # columns for a last few features, 14-18 -> 6 ms of gathers
-                cap = d.n_features if reserve else min(d.n_features,
-                                                       max(need, 2 * self.block.shape[1], 16))
-                block = np.empty((d.n_samples, cap), dtype=d.dtype, order="F")
+                cap = p if reserve else min(p, max(need, 2 * self.block.shape[1], 16))
+                block = np.empty((n, cap), dtype=dtype, order="F")
                 block[:, :self.size] = self.block[:, :self.size]
-                norms2 = np.empty(cap, dtype=d.dtype)
+                norms2 = np.empty(cap, dtype=dtype)
                 norms2[:self.size] = self.norms2[:self.size]
                 self.block, self.norms2 = block, norms2
             sq = np.empty(new.size)
             # unlike the streaming passes, the transposing copy gains from
             # threads: 1000 x 5000 hot, float32 11 -> 4.5 ms, float64 9 -> 6 ms
-            _cd.gather_cols_dense(d.X, new, self.mu, self.block,
+            _cd.gather_cols_dense(X, new, self.mu, self.block,
                                   np.arange(self.size, need, dtype=np.intp), sq,
                                   get_num_threads())
             # constant columns stay out of the epochs (zero norm: skipped)
-            sq[d.norms2[new] == 0] = 0.0
+            sq[self.x_norms2[new] == 0] = 0.0
             self.norms2[self.size:need] = sq
             self.slot[new] = np.arange(self.size, need)
             self.size = need
