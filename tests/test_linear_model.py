@@ -298,6 +298,43 @@ def test_lasso_cv_matches_sklearn(data, fmt):
     assert e.l1_ratio_ in (0.5, 1.0) and e.mse_path_.shape == (2, 5, 3)
 
 
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bounded_outside_gradient_is_safe(fmt, dtype, monkeypatch):
+    """Dense-mode checks skip X for outside features bounded below l1.
+
+    Every value the bound lets through unread must truly be at most l1 in
+    absolute value, and every value it computes must equal X.T @ r.
+    """
+    from fastprox.linear_model import _solver
+    calls = []
+    orig = _solver._full_gap_reached._outside_grad
+
+    def spy(self, r):
+        g = orig(self, r)
+        if g is not None:
+            exact = np.abs(self.design.xt_r(self.R)[self.out_idx])
+            read = np.abs(g) != self.ref_abs  # computed from the columns
+            calls.append(int(read.sum()))
+            np.testing.assert_allclose(np.abs(g[read]), exact[read], rtol=1e-4,
+                                       atol=1e-6 * self.l1)
+            assert (exact[~read] <= self.l1 * (1 + 1e-6)).all()
+        return g
+
+    monkeypatch.setattr(_solver._full_gap_reached, "_outside_grad", spy)
+    X, y = make_regression(300, 400, n_informative=20, noise=1.0, random_state=1)
+    X = X.astype(dtype)
+    if fmt == "csr":
+        X = sp.csr_matrix(X * (np.random.default_rng(1).random(X.shape) < 0.5))
+    div = 6 if fmt == "dense" else 5  # the violators-only path, as above
+    alpha = _alpha_max(X.astype(np.float64), y, True, 0.5) / div
+    tol = 1e-10 if dtype == np.float64 else 1e-7
+    _, f_ours, f_ref = _fit_both(X, y, dtype, alpha=alpha, l1_ratio=0.5, tol=tol,
+                                 max_iter=100_000)
+    assert calls  # the bound served at least one check
+    assert abs(f_ours - f_ref) <= (1e-6 if dtype == np.float64 else 1e-5) * f_ref
+
+
 @parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(cv=3, n_alphas=5)],
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
