@@ -301,27 +301,28 @@ def test_lasso_cv_matches_sklearn(data, fmt):
 @pytest.mark.parametrize("fmt", ["dense", "csr"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_bounded_outside_gradient_is_safe(fmt, dtype, monkeypatch):
-    """Dense-mode checks skip X for outside features bounded below l1.
+    """Gradients bounded from the last exact one skip X where the bound is below l1.
 
     Every value the bound lets through unread must truly be at most l1 in
     absolute value, and every value it computes must equal X.T @ r.
     """
     from fastprox.linear_model import _solver
     calls = []
-    orig = _solver._full_gap_reached._outside_grad
+    orig = _solver._bounded_grad
 
-    def spy(self, r):
-        g = orig(self, r)
+    def spy(design, sub, ws, R, r, ref, l1):
+        g = orig(design, sub, ws, R, r, ref, l1)
         if g is not None:
-            exact = np.abs(self.design.xt_r(self.R)[self.out_idx])
-            read = np.abs(g) != self.ref_abs  # computed from the columns
+            exact = np.abs(design.xt_r(R))
+            read = np.abs(g) != ref[0]  # computed from the pool or the columns
+            read[ws] = True
             calls.append(int(read.sum()))
             np.testing.assert_allclose(np.abs(g[read]), exact[read], rtol=1e-4,
-                                       atol=1e-6 * self.l1)
-            assert (exact[~read] <= self.l1 * (1 + 1e-6)).all()
+                                       atol=1e-6 * l1)
+            assert (exact[~read] <= l1 * (1 + 1e-6)).all()
         return g
 
-    monkeypatch.setattr(_solver._full_gap_reached, "_outside_grad", spy)
+    monkeypatch.setattr(_solver, "_bounded_grad", spy)
     X, y = make_regression(300, 400, n_informative=20, noise=1.0, random_state=1)
     X = X.astype(dtype)
     if fmt == "csr":

@@ -159,6 +159,7 @@ class QuadraticDesign:
             tiny = self.n_samples * (10 * np.finfo(self.dtype).eps * np.abs(mu)) ** 2
             norms2[norms2 <= tiny] = 0.0
         self.norms2 = norms2
+        self.norms = np.sqrt(norms2)
         if self.sparse:
             self.norms2_k = norms2.astype(self.dtype)  # what the kernels read
         else:
@@ -461,11 +462,13 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
     n_active = int(active.sum())
     saturated = 0
     # X.T @ R when the last round's stopping rule left it current (exact where
-    # it can exceed l1, see _full_gap_reached._outside_grad), and the last
-    # exactly computed one: its absolute values and residual
-    grad = ref = None
+    # it can exceed l1, see _bounded_grad), the last exactly computed one
+    # (its absolute values and residual), the last working set
+    grad = ref = sub = None
     for _ in range(max(int(max_iter), 1)):
         r = design.residual(w, R)
+        if grad is None and ref is not None:
+            grad = _bounded_grad(design, sub, ws, R, r, ref, l1)
         if grad is None:
             grad = design.xt_r(R)
             ref = (np.abs(grad), r)
@@ -515,10 +518,9 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
                                         done, max_iter - n_epochs, anderson)
         n_epochs += n_ep
         w[ws] = w_ws
+        grad = None
         if full:
             grad, ref = done.handoff(n_ep)
-        else:
-            grad = None
         saturated = saturated + 1 if np.count_nonzero(w_ws) >= _SATURATION * ws.size else 0
         if full and done.finished:
             history.append(done.primal)
@@ -531,6 +533,37 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
             converged = gap <= tol_abs
             break
     return gap, n_epochs, converged, history
+
+
+def _bounded_grad(design, sub, ws, R, r, ref, l1):
+    """``X.T @ R``, exact for ``ws`` and wherever it can reach ``l1``; None if that is costly.
+
+    By Cauchy-Schwarz ``|x_j.r| <= |x_j.r_ref| + ||x_j|| ||r - r_ref||``
+    from the last exact gradient ``ref = (|X.T @ r_ref|, r_ref)``. A
+    feature outside ``ws`` (so at zero) whose bound stays below ``l1``
+    neither violates its KKT condition nor sets the dual scaling of the
+    gap (only values above ``l1`` do), so a stale value below ``l1`` serves
+    both as well as the exact one. The working set is read from its pool,
+    the few other features whose bound reaches ``l1`` from their columns of
+    ``X``; with more than 2 % of the features uncertain (their strided
+    columns would cost a good part of a pass), None: stream ``X``. Near
+    convergence of the dense elastic net at alpha_max / 10 (1000 x 5000),
+    0-11 of 3361 outside features were uncertain: two of six passes over
+    ``X`` saved.
+    """
+    outside = np.ones(design.n_features, dtype=bool)
+    outside[ws] = False
+    ref_abs = ref[0]
+    bound = ref_abs + design.norms * float(np.linalg.norm(r - ref[1]))
+    # margin for the rounding of the computed gradients (float32 data)
+    uncertain = np.flatnonzero(outside & (bound * (1 + 1e-4) > l1))
+    if uncertain.size > 0.02 * design.n_features:
+        return None
+    grad = ref_abs.copy()  # the signs do not matter below l1
+    grad[ws] = sub.xt_r(R)
+    if uncertain.size:
+        grad[uncertain] = design.xt_r_cols(R, uncertain)
+    return grad
 
 
 def _solve_small(design, yc, y64, w, R, l1, l2, positive, max_iter, tol_abs, tol):
@@ -580,10 +613,10 @@ class _full_gap_reached:
     """Stopping rule of a working set that holds every violator: the full duality gap.
 
     With every feature in (``whole``), the gap needs only the working set's
-    ``X.T @ R``, read from the contiguous pool; otherwise each check streams
-    all of ``X``, and the solve also ends (for a new round) once features
-    outside violate their KKT condition well above the working set's own
-    violation. A check costs about an epoch, so it comes only when the gap
+    ``X.T @ R``, read from the contiguous pool; otherwise each check also
+    bounds the outside features (reading ``X`` only where needed, see
+    ``_bounded_grad``), and the solve ends (for a new round) once they
+    violate their KKT condition well above the working set's own violation. A check costs about an epoch, so it comes only when the gap
     is predicted below ``tol_abs`` (see ``due``), or after ``cap`` epochs.
     ``finished``: the gap is below ``tol_abs``, or at the floating-point
     floor.
@@ -608,41 +641,15 @@ class _full_gap_reached:
         if not whole:
             self.outside = np.ones(p, dtype=bool)
             self.outside[ws] = False
-            self.out_idx = np.flatnonzero(self.outside)
             # the last exactly computed full gradient (absolute values) and its
-            # residual: outside features are bounded from it (see _outside_grad)
+            # residual: outside features are bounded from it (see _bounded_grad)
             self.ref = ref
-            self.ref_abs = ref[0][self.out_idx]
-            self.out_norms = np.sqrt(design.norms2[self.out_idx])
 
     def handoff(self, epoch):
         """``(X.T @ R, ref)`` for the next round: the gradient if the last check came after ``epoch``."""
         if self.whole:
             return None, None
         return (self.grad if self.epoch == epoch else None), self.ref
-
-    def _outside_grad(self, r):
-        """Gradient of the outside features, exact where it can reach ``l1``.
-
-        By Cauchy-Schwarz ``|x_j.r| <= |x_j.r_ref| + ||x_j|| ||r - r_ref||``
-        from the last exact gradient. A feature whose bound stays below
-        ``l1`` neither violates its KKT condition nor sets the dual scaling
-        (only values above ``l1`` do), so its stale value serves the gap and
-        the KKT check as well as the exact one; the others are computed from
-        their columns. Near convergence that left 0-11 of 3361 outside
-        features on the dense elastic net at alpha_max / 10 (1000 x 5000):
-        two of its six passes over ``X`` saved. With more than a tenth of
-        them uncertain, ``X`` is streamed (``None``).
-        """
-        bound = self.ref_abs + self.out_norms * float(np.linalg.norm(r - self.ref[1]))
-        # margin for the rounding of the computed gradients (float32 data)
-        uncertain = np.flatnonzero(bound * (1 + 1e-4) > self.l1)
-        if uncertain.size > 0.1 * self.out_idx.size:
-            return None
-        g = self.ref_abs.copy()  # signs do not matter below l1
-        if uncertain.size:
-            g[uncertain] = self.design.xt_r_cols(self.R, self.out_idx[uncertain])
-        return g
 
     def due(self, epoch, dw):
         """Whether to check after ``epoch``, whose largest step was ``dw``.
@@ -669,15 +676,11 @@ class _full_gap_reached:
             r = self.sub.residual(self.w_ws, self.R)
         else:
             r = self.design.residual(w, self.R)
-            g_out = self._outside_grad(r)
-            if g_out is None:
-                grad = self.grad = self.design.xt_r(self.R)
+            grad = _bounded_grad(self.design, self.sub, self.ws, self.R, r, self.ref, self.l1)
+            if grad is None:
+                grad = self.design.xt_r(self.R)
                 self.ref = (np.abs(grad), r)
-                self.ref_abs = self.ref[0][self.out_idx]
-            else:
-                grad = self.grad
-                grad[self.ws] = self.sub.xt_r(self.R)
-                grad[self.out_idx] = g_out
+            self.grad = grad
         gap = duality_gap(r, self.y64, w, grad, self.l1, self.l2, self.positive)
         self.primal = primal(r, w64, self.l1, self.l2)
         self.dw_ref = None
