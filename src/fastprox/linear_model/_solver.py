@@ -270,11 +270,13 @@ class _DensePool:
                 norms2[:self.size] = self.norms2[:self.size]
                 self.block, self.norms2 = block, norms2
             sq = np.empty(new.size)
-            # unlike the streaming passes, the transposing copy gains from
-            # threads: 1000 x 5000 hot, float32 11 -> 4.5 ms, float64 9 -> 6 ms
+            # one thread: two gathered 1000 x 5000 hot in 4.5 ms instead of
+            # 11 (float32), but on the 2-core bench VM the second thread's
+            # core was often idle and took 5-10 ms to wake, so the gather of
+            # 1550 float64 columns took 10-15 ms instead of 3 (5 on one)
             _cd.gather_cols_dense(X, new, self.mu, self.block,
                                   np.arange(self.size, need, dtype=np.intp), sq,
-                                  get_num_threads())
+                                  _stream_threads())
             # constant columns stay out of the epochs (zero norm: skipped)
             sq[self.x_norms2[new] == 0] = 0.0
             self.norms2[self.size:need] = sq
