@@ -327,7 +327,7 @@ def test_bounded_outside_gradient_is_safe(fmt, dtype, monkeypatch):
     X = X.astype(dtype)
     if fmt == "csr":
         X = sp.csr_matrix(X * (np.random.default_rng(1).random(X.shape) < 0.5))
-    div = 6 if fmt == "dense" else 5  # the violators-only path, as above
+    div = 7 if fmt == "dense" else 6  # the violators-only path, as above
     alpha = _alpha_max(X.astype(np.float64), y, True, 0.5) / div
     tol = 1e-10 if dtype == np.float64 else 1e-7
     _, f_ours, f_ref = _fit_both(X, y, dtype, alpha=alpha, l1_ratio=0.5, tol=tol,

@@ -85,7 +85,13 @@ _WHOLE_FRACTION = 0.5
 # up to this many features, working sets buy nothing and the whole solve is
 # one kernel call on the Gram form (cd_solve_gram)
 _SMALL_P = 32
-_SATURATED_ROUNDS = 2
+# a round whose working set grew and whose support then filled 95 % of it
+# also switches to the dense-solution mode, when the support can outgrow the
+# dense threshold at all (l2 > 0; with l2 = 0 it is at most n_samples):
+# dense elastic net 1000 x 5000 at alpha_max / 10, 6 -> 4 rounds (f64 29 ->
+# 25 ms), sparse 20000 x 50000 at alpha_max / 100 (11830 nonzeros) 6.6x ->
+# 11x scikit-learn; float32 at alpha_max / 100 lost 2 ms (32 epochs, not 31)
+_SATURATED_ROUNDS = 1
 _SATURATION = 0.95
 
 
@@ -507,6 +513,7 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
             whole = violators.size >= _WHOLE_FRACTION * n_active
             ws = np.flatnonzero(active | (w != 0)) if whole else violators
         ws = np.sort(ws).astype(np.intp)
+        grew = ws.size > prev_ws
         prev_ws = ws.size
         sub = design.working_set(ws, w, reserve=full)
         w_ws = np.ascontiguousarray(w[ws])
@@ -523,7 +530,10 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
         grad = None
         if full:
             grad, ref = done.handoff(n_ep)
-        saturated = saturated + 1 if np.count_nonzero(w_ws) >= _SATURATION * ws.size else 0
+        # a support that fills a working set that grew (not one that settles
+        # on the final support, near convergence)
+        saturated = saturated + 1 if grew and np.count_nonzero(w_ws) >= _SATURATION * ws.size \
+            else 0
         if full and done.finished:
             history.append(done.primal)
             return done.gap, n_epochs, done.gap <= tol_abs, history
