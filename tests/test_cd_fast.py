@@ -32,6 +32,18 @@ def test_xt_r_and_col_stats(dtype, layout, n_threads):
                                rtol=100 * tight)
     _cd.col_stats_dense(X, False, sums, sq, n_threads)
     np.testing.assert_allclose(sq, (X64 ** 2).sum(0), rtol=1e-12)
+    # the same pass with X.T @ v: the statistics do not change
+    v = np.random.default_rng(2).standard_normal(n)
+    sums_v, sq_v, xtv = np.empty_like(sums), np.empty_like(sq), np.empty(X.shape[1])
+    for center in (True, False):
+        _cd.col_stats_dense(X, center, sums, sq, n_threads)
+        _cd.col_stats_dense(X, center, sums_v, sq_v, n_threads, v, xtv)
+        np.testing.assert_allclose(sq_v, sq, rtol=1e-14)
+        if center:
+            np.testing.assert_allclose(sums_v, sums, rtol=1e-14, atol=1e-14)
+        np.testing.assert_allclose(xtv, X64.T @ v, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError):
+        _cd.col_stats_dense(X, True, sums, sq, n_threads, v[:-1], xtv)
 
 
 def test_col_stats_constant_column_is_exactly_zero():

@@ -120,4 +120,19 @@ FPC_AXPY(fpc_saxpy, float, 4)
 FPC_STATS4(fpc_dstats4, double)
 FPC_STATS4(fpc_sstats4, float)
 
+/* The same four rows' contribution to X.T @ v (v0..v3: their entries of v),
+ * for the pass that also gives the solver its first gradient. */
+#define FPC_XTV4(NAME, T)                                                                 \
+    static inline void NAME(ptrdiff_t m, ptrdiff_t ld, const T *__restrict__ xi,          \
+                            double v0, double v1, double v2, double v3,                   \
+                            double *__restrict__ to)                                      \
+    {                                                                                     \
+        for (ptrdiff_t j = 0; j < m; ++j)                                                 \
+            to[j] += ((double)xi[j] * v0 + (double)xi[ld + j] * v1)                       \
+                     + ((double)xi[2 * ld + j] * v2 + (double)xi[3 * ld + j] * v3);       \
+    }
+
+FPC_XTV4(fpc_dxtv4, double)
+FPC_XTV4(fpc_sxtv4, float)
+
 #endif

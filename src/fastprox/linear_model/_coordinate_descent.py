@@ -307,15 +307,16 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         if sample_weight is not None:
             X, Yc, X_mean_w, y_mean = _apply_sample_weight(X, Y, sample_weight,
                                                            self.fit_intercept)
-            design = QuadraticDesign(X, False)
+            center = False
         else:
-            design = QuadraticDesign(X, self.fit_intercept)
-            X_mean_w = design.X_mean.astype(np.float64)
-            if self.fit_intercept:
-                y_mean = Y.mean(axis=0, dtype=np.float64)
-            else:
-                y_mean = np.zeros(n_targets)
+            center = self.fit_intercept
+            y_mean = Y.mean(axis=0, dtype=np.float64) if center else np.zeros(n_targets)
             Yc = Y - y_mean
+        # the first target rides along the design's pass over X (first gradient)
+        design = QuadraticDesign(X, center, y=np.ascontiguousarray(Yc[:, 0], dtype=X.dtype)
+                                 if n_targets else None)
+        if sample_weight is None:
+            X_mean_w = design.X_mean.astype(np.float64)
         if self.warm_start and hasattr(self, "coef_"):
             W = np.array(self.coef_, dtype=X.dtype).reshape(n_targets, n_features)
         else:

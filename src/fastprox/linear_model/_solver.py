@@ -122,9 +122,13 @@ class QuadraticDesign:
     X : ndarray or scipy.sparse matrix, shape (n_samples, n_features)
         float32 or float64, already validated.
     fit_intercept : bool
+    y : ndarray, shape (n_samples,), optional
+        A (centred) target whose ``Xc.T @ y`` the solver will need first:
+        for dense ``X`` it is computed in the same pass as the column
+        statistics (see ``first_grad``).
     """
 
-    def __init__(self, X, fit_intercept):
+    def __init__(self, X, fit_intercept, y=None):
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
@@ -148,7 +152,9 @@ class QuadraticDesign:
             self.X = X
             sums = np.empty(self.n_features)
             sq = np.empty(self.n_features)
-            _cd.col_stats_dense(X, self.center, sums, sq, _stream_threads())
+            xty = None if y is None else np.empty(self.n_features)
+            _cd.col_stats_dense(X, self.center, sums, sq, _stream_threads(),
+                                None if y is None else y.astype(np.float64), xty)
             if fit_intercept and self.n_samples:
                 mu = X[0].astype(np.float64) + sums / self.n_samples
                 sq -= sums ** 2 / self.n_samples
@@ -170,6 +176,17 @@ class QuadraticDesign:
             self.norms2_k = norms2.astype(self.dtype)  # what the kernels read
         else:
             self.pool = _DensePool(X, self.X_mean, norms2, self.center)
+        self._first = None
+        if not self.sparse and y is not None:
+            if self.center:  # as in xt_r
+                xty -= self.X_mean.astype(np.float64) * float(y.sum(dtype=np.float64))
+            self._first = (y.copy(), xty)
+
+    def first_grad(self, R):
+        """``xt_r(R)`` if ``R`` is the ``y`` given at construction (else None)."""
+        if self._first is not None and np.array_equal(R, self._first[0]):
+            return self._first[1].copy()
+        return None
 
     def residual(self, w, R):
         """Residual of the centred problem, float64 (``w`` zero outside ``R``'s support)."""
@@ -477,6 +494,10 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
         r = design.residual(w, R)
         if grad is None and ref is not None:
             grad = _bounded_grad(design, sub, ws, R, r, ref, l1)
+        if grad is None and ref is None:
+            grad = design.first_grad(R)
+            if grad is not None:
+                ref = (np.abs(grad), r)
         if grad is None:
             grad = design.xt_r(R)
             ref = (np.abs(grad), r)
