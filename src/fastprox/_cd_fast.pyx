@@ -459,19 +459,48 @@ cdef void _gather_c_rows(const floating[:, :] X, const Py_ssize_t[::1] cols,
     ~85 ns per element. 16 rows (two lines) for float64, 64 (four) for
     float32: measured fastest, 1000 x 5000 hot (f64 8.7 ms, f32 9.9 -> 7.1).
     """
-    cdef Py_ssize_t n = X.shape[0], i, i0 = 0, k, j, d
+    cdef Py_ssize_t n = X.shape[0], i, i0 = 0, k, j, d, i1
     cdef Py_ssize_t rb = 16 if floating is double else 64
-    cdef floating v
-    cdef double acc
+    cdef floating v, v1, v2, v3, m
+    cdef double acc, a1, a2, a3
     while i0 < n:
+        i1 = min(i0 + rb, n)
         for k in range(k0, k1):
             j = cols[k]
-            acc = 0
             d = dest[k]
-            for i in range(i0, min(i0 + rb, n)):
-                v = X[i, j] - mu[j]
-                out[i, d] = v
-                acc = acc + (<double> v) * v
+            acc = 0
+            if floating is float:
+                # four accumulators: one chained through every row bound the
+                # float32 gather by the add latency (1000 x 5000 on one
+                # thread: 7.0 -> 5.7 ms); float64 lost (9.0 -> 11 ms)
+                m = mu[j]
+                a1 = a2 = a3 = 0
+                i = i0
+                while i + 4 <= i1:
+                    v = X[i, j] - m
+                    v1 = X[i + 1, j] - m
+                    v2 = X[i + 2, j] - m
+                    v3 = X[i + 3, j] - m
+                    out[i, d] = v
+                    out[i + 1, d] = v1
+                    out[i + 2, d] = v2
+                    out[i + 3, d] = v3
+                    acc = acc + (<double> v) * v
+                    a1 = a1 + (<double> v1) * v1
+                    a2 = a2 + (<double> v2) * v2
+                    a3 = a3 + (<double> v3) * v3
+                    i = i + 4
+                while i < i1:
+                    v = X[i, j] - m
+                    out[i, d] = v
+                    acc = acc + (<double> v) * v
+                    i = i + 1
+                acc = (acc + a1) + (a2 + a3)
+            else:
+                for i in range(i0, i1):
+                    v = X[i, j] - mu[j]
+                    out[i, d] = v
+                    acc = acc + (<double> v) * v
             norms2[k] += acc
         i0 += rb
 
