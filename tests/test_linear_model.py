@@ -298,9 +298,10 @@ def test_lasso_cv_matches_sklearn(data, fmt):
     assert e.l1_ratio_ in (0.5, 1.0) and e.mse_path_.shape == (2, 5, 3)
 
 
+@pytest.mark.parametrize("positive", [False, True])
 @pytest.mark.parametrize("fmt", ["dense", "csr"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_bounded_outside_gradient_is_safe(fmt, dtype, monkeypatch):
+def test_bounded_outside_gradient_is_safe(fmt, dtype, positive, monkeypatch):
     """Gradients bounded from the last exact one skip X where the bound is below l1.
 
     Every value the bound lets through unread must truly be at most l1 in
@@ -327,11 +328,15 @@ def test_bounded_outside_gradient_is_safe(fmt, dtype, monkeypatch):
     X = X.astype(dtype)
     if fmt == "csr":
         X = sp.csr_matrix(X * (np.random.default_rng(1).random(X.shape) < 0.5))
-    div = 7 if fmt == "dense" else 6  # the violators-only path, as above
-    alpha = _alpha_max(X.astype(np.float64), y, True, 0.5) / div
+    # elastic net: the violators-only path, as above; positive: the Lasso's
+    # round starts (the bound serves at these divisors)
+    l1_ratio = 1.0 if positive else 0.5
+    div = {(False, "dense"): 7, (False, "csr"): 6, (True, "dense"): 10,
+           (True, "csr"): 3}[positive, fmt]
+    alpha = _alpha_max(X.astype(np.float64), y, True, l1_ratio) / div
     tol = 1e-10 if dtype == np.float64 else 1e-7
-    _, f_ours, f_ref = _fit_both(X, y, dtype, alpha=alpha, l1_ratio=0.5, tol=tol,
-                                 max_iter=100_000)
+    _, f_ours, f_ref = _fit_both(X, y, dtype, alpha=alpha, l1_ratio=l1_ratio, tol=tol,
+                                 max_iter=100_000, positive=positive)
     assert calls  # the bound served at least one check
     assert abs(f_ours - f_ref) <= (1e-6 if dtype == np.float64 else 1e-5) * f_ref
 
