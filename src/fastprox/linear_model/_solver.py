@@ -536,8 +536,8 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
             # float rounding can leave a gap above tol with no KKT violation left
             break
         full = 2 * nnz >= _FULL_FRACTION * n_active
-        if (_SATURATED_ROUNDS and saturated >= _SATURATED_ROUNDS
-                and (l2 > 0 or 2 * design.n_samples >= _FULL_FRACTION * n_active)):
+        if saturated >= _SATURATED_ROUNDS and (
+                l2 > 0 or 2 * design.n_samples >= _FULL_FRACTION * n_active):
             full = True
         whole = False
         if full:
@@ -665,8 +665,9 @@ class _full_gap_reached:
     ``X.T @ R``, read from the contiguous pool; otherwise each check also
     bounds the outside features (reading ``X`` only where needed, see
     ``_bounded_grad``), and the solve ends (for a new round) once they
-    violate their KKT condition well above the working set's own violation. A check costs about an epoch, so it comes only when the gap
-    is predicted below ``tol_abs`` (see ``due``), or after ``cap`` epochs.
+    violate their KKT condition well above the working set's own violation.
+    A check costs about an epoch, so it comes only when the gap is
+    predicted below ``tol_abs`` (see ``due``), or after ``cap`` epochs.
     ``finished``: the gap is below ``tol_abs``, or at the floating-point
     floor.
     """
@@ -702,7 +703,11 @@ class _full_gap_reached:
             self.ref = ref
 
     def handoff(self, epoch):
-        """``(X.T @ R, ref)`` for the next round: the gradient if the last check came after ``epoch``."""
+        """``(X.T @ R, ref)`` for the next round.
+
+        The gradient only if the last check came after ``epoch`` (the last
+        epoch run), so that it is current; ``ref``: see ``_bounded_grad``.
+        """
         if self.whole:
             return None, None
         return (self.grad if self.epoch == epoch else None), self.ref
