@@ -312,9 +312,9 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
             center = self.fit_intercept
             y_mean = Y.mean(axis=0, dtype=np.float64) if center else np.zeros(n_targets)
             Yc = Y - y_mean
+        Yc = np.asfortranarray(Yc, dtype=X.dtype)  # each target contiguous, converted once
         # the first target rides along the design's pass over X (first gradient)
-        design = QuadraticDesign(X, center, y=np.ascontiguousarray(Yc[:, 0], dtype=X.dtype)
-                                 if n_targets else None)
+        design = QuadraticDesign(X, center, y=Yc[:, 0] if n_targets else None)
         if sample_weight is None:
             X_mean_w = design.X_mean.astype(np.float64)
         if self.warm_start and hasattr(self, "coef_"):
@@ -326,7 +326,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         gaps = np.empty(n_targets)
         n_iters = []
         for k in range(n_targets):
-            yc = np.ascontiguousarray(Yc[:, k], dtype=X.dtype)
+            yc = Yc[:, k]
             w = np.ascontiguousarray(W[k])
             gap, n_ep, conv, _ = enet_ws_cd(design, yc, w, l1, l2, positive=self.positive,
                                             max_iter=self.max_iter, tol=self.tol)
