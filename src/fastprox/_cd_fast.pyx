@@ -42,10 +42,10 @@ ctypedef fused index_t:
     int64_t
 
 cdef extern from "_cd_kernels.h" nogil:
-    double fpc_ddot(Py_ssize_t n, const double* x, const double* y)
-    float fpc_sdot(Py_ssize_t n, const float* x, const float* y)
-    void fpc_daxpy(Py_ssize_t n, double a, const double* x, double* y)
-    void fpc_saxpy(Py_ssize_t n, float a, const float* x, float* y)
+    double fpc_ddot(Py_ssize_t n, const double* x, const double* y, const double* nx)
+    float fpc_sdot(Py_ssize_t n, const float* x, const float* y, const float* nx)
+    void fpc_daxpy(Py_ssize_t n, double a, const double* x, double* y, const double* nx)
+    void fpc_saxpy(Py_ssize_t n, float a, const float* x, float* y, const float* nx)
     void fpc_dstats4(Py_ssize_t m, Py_ssize_t ld, const double* xi, const double* x0,
                      int center, double* so, double* qo)
     void fpc_sstats4(Py_ssize_t m, Py_ssize_t ld, const float* xi, const float* x0,
@@ -56,21 +56,31 @@ cdef extern from "_cd_kernels.h" nogil:
                    double v2, double v3, double* to)
 
 
-cdef inline floating _vdot(Py_ssize_t n, const floating* x, const floating* y) noexcept nogil:
-    """Vectorised dot product (``_cd_kernels.h``): the CD epochs' hot half."""
+cdef inline floating _vdot(Py_ssize_t n, const floating* x, const floating* y,
+                           const floating* nx) noexcept nogil:
+    """Vectorised dot product (``_cd_kernels.h``): the CD epochs' hot half.
+
+    Prefetches ``nx[:n]`` (a column read soon, or ``x`` itself) as it goes.
+    """
     if floating is float:
-        return fpc_sdot(n, x, y)
+        return fpc_sdot(n, x, y, nx)
     else:
-        return fpc_ddot(n, x, y)
+        return fpc_ddot(n, x, y, nx)
 
 
-cdef inline void _vaxpy(Py_ssize_t n, floating a, const floating* x,
-                        floating* y) noexcept nogil:
-    """``y += a * x``, vectorised (``_cd_kernels.h``)."""
+cdef inline void _vaxpy(Py_ssize_t n, floating a, const floating* x, floating* y,
+                        const floating* nx) noexcept nogil:
+    """``y += a * x``, vectorised (``_cd_kernels.h``); prefetches ``nx[:n]``."""
     if floating is float:
-        fpc_saxpy(n, a, x, y)
+        fpc_saxpy(n, a, x, y, nx)
     else:
-        fpc_daxpy(n, a, x, y)
+        fpc_daxpy(n, a, x, y, nx)
+
+
+cdef inline const floating* _ahead(const floating[::1, :] X, const Py_ssize_t[::1] ws,
+                                   Py_ssize_t k) noexcept nogil:
+    """The column two working-set entries after ``k`` (the last one past the end)."""
+    return &X[0, ws[min(k + 2, ws.shape[0] - 1)]]
 
 
 cdef inline floating _cd_update(floating w_j, floating tmp, floating norm2, floating l1,
@@ -106,11 +116,11 @@ def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
             col = &X[0, j]
             # own loops rather than BLAS: no call overhead on short columns, no
             # threading on long ones (see _vdot)
-            tmp = _vdot(n, col, &R[0]) + w_j * norms2[j]
+            tmp = _vdot(n, col, &R[0], _ahead(X, ws, k)) + w_j * norms2[j]
             new = _cd_update(w_j, tmp, norms2[j], l1, l2, positive)
             if new != w_j:
                 dw = w_j - new
-                _vaxpy(n, dw, col, &R[0])
+                _vaxpy(n, dw, col, &R[0], _ahead(X, ws, k))
                 w[j] = new
                 dw_max = max(dw_max, fabs(new - w_j))
     return dw_max
@@ -232,7 +242,8 @@ def axpy_cols_dense(const floating[::1, :] X, const Py_ssize_t[::1] ws,
         for k in range(ws.shape[0]):
             c = coef[k]
             if c != 0:
-                _vaxpy(n, c, &X[0, ws[k]], &R[0])  # own loop, not BLAS: see _vdot
+                # own loop, not BLAS: see _vdot
+                _vaxpy(n, c, &X[0, ws[k]], &R[0], _ahead(X, ws, k))
 
 
 def axpy_cols_sparse(const floating[::1] data, const index_t[::1] indices,
@@ -258,7 +269,7 @@ def dot_cols_dense(const floating[::1, :] X, const Py_ssize_t[::1] ws,
     cdef Py_ssize_t k
     with nogil:
         for k in range(ws.shape[0]):
-            out[k] = _vdot(n, &X[0, ws[k]], &R[0])
+            out[k] = _vdot(n, &X[0, ws[k]], &R[0], _ahead(X, ws, k))
 
 
 def dot_cols_sparse(const floating[::1] data, const index_t[::1] indices,
@@ -335,7 +346,7 @@ def xt_r_dense(const floating[:, :] X, const floating[::1] R, floating[::1] out,
                         o[j] += r_i * x0[j]
         elif X.strides[0] == sizeof(floating):  # Fortran order
             for j in prange(p, num_threads=n_threads, schedule="static"):
-                out[j] = _vdot(n, &X[0, j], &R[0])
+                out[j] = _vdot(n, &X[0, j], &R[0], &X[0, min(j + 2, p - 1)])
         else:  # any other strides: plain loops
             for j in prange(p, num_threads=n_threads, schedule="static"):
                 a0 = 0
