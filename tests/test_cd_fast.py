@@ -93,6 +93,34 @@ def test_gather_cols_threads(dtype, m):
     np.testing.assert_array_equal(outs[0][1], outs[1][1])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [0, 1, 7, 37, 64])
+@pytest.mark.parametrize("view", ["C", "reversed rows", "wider rows"])
+def test_gather_cols_runs_match_single_columns(dtype, n, view):
+    """Consecutive features go through the vector (transposing) path, single
+    ones one element at a time: the same values and the same norms, bit for
+    bit, on odd row counts, reversed rows and rows wider than the view."""
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((n, 61)).astype(dtype) * 3 + 1
+    X = {"C": base[:, :50], "reversed rows": base[::-1, :50],
+         "wider rows": base[:, 3:53]}[view]
+    mu = X.mean(0).astype(dtype) if n else np.zeros(50, dtype=dtype)
+    cols = np.r_[0, 2:19, 23, 30:47].astype(np.intp)  # runs of 8 / 4 and stragglers
+    dest = rng.permutation(len(cols)).astype(np.intp)
+    out = np.zeros((n, len(cols)), dtype=dtype, order="F")
+    norms2 = np.empty(len(cols))
+    _cd.gather_cols_dense(X, cols, mu, out, dest, norms2)
+    one = np.zeros_like(out)
+    one_norms2 = np.empty(len(cols))
+    for k in range(len(cols)):
+        _cd.gather_cols_dense(X, cols[k:k + 1], mu, one, dest[k:k + 1], one_norms2[k:k + 1])
+    ref = X[:, cols] - mu[cols]
+    np.testing.assert_array_equal(out[:, dest], ref)
+    np.testing.assert_array_equal(out, one)
+    np.testing.assert_array_equal(norms2, one_norms2)
+    np.testing.assert_allclose(norms2, (ref.astype(np.float64) ** 2).sum(0), rtol=1e-12)
+
+
 def test_gather_cols_rejects_bad_indices():
     X = np.ones((4, 5))
     out = np.zeros((4, 3), order="F")

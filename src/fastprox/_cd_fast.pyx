@@ -54,6 +54,12 @@ cdef extern from "_cd_kernels.h" nogil:
                    double v2, double v3, double* to)
     void fpc_sxtv4(Py_ssize_t m, Py_ssize_t ld, const float* xi, double v0, double v1,
                    double v2, double v3, double* to)
+    void fpc_sgather(Py_ssize_t n, const float* X, Py_ssize_t ld, const Py_ssize_t* cols,
+                     const Py_ssize_t* dest, Py_ssize_t k0, Py_ssize_t k1, const float* mu,
+                     float* out, Py_ssize_t ldo, double* sq)
+    void fpc_dgather(Py_ssize_t n, const double* X, Py_ssize_t ld, const Py_ssize_t* cols,
+                     const Py_ssize_t* dest, Py_ssize_t k0, Py_ssize_t k1, const double* mu,
+                     double* out, Py_ssize_t ldo, double* sq)
 
 
 cdef inline floating _vdot(Py_ssize_t n, const floating* x, const floating* y,
@@ -459,61 +465,18 @@ def col_stats_dense(const floating[:, :] X, bint center, double[::1] sums,
                     xtv[j] = t
 
 
-cdef void _gather_c_rows(const floating[:, :] X, const Py_ssize_t[::1] cols,
-                         const floating[::1] mu, floating[::1, :] out,
-                         const Py_ssize_t[::1] dest, double[::1] norms2,
-                         Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
-    """Columns ``cols[k0:k1]`` of C-ordered ``X``, a block of rows at a time.
-
-    Each pool column gets whole cache lines written at once; row by row,
-    the writes 8 KB apart all fell in one L1 set and the gather ran at
-    ~85 ns per element. 16 rows (two lines) for float64, 64 (four) for
-    float32: measured fastest, 1000 x 5000 hot (f64 8.7 ms, f32 9.9 -> 7.1).
-    """
-    cdef Py_ssize_t n = X.shape[0], i, i0 = 0, k, j, d, i1
-    cdef Py_ssize_t rb = 16 if floating is double else 64
-    cdef floating v, v1, v2, v3, m
-    cdef double acc, a1, a2, a3
-    while i0 < n:
-        i1 = min(i0 + rb, n)
-        for k in range(k0, k1):
-            j = cols[k]
-            d = dest[k]
-            acc = 0
-            if floating is float:
-                # four accumulators: one chained through every row bound the
-                # float32 gather by the add latency (1000 x 5000 on one
-                # thread: 7.0 -> 5.7 ms); float64 lost (9.0 -> 11 ms)
-                m = mu[j]
-                a1 = a2 = a3 = 0
-                i = i0
-                while i + 4 <= i1:
-                    v = X[i, j] - m
-                    v1 = X[i + 1, j] - m
-                    v2 = X[i + 2, j] - m
-                    v3 = X[i + 3, j] - m
-                    out[i, d] = v
-                    out[i + 1, d] = v1
-                    out[i + 2, d] = v2
-                    out[i + 3, d] = v3
-                    acc = acc + (<double> v) * v
-                    a1 = a1 + (<double> v1) * v1
-                    a2 = a2 + (<double> v2) * v2
-                    a3 = a3 + (<double> v3) * v3
-                    i = i + 4
-                while i < i1:
-                    v = X[i, j] - m
-                    out[i, d] = v
-                    acc = acc + (<double> v) * v
-                    i = i + 1
-                acc = (acc + a1) + (a2 + a3)
-            else:
-                for i in range(i0, i1):
-                    v = X[i, j] - mu[j]
-                    out[i, d] = v
-                    acc = acc + (<double> v) * v
-            norms2[k] += acc
-        i0 += rb
+cdef inline void _gather_c(const floating[:, :] X, const Py_ssize_t[::1] cols,
+                           const floating[::1] mu, floating[::1, :] out,
+                           const Py_ssize_t[::1] dest, double[::1] norms2,
+                           Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """Columns ``cols[k0:k1]`` of C-ordered ``X`` (``fpc_*gather``)."""
+    cdef Py_ssize_t ld = X.strides[0] // sizeof(floating)
+    if floating is float:
+        fpc_sgather(X.shape[0], &X[0, 0], ld, &cols[0], &dest[0], k0, k1, &mu[0], &out[0, 0],
+                    out.shape[0], &norms2[0])
+    else:
+        fpc_dgather(X.shape[0], &X[0, 0], ld, &cols[0], &dest[0], k0, k1, &mu[0], &out[0, 0],
+                    out.shape[0], &norms2[0])
 
 
 def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] cols,
@@ -541,13 +504,13 @@ def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] cols,
     with nogil:
         for k in range(m):
             norms2[k] = 0
-        if X.strides[1] == sizeof(floating):  # C order
+        if X.strides[1] == sizeof(floating) and X.strides[0] % sizeof(floating) == 0 \
+                and m > 0 and n > 0:  # C order (_cd_kernels.h)
             if nt == 1:
-                _gather_c_rows(X, cols, mu, out, dest, norms2, 0, m)
+                _gather_c(X, cols, mu, out, dest, norms2, 0, m)
             else:
                 for t in prange(nt, num_threads=nt, schedule="static"):
-                    _gather_c_rows(X, cols, mu, out, dest, norms2, t * m // nt,
-                                   (t + 1) * m // nt)
+                    _gather_c(X, cols, mu, out, dest, norms2, t * m // nt, (t + 1) * m // nt)
         else:
             for k in range(m):
                 j = cols[k]
