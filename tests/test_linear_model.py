@@ -140,14 +140,44 @@ def test_convergence_warning(data):
         Lasso(alpha=0.01, max_iter=1, tol=1e-12).fit(X, y)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_non_finite_input(data, bad):
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [(0, 0), (7, -1)])
+@pytest.mark.parametrize("form", ["C", "F", "float32", "csr", "sample_weight"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_non_finite_X(data, bad, where, form, fit_intercept):
+    """Dense X is checked in the solver's pass over it, not by validate_data:
+    the same error (and message) as scikit-learn's, every layout and path."""
     X, _, y = data
     X = X.copy()
-    X[0, 0] = bad
-    with pytest.raises(ValueError):
-        Lasso().fit(X, y)
-    y2 = y.copy()
+    X[where] = bad
+    kw = {}
+    if form == "F":
+        X = np.asfortranarray(X)
+    elif form == "float32":
+        X = X.astype(np.float32)
+    elif form == "csr":
+        X = sp.csr_matrix(X)
+    elif form == "sample_weight":
+        kw["sample_weight"] = np.linspace(0.5, 2, len(y))
+    match = "NaN" if np.isnan(bad) else "infinity"
+    with pytest.raises(ValueError, match=match):
+        ElasticNet(alpha=0.1, fit_intercept=fit_intercept).fit(X, y, **kw)
+    with pytest.raises(ValueError, match=match):
+        sk.ElasticNet(alpha=0.1, fit_intercept=fit_intercept).fit(X, y, **kw)
+
+
+def test_huge_finite_X_is_not_rejected(data):
+    """Squares that overflow float64 send the check element by element, which passes."""
+    X, _, y = data
+    X = X * 1e160
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Lasso(alpha=1.0, max_iter=5).fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_y(data, bad):
+    y2 = data[2].copy()
     y2[3] = bad
     with pytest.raises(ValueError):
         Lasso().fit(data[0], y2)

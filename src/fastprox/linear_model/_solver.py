@@ -76,6 +76,7 @@ other jobs; ``bench/bench_lasso.py``):
 """
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import assert_all_finite
 
 from .. import _dispatch
 from .._threads import get_num_threads
@@ -140,9 +141,13 @@ class QuadraticDesign:
         A (centred) target whose ``Xc.T @ y`` the solver will need first:
         for dense ``X`` it is computed in the same pass as the column
         statistics (see ``first_grad``).
+    check_finite : bool, default=False
+        Raise ``ValueError`` if dense ``X`` holds NaN or inf, found from
+        the column statistics (a NaN or inf makes its column's sum of
+        squares non-finite; only then is ``X`` checked element by element).
     """
 
-    def __init__(self, X, fit_intercept, y=None):
+    def __init__(self, X, fit_intercept, y=None, check_finite=False):
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
@@ -169,6 +174,8 @@ class QuadraticDesign:
             xty = None if y is None else np.empty(self.n_features)
             _cd.col_stats_dense(X, self.center, sums, sq, _stream_threads(),
                                 None if y is None else y.astype(np.float64), xty)
+            if check_finite and not (np.isfinite(sq).all() and np.isfinite(sums).all()):
+                assert_all_finite(X, input_name="X")  # scikit-learn's message
             if fit_intercept and self.n_samples:
                 mu = X[0].astype(np.float64) + sums / self.n_samples
                 sq -= sums ** 2 / self.n_samples
