@@ -14,7 +14,7 @@ modes): the machine's description and every script's results, and
 ``DIR/RESULTS.md``: ratios (ours / reference in the same run) one section per
 script, plus PNG plots next to it when matplotlib is installed.
 
-Modes: default (full sizes, under 15 minutes on 2 cores), ``--quick`` (each
+Modes: default (full sizes, 13-20 minutes on 2 cores), ``--quick`` (each
 script's ``--quick`` plus short sweeps, under 2 minutes), ``--smoke`` (the
 smallest sizes, for tests; seconds). A script may declare a module-level
 ``RUN_ALL_ARGS = {"full": [...], "quick": [...], "smoke": [...]}`` (a literal:
