@@ -13,8 +13,10 @@ do the solvers reach the same objective?
     ... --no-cv            # skip LassoCV (100 alphas x 5 folds) on the dense sets
     ... --no-others        # skip skglm / celer even when installed
 
-Times are medians of ``--repeat`` fits, ours and scikit-learn's interleaved in
-the same run (saga on the 20000 x 2000 problems, ~1 min a fit, runs once). Each JSON row has ``op``, ``dtype``, ``size``, ``threads``,
+Times are medians of ``--repeat`` fits (more for quick Lasso fits, see
+``--min-time``), ours and scikit-learn's interleaved in the same run (saga on
+the 20000 x 2000 problems, ~1 min a fit, runs once). Each JSON row has ``op``,
+``dtype``, ``size``, ``threads``,
 ``ms_ours``, ``ms_ref`` (scikit-learn) and ``speedup`` (``ms_ref / ms_ours``);
 Lasso / ElasticNet rows also ``speedup_min``, the same ratio of the fastest
 fits ("min x" in the printed table).
@@ -146,6 +148,9 @@ def solvers(others=True, l1_ratio=1.0):
     return out
 
 
+_MAX_ROUNDS = 51
+
+
 def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads):
     """One (data, alpha) case: every solver timed in interleaved rounds; the JSON row."""
     op = "Lasso" if l1_ratio == 1.0 else f"ElasticNet l1_ratio={l1_ratio:g}"
@@ -155,7 +160,9 @@ def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads):
         makers.pop("skglm", None)
     res = {k: dict(times=[]) for k in makers}
     fitted = {}
-    for _ in range(args.repeat):  # interleaved: load changes hit both alike
+    rounds = args.repeat
+    r = 0
+    while r < rounds:  # interleaved: load changes hit both alike
         for sname, make in makers.items():
             if res[sname]["times"] and res[sname]["times"][0] > args.slow_once:
                 continue  # one timing of a minute-long fit is precise enough
@@ -164,6 +171,13 @@ def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads):
                 t0 = time.perf_counter()
                 fitted[sname] = make(alpha, args.tol).fit(X, y)
                 res[sname]["times"].append(time.perf_counter() - t0)
+        if r == 1:
+            # quick fits get more rounds (about --min-time of fitting): the
+            # median of 3 one-millisecond diabetes fits swung 1.15x-1.6x. From
+            # the second round: skglm's first fit compiles (seconds)
+            per_round = sum(v["times"][-1] for v in res.values())
+            rounds = max(args.repeat, min(_MAX_ROUNDS, int(args.min_time / per_round)))
+        r += 1
     # objectives after the timings: on float32 data each one converts X to a
     # float64 temporary, whose allocation and release between timed fits
     # slowed the next fit 2x at random on the bench VM
@@ -255,7 +269,10 @@ def main():
     ap.add_argument("--cv-tol", type=float, default=1e-4,
                     help="tol of the LassoCV fits (the estimators' default)")
     ap.add_argument("--divs", type=int, nargs="+", default=[10, 100, 1000])
-    ap.add_argument("--repeat", type=int, default=3, help="median of N timings")
+    ap.add_argument("--repeat", type=int, default=3, help="median of N timings (at least)")
+    ap.add_argument("--min-time", type=float, default=None, metavar="S",
+                    help="Lasso cases: as many interleaved rounds (up to %d) as take about "
+                         "S seconds of fitting (default 0.5, 0 with --quick)" % _MAX_ROUNDS)
     ap.add_argument("--slow-once", type=float, default=5.0, metavar="S",
                     help="a Lasso fit that took more than S seconds is not repeated")
     ap.add_argument("--enet-divs", type=int, nargs="*", default=[10, 100],
@@ -268,6 +285,8 @@ def main():
     ap.add_argument("--json", metavar="PATH", default=None, help="write the JSON here")
     ap.add_argument("--no-logistic", action="store_true", help="Lasso cases only")
     args = ap.parse_args()
+    if args.min_time is None:
+        args.min_time = 0.0 if args.quick else 0.5
     threads = fastprox.get_num_threads()
     machine = dict(platform=platform.platform(), processor=platform.processor(),
                    cpus=os.cpu_count(), fastprox_threads=threads,
