@@ -1,5 +1,6 @@
 """Dense coordinate-descent kernels of ``_cd_fast`` against NumPy references."""
 import numpy as np
+import scipy.sparse as sp
 import pytest
 
 from fastprox import _dispatch
@@ -119,6 +120,24 @@ def test_gather_cols_runs_match_single_columns(dtype, n, view):
     np.testing.assert_array_equal(out, one)
     np.testing.assert_array_equal(norms2, one_norms2)
     np.testing.assert_allclose(norms2, (ref.astype(np.float64) ** 2).sum(0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(0, 0), (5, 0), (0, 4), (37, 61)])
+def test_col_stats_sparse(dtype, shape):
+    X = sp.random(*shape, density=0.3, format="csc", random_state=0, dtype=dtype)
+    X[:, ::7] = 0  # empty columns
+    X.eliminate_zeros()
+    sums, sq = np.empty(shape[1]), np.empty(shape[1])
+    _cd.col_stats_sparse(X.data, X.indptr, sums, sq)
+    D = X.toarray().astype(np.float64)
+    np.testing.assert_allclose(sums, D.sum(0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sq, (D ** 2).sum(0), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError):
+        _cd.col_stats_sparse(X.data, X.indptr, np.empty(shape[1] + 1), sq)
+    if X.nnz:
+        with pytest.raises(ValueError):
+            _cd.col_stats_sparse(X.data[:-1], X.indptr, sums, sq)
 
 
 def test_gather_cols_rejects_bad_indices():

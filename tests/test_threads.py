@@ -88,3 +88,68 @@ def test_forcing_an_unknown_level_fails_clearly():
     res = subprocess.run([sys.executable, "-c", "import fastprox.prox"], capture_output=True,
                          text=True, env=dict(os.environ, FASTPROX_SIMD="avx9000"), timeout=120)
     assert res.returncode != 0 and "FASTPROX_SIMD" in res.stderr
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return [m["num_threads"] for m in threadpool_info() if m["user_api"] == "blas"]
+
+
+def test_blas_single_threaded_limits_and_restores():
+    """BLAS runs on one thread inside the block; nested blocks, an exception
+    and overlapping blocks in two threads all leave the original limits behind."""
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from fastprox._threads import blas_single_threaded
+
+    if not _blas_threads():
+        pytest.skip("threadpoolctl sees no BLAS library")
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        with blas_single_threaded():
+            assert set(_blas_threads()) == {1}
+            with blas_single_threaded():
+                assert set(_blas_threads()) == {1}
+            assert set(_blas_threads()) == {1}  # still inside the outer block
+        assert _blas_threads() == before
+        with pytest.raises(RuntimeError):
+            with blas_single_threaded():
+                raise RuntimeError("boom")
+        assert _blas_threads() == before
+
+        inside = threading.Barrier(3)
+        leave = threading.Event()
+
+        def hold():
+            with blas_single_threaded():
+                inside.wait(timeout=30)
+                leave.wait(timeout=30)
+
+        workers = [threading.Thread(target=hold, daemon=True) for _ in range(2)]
+        for t in workers:
+            t.start()
+        try:
+            # (whether another thread sees the limit depends on the OpenBLAS
+            # version; what matters is that the last one out restores it)
+            inside.wait(timeout=30)
+        finally:
+            leave.set()
+            for t in workers:
+                t.join(timeout=30)
+        assert _blas_threads() == before
+
+
+def test_lasso_fit_restores_blas_threads():
+    from fastprox.linear_model import Lasso
+    from threadpoolctl import threadpool_limits
+
+    if not _blas_threads():
+        pytest.skip("threadpoolctl sees no BLAS library")
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((50, 20)), rng.standard_normal(50)
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        Lasso(alpha=0.01).fit(X, y)
+        assert _blas_threads() == before

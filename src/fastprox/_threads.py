@@ -1,5 +1,7 @@
 """The single place that decides how many OpenMP threads a kernel uses."""
+import contextlib
 import os
+import threading
 
 from . import _openmp
 
@@ -70,3 +72,49 @@ def set_num_threads(n_threads):
             raise ValueError(f"n_threads must be >= 1 or None, got {n_threads}")
     previous, _user_n_threads = _user_n_threads, n_threads
     return previous
+
+
+# -- BLAS threads during fastprox's own solvers ------------------------------
+#
+# OpenBLAS's worker threads spin for a while after each threaded call (a dot
+# of more than 10000 entries, a gemv of more than ~9000) before they sleep.
+# An OpenMP region started meanwhile waited for the spinning thread's core:
+# on the 2-core bench machine a 2-thread sparse X.T @ R took 4-9 ms right
+# after a 20000-long ddot instead of 1 ms, and the sparse Lasso
+# (20000 x 50000, alpha_max / 10) spent 60 of its 100 ms so. The solvers'
+# own NumPy algebra (gaps, norms, Anderson) is on vectors where BLAS threads
+# buy nothing, so their loops run with BLAS limited to one thread, as
+# scikit-learn's KMeans does around its OpenMP loops (sparse Lasso above,
+# with the one-pass sparse column statistics: 100 -> 25 ms). BLAS threads
+# already spinning from the caller's own calls still cost that once. With
+# OpenBLAS 0.3.31 a limit set from one thread was not always seen from
+# another: the solver's thread is what counts here.
+_blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_limiter = None
+_controller = None
+
+
+@contextlib.contextmanager
+def blas_single_threaded():
+    """Limit BLAS (OpenBLAS, MKL, ...) to one thread inside the block.
+
+    Re-entrant and safe across threads: the first block in sets the limit,
+    the last one out restores what was there.
+    """
+    global _blas_depth, _blas_limiter, _controller
+    with _blas_lock:
+        if _blas_depth == 0:
+            if _controller is None:
+                from threadpoolctl import ThreadpoolController
+                _controller = ThreadpoolController()  # ~0.4 ms: once
+            _blas_limiter = _controller.limit(limits=1, user_api="blas")
+        _blas_depth += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_depth -= 1
+            if _blas_depth == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None

@@ -18,6 +18,7 @@ from sklearn.linear_model._base import LinearModel
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from .._threads import blas_single_threaded
 from ._solver import QuadraticDesign, enet_ws_cd
 
 __all__ = ["ElasticNet", "Lasso", "QuadraticDesign", "enet_path", "lasso_path"]
@@ -323,35 +324,37 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
             y_mean = Y.mean(axis=0, dtype=np.float64) if center else np.zeros(n_targets)
             Yc = Y - y_mean
         Yc = np.asfortranarray(Yc, dtype=X.dtype)  # each target contiguous, converted once
-        # the first target rides along the design's pass over X (first gradient)
-        design = QuadraticDesign(X, center, y=Yc[:, 0] if n_targets else None,
-                                 check_finite=True)
-        if sample_weight is None:
-            X_mean_w = design.X_mean.astype(np.float64)
-        if self.warm_start and hasattr(self, "coef_"):
-            W = np.array(self.coef_, dtype=X.dtype).reshape(n_targets, n_features)
-        else:
-            W = np.zeros((n_targets, n_features), dtype=X.dtype)
-        l1 = n_samples * self.alpha * self.l1_ratio
-        l2 = n_samples * self.alpha * (1.0 - self.l1_ratio)
-        gaps = np.empty(n_targets)
-        n_iters = []
-        for k in range(n_targets):
-            yc = Yc[:, k]
-            w = np.ascontiguousarray(W[k])
-            gap, n_ep, conv, _ = enet_ws_cd(design, yc, w, l1, l2, positive=self.positive,
-                                            max_iter=self.max_iter, tol=self.tol)
-            if not conv:
-                warnings.warn(
-                    f"Objective did not converge. You might want to increase the number of "
-                    f"iterations. Duality gap: {gap:.3e}, tolerance: "
-                    f"{self.tol * float(yc.astype(np.float64) @ yc):.3e}", ConvergenceWarning,
-                    stacklevel=2)
-            W[k] = w
-            gaps[k] = gap / n_samples
-            n_iters.append(n_ep)
-        intercept = y_mean - W.astype(np.float64) @ X_mean_w if self.fit_intercept \
-            else np.zeros(n_targets)
+        # BLAS on one thread for the whole solve: see fastprox._threads
+        with blas_single_threaded():
+            # the first target rides along the design's pass over X (first gradient)
+            design = QuadraticDesign(X, center, y=Yc[:, 0] if n_targets else None,
+                                     check_finite=True)
+            if sample_weight is None:
+                X_mean_w = design.X_mean.astype(np.float64)
+            if self.warm_start and hasattr(self, "coef_"):
+                W = np.array(self.coef_, dtype=X.dtype).reshape(n_targets, n_features)
+            else:
+                W = np.zeros((n_targets, n_features), dtype=X.dtype)
+            l1 = n_samples * self.alpha * self.l1_ratio
+            l2 = n_samples * self.alpha * (1.0 - self.l1_ratio)
+            gaps = np.empty(n_targets)
+            n_iters = []
+            for k in range(n_targets):
+                yc = Yc[:, k]
+                w = np.ascontiguousarray(W[k])
+                gap, n_ep, conv, _ = enet_ws_cd(design, yc, w, l1, l2, positive=self.positive,
+                                                max_iter=self.max_iter, tol=self.tol)
+                if not conv:
+                    warnings.warn(
+                        f"Objective did not converge. You might want to increase the number of "
+                        f"iterations. Duality gap: {gap:.3e}, tolerance: "
+                        f"{self.tol * float(yc.astype(np.float64) @ yc):.3e}", ConvergenceWarning,
+                        stacklevel=2)
+                W[k] = w
+                gaps[k] = gap / n_samples
+                n_iters.append(n_ep)
+            intercept = y_mean - W.astype(np.float64) @ X_mean_w if self.fit_intercept \
+                else np.zeros(n_targets)
         if single:
             self.coef_ = W[0]
             self.intercept_ = float(intercept[0])

@@ -79,7 +79,7 @@ import scipy.sparse as sp
 from sklearn.utils import assert_all_finite
 
 from .. import _dispatch
-from .._threads import get_num_threads
+from .._threads import blas_single_threaded, get_num_threads
 
 _cd = _dispatch.load("_cd_fast")
 
@@ -161,9 +161,11 @@ class QuadraticDesign:
                 indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
             self.indptr = np.ascontiguousarray(indptr)
             self.indices = np.ascontiguousarray(indices)
-            sq = np.asarray(X.multiply(X).sum(axis=0), dtype=np.float64).ravel()
-            mu = (np.asarray(X.mean(axis=0), dtype=np.float64).ravel() if fit_intercept
-                  else np.zeros(self.n_features))
+            sums = np.empty(self.n_features)
+            sq = np.empty(self.n_features)
+            _cd.col_stats_sparse(self.data, self.indptr, sums, sq)
+            mu = sums / self.n_samples if fit_intercept and self.n_samples \
+                else np.zeros(self.n_features)
         else:
             # X is kept as given (C or F order, never copied whole): the CD
             # epochs read a pool of centred working-set columns, the full
@@ -487,6 +489,11 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
     history : list of float
         Primal objective at each outer iteration.
     """
+    with blas_single_threaded():  # see fastprox._threads
+        return _enet_ws_cd(design, yc, w, l1, l2, positive, max_iter, tol, anderson)
+
+
+def _enet_ws_cd(design, yc, w, l1, l2, positive, max_iter, tol, anderson):
     dtype = design.dtype
     p = design.n_features
     R = design.init_residual(yc, w)
