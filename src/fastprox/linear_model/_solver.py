@@ -71,8 +71,12 @@ other jobs; ``bench/bench_lasso.py``):
   timed by the step ratio, bounded gradients, the first gradient fused into
   the column statistics, and a float32 gather and column statistics no
   longer latency-bound;
-- on the 2-core VM an idle second core took 5-10 ms to join an OpenMP
-  region, so the solver's passes (gather included) run on one thread.
+- on the 2-core VM a second thread took 5-10 ms to join an OpenMP region,
+  so the solver's passes over dense ``X`` (gather included) run on one
+  thread. The likely cause, found later on the sparse path, was OpenBLAS
+  workers spinning after the solver's own threaded BLAS calls, now avoided
+  (``fastprox._threads.blas_single_threaded``); two threads for these
+  passes were not measured again since.
 """
 import numpy as np
 import scipy.sparse as sp
