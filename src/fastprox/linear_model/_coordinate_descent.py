@@ -65,8 +65,8 @@ def _validate_X_y(estimator, X, y, reset=True):
                          reset=reset, ensure_all_finite=False)
     if sp.issparse(X):
         assert_all_finite(X.data, input_name="X")
-    if sp.issparse(X) and X.format == "coo":
-        X = X.tocsc()
+        if X.format == "coo":
+            X = X.tocsc()
     y = np.asarray(y, dtype=X.dtype)
     if y.ndim == 2 and y.shape[1] == 0:
         raise ValueError("y has no target columns")
