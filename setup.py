@@ -1,12 +1,13 @@
 """Build the Cython kernels, with OpenMP when the compiler accepts it.
 
-Every kernel module ``src/fastprox/_<name>.pyx`` (except ``_openmp.pyx``) is
-compiled once per instruction-set level into ``fastprox._simd.<level>._<name>``
-and ``fastprox._dispatch`` imports the best one the CPU supports. The levels are
+Every kernel module ``src/fastprox/_kernels/<name>.pyx`` (except ``_openmp.pyx``)
+is compiled once per instruction-set level into
+``fastprox._kernels._simd.<level>.<name>`` and ``fastprox._kernels`` imports the
+best one the CPU supports. The levels are
 x86-64 baseline, x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512); on other
 architectures only the baseline is built. The kernels are memory-bound loops
 whose speed is decided by vectorisation: the same prox update runs an order of
-magnitude faster with AVX2/AVX-512 than with SSE2 (DESIGN.md section 5).
+magnitude faster with AVX2/AVX-512 than with SSE2 (docs/design/simd-levels.md).
 
 Environment switches
 --------------------
@@ -32,7 +33,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PKG = os.path.join("src", "fastprox")
+SRC = "src"
+KERNELS = os.path.join(SRC, "fastprox", "_kernels")
 
 # -march flags of each level; "baseline" keeps the compiler's default target.
 LEVELS = {"baseline": [], "v3": ["-march=x86-64-v3"], "v4": ["-march=x86-64-v4", "-mprefer-vector-width=512"]}
@@ -119,7 +121,7 @@ def extensions():
     if os.environ.get("FASTPROX_NATIVE"):
         base.append("-march=native")
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")]
-    common = dict(include_dirs=[np.get_include(), PKG], define_macros=macros)
+    common = dict(include_dirs=[np.get_include(), KERNELS], define_macros=macros)
 
     directives = {
         "language_level": 3,
@@ -135,23 +137,24 @@ def extensions():
     exts = cythonize(
         [
             Extension(
-                "fastprox._openmp",
-                [os.path.join(PKG, "_openmp.pyx")],
+                "fastprox._kernels._openmp",
+                [os.path.join(KERNELS, "_openmp.pyx")],
                 extra_compile_args=base + cflags,
                 extra_link_args=lflags,
                 **common,
             )
         ],
         compiler_directives=directives,
+        include_path=[SRC],
         build_dir=os.path.join("build", "cython", "common"),
     )
     kernels = sorted(
-        p for p in glob.glob(os.path.join(PKG, "_*.pyx")) if os.path.basename(p) != "_openmp.pyx"
+        p for p in glob.glob(os.path.join(KERNELS, "*.pyx")) if os.path.basename(p) != "_openmp.pyx"
     )
     for level in simd_levels():
         mods = [
             Extension(
-                f"fastprox._simd.{level}.{os.path.basename(p)[:-4]}",
+                f"fastprox._kernels._simd.{level}.{os.path.basename(p)[:-4]}",
                 [p],
                 extra_compile_args=base + LEVELS[level] + cflags,
                 extra_link_args=lflags,
@@ -162,7 +165,8 @@ def extensions():
         exts += cythonize(
             mods,
             compiler_directives=directives,
-                build_dir=os.path.join("build", "cython", level),
+            include_path=[SRC],
+            build_dir=os.path.join("build", "cython", level),
         )
     return exts
 

@@ -504,8 +504,8 @@ def simd_levels(spec):
     if spec == "all":
         # import in a subprocess-free way: the dispatcher only reads cpu flags
         out = subprocess.run([sys.executable, "-c",
-                              "from fastprox import _dispatch; "
-                              "print(','.join(reversed(_dispatch.supported_levels())))"],
+                              "from fastprox import _kernels; "
+                              "print(','.join(reversed(_kernels.supported_levels())))"],
                              capture_output=True, text=True, check=True,
                              env={k: v for k, v in os.environ.items() if k != "FASTPROX_SIMD"})
         return out.stdout.strip().split(",")

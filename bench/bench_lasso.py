@@ -35,7 +35,7 @@ from sklearn.datasets import load_diabetes, load_digits, make_classification, ma
 from sklearn.exceptions import ConvergenceWarning
 
 import fastprox
-from fastprox import _dispatch
+from fastprox import _kernels
 from fastprox import linear_model as fp
 
 
@@ -290,7 +290,7 @@ def main():
     threads = fastprox.get_num_threads()
     machine = dict(platform=platform.platform(), processor=platform.processor(),
                    cpus=os.cpu_count(), fastprox_threads=threads,
-                   simd=_dispatch.LEVEL)
+                   simd=_kernels.LEVEL)
     print(f"machine: {machine}")
     rows = []
     header = f"{'data':24s} {'alpha':>14s} {'solver':>9s} {'time s':>9s} {'speedup':>8s} " \

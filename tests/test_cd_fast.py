@@ -3,9 +3,8 @@ import numpy as np
 import scipy.sparse as sp
 import pytest
 
-from fastprox import _dispatch
+from fastprox._kernels import cd_fast as _cd
 
-_cd = _dispatch.load("_cd_fast")
 
 
 def _layouts(dtype, n=37, p=1100):

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from fastprox import _dispatch
+from fastprox._kernels import mlp_fast as _k
 from fastprox.neural_network import CSRLayer, MLPClassifier, MLPRegressor
 from fastprox.neural_network import _multilayer_perceptron as mlp
 
-_k = _dispatch.load("_mlp_fast")
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 TOL = {np.float64: 1e-10, np.float32: 2e-4}

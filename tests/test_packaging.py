@@ -23,8 +23,9 @@ pytestmark = [
 SDIST_FILES = [
     "pyproject.toml", "setup.py", "README.md", "CHANGELOG.md", "MANIFEST.in",
     "src/fastprox/__init__.py", "src/fastprox/_version.py", "src/fastprox/__main__.py",
-    "src/fastprox/_prox.pyx", "src/fastprox/_sparse.pyx", "src/fastprox/_openmp.pyx",
-    "src/fastprox/_csr_kernels.h",
+    "src/fastprox/_kernels/prox_fast.pyx", "src/fastprox/_kernels/sparse_fast.pyx",
+    "src/fastprox/_kernels/_openmp.pyx", "src/fastprox/_kernels/csr_kernels.h",
+    "src/fastprox/_kernels/_shared.pxd",
     "tests/test_prox.py", "tests/test_sparse.py", "tests/test_run_all.py",
     "bench/_common.py", "bench/_summary.py", "bench/run_all.py", "bench/README.md",
     "bench/bench_prox.py", "bench/bench_spmv.py", "bench/bench_mlp.py",
@@ -71,7 +72,7 @@ def test_wheel_contents(dist):
     assert "fastprox/__main__.py" in names and "fastprox/_version.py" in names
     exts = [n for n in names if n.endswith((".so", ".pyd"))]
     assert any("_openmp" in n for n in exts), exts
-    assert any("/baseline/" in n and "_sparse" in n for n in exts), exts
+    assert any("/baseline/" in n and "sparse_fast" in n for n in exts), exts
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     with zipfile.ZipFile(dist / wheel) as z:
         text = z.read(meta).decode()

@@ -331,8 +331,7 @@ def _ref_epoch(X, Y, sw, order, W, b, q, u, t, *, loss, epsilon, schedule, eta0,
 
 
 def _kernel_epoch(X, Y, sw, order, W, b, q, u, t, **kw):
-    from fastprox import _dispatch
-    kern = _dispatch.load("_sgd_fast")
+    from fastprox._kernels import sgd_fast as kern
     W, b, q, ua = W.copy(), b.copy(), q.copy(), np.array([u])
     if sp.issparse(X):
         args = (X.data, X.indices, X.indptr)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import fastprox
-from fastprox import _dispatch, _openmp
+from fastprox import _kernels
+from fastprox._kernels import _openmp
 
 
 def run_py(code, **env):
@@ -59,7 +60,7 @@ def test_every_isa_variant_matches_scipy():
     """Each kernel variant the CPU can run (SSE2 / AVX2 / AVX-512) is checked in a child."""
     code = (
         "import numpy as np, scipy.sparse as sp\n"
-        "from fastprox import prox, sparse, _dispatch\n"
+        "from fastprox import prox, sparse, _kernels\n"
         "rng = np.random.default_rng(1)\n"
         "for dt in (np.float32, np.float64):\n"
         "    tol = 1e-4 if dt == np.float32 else 1e-11\n"
@@ -78,9 +79,9 @@ def test_every_isa_variant_matches_scipy():
         "        np.testing.assert_allclose(sparse.spmm(A, X), A @ X, rtol=tol, atol=tol)\n"
         "        np.testing.assert_allclose(sparse.sddmm(A, U, V),\n"
         "            np.einsum('kd,kd->k', U[rows], V[A.indices]), rtol=tol, atol=tol)\n"
-        "print(_dispatch.LEVEL)\n"
+        "print(_kernels.LEVEL)\n"
     )
-    for lvl in _dispatch.available_levels():
+    for lvl in _kernels.available_levels():
         assert run_py(code, FASTPROX_SIMD=lvl) == lvl
 
 

@@ -2,7 +2,8 @@
 import platform
 import sys
 
-from . import _dispatch, _openmp
+from . import _kernels
+from ._kernels import _openmp
 from ._threads import get_num_threads
 from ._version import __version__
 
@@ -19,8 +20,8 @@ def config():
         "machine": platform.machine(),
         "openmp": _openmp.openmp_enabled(),
         "num_threads": get_num_threads(),
-        "simd_level": _dispatch.LEVEL,
-        "simd_supported": _dispatch.supported_levels(),
+        "simd_level": _kernels.LEVEL,
+        "simd_supported": _kernels.supported_levels(),
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
     }

@@ -3,7 +3,7 @@ import contextlib
 import os
 import threading
 
-from . import _openmp
+from ._kernels import _openmp
 
 _user_n_threads = None
 

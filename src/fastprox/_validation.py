@@ -25,7 +25,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from . import _dispatch
+from ._kernels import sparse_fast
 from ._threads import get_num_threads
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -204,9 +204,8 @@ def check_csr(A, name="A", dtype=None, check_structure=True):
     indices = _as_index(indices, idx_dtype, name, "indices")
 
     if check_structure:
-        kern = _sparse_kernels()
         nt = get_num_threads()
-        bad = kern.check_indptr_impl(indptr, nnz, nt)
+        bad = sparse_fast.check_indptr_impl(indptr, nnz, nt)
         if bad >= 0:
             if bad == 0:
                 msg = f"{name}.indptr[0] is {indptr[0]}, must be 0"
@@ -217,22 +216,12 @@ def check_csr(A, name="A", dtype=None, check_structure=True):
                 msg = (f"{name}.indptr is not non-decreasing: indptr[{bad}] = {indptr[bad]} < "
                        f"indptr[{bad - 1}] = {indptr[bad - 1]}")
             raise ValueError(msg + "; the CSR matrix is malformed")
-        bad = kern.check_indices_impl(indices, n_cols, nt)
+        bad = sparse_fast.check_indices_impl(indices, n_cols, nt)
         if bad >= 0:
             raise ValueError(f"{name}.indices[{bad}] = {indices[bad]} is out of range for "
                              f"{n_cols} columns (must be in [0, {n_cols})); the CSR matrix "
                              "is malformed")
     return CSR(data, indices, indptr, (n_rows, n_cols))
-
-
-_SPARSE = None
-
-
-def _sparse_kernels():
-    global _SPARSE
-    if _SPARSE is None:
-        _SPARSE = _dispatch.load("_sparse")
-    return _SPARSE
 
 
 def _as_index(arr, dtype, name, what):

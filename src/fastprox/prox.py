@@ -15,25 +15,10 @@ zero), so a diverging optimisation stays visible to the caller.
 """
 import numpy as np
 
-from . import _dispatch
+from ._kernels import prox_fast, specialised
 from ._threads import get_num_threads
 from ._validation import check_inplace, check_input, check_out, check_scalar
 
-_k = _dispatch.load("_prox")
-_SPECIALISED = {}
-
-
-def _impl(name, dtype):
-    """The compiled float32/float64 specialisation of kernel ``name``.
-
-    Calling it directly skips Cython's run-time signature matching, a fixed
-    cost that would dominate updates of small layers.
-    """
-    fn = _SPECIALISED.get((name, dtype))
-    if fn is None:
-        key = "float" if np.dtype(dtype) == np.float32 else "double"
-        fn = _SPECIALISED[(name, dtype)] = getattr(_k, name).__signatures__[key]
-    return fn
 
 __all__ = ["soft_threshold", "sgd_step", "momentum_step", "adam_step", "group_soft_threshold"]
 
@@ -94,7 +79,8 @@ def soft_threshold(x, t, out=None):
         dtype = np.float64
     xa = check_input(x, "x", dtype)
     out = check_out(out, xa.shape, dtype)
-    _impl("soft_threshold_impl", dtype)(xa.reshape(-1), out.reshape(-1), t, get_num_threads())
+    kernel = specialised(prox_fast.soft_threshold_impl, dtype)
+    kernel(xa.reshape(-1), out.reshape(-1), t, get_num_threads())
     return out
 
 
@@ -135,14 +121,14 @@ def sgd_step(w, grad, lr, l1=0.0, l2=0.0, *, check_input=True):
     array([0.9, 0. , 0.2])
     """
     if not check_input:
-        return _impl("sgd_step_impl", w.dtype)(w.reshape(-1), grad.reshape(-1), lr, l1, l2,
-                                               get_num_threads())
+        kernel = specialised(prox_fast.sgd_step_impl, w.dtype)
+        return kernel(w.reshape(-1), grad.reshape(-1), lr, l1, l2, get_num_threads())
     wf = _flat(w, "w")
     g = _grad(grad, w)
     lr = check_scalar(lr, "lr", min_val=0.0)
     l1 = check_scalar(l1, "l1", min_val=0.0)
     l2 = check_scalar(l2, "l2", min_val=0.0)
-    return _impl("sgd_step_impl", wf.dtype)(wf, g, lr, l1, l2, get_num_threads())
+    return specialised(prox_fast.sgd_step_impl, wf.dtype)(wf, g, lr, l1, l2, get_num_threads())
 
 
 def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=False, *,
@@ -180,7 +166,7 @@ def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=
         Number of nonzero weights after the step.
     """
     if not check_input:
-        return _impl("momentum_step_impl", w.dtype)(
+        return specialised(prox_fast.momentum_step_impl, w.dtype)(
             w.reshape(-1), grad.reshape(-1), velocity.reshape(-1), lr, momentum, l1, l2,
             bool(nesterov), get_num_threads())
     wf = _flat(w, "w")
@@ -190,8 +176,8 @@ def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=
     momentum = check_scalar(momentum, "momentum", min_val=0.0, max_val=1.0, include_max=False)
     l1 = check_scalar(l1, "l1", min_val=0.0)
     l2 = check_scalar(l2, "l2", min_val=0.0)
-    return _impl("momentum_step_impl", wf.dtype)(wf, g, vf, lr, momentum, l1, l2, bool(nesterov),
-                                 get_num_threads())
+    kernel = specialised(prox_fast.momentum_step_impl, wf.dtype)
+    return kernel(wf, g, vf, lr, momentum, l1, l2, bool(nesterov), get_num_threads())
 
 
 def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1=0.0, l2=0.0,
@@ -240,7 +226,7 @@ def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1
         Number of nonzero weights after the step.
     """
     if not check_input:
-        return _impl("adam_step_impl", w.dtype)(
+        return specialised(prox_fast.adam_step_impl, w.dtype)(
             w.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), step, lr, beta1,
             beta2, eps, l1, l2, get_num_threads())
     wf = _flat(w, "w")
@@ -257,8 +243,8 @@ def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1
     eps = check_scalar(eps, "eps", min_val=0.0, include_min=False)
     l1 = check_scalar(l1, "l1", min_val=0.0)
     l2 = check_scalar(l2, "l2", min_val=0.0)
-    return _impl("adam_step_impl", wf.dtype)(wf, g, mf, vf, int(step), lr, beta1, beta2, eps, l1, l2,
-                             get_num_threads())
+    kernel = specialised(prox_fast.adam_step_impl, wf.dtype)
+    return kernel(wf, g, mf, vf, int(step), lr, beta1, beta2, eps, l1, l2, get_num_threads())
 
 
 def group_soft_threshold(W, t, axis=0):
@@ -288,5 +274,6 @@ def group_soft_threshold(W, t, axis=0):
     n_groups = W.shape[1] if axis == 0 else W.shape[0]
     norms = np.empty(W.shape[1] if axis == 0 else 0, dtype=np.float64)
     alive = np.zeros(n_groups, dtype=np.intp)
-    _impl("group_soft_threshold_impl", W.dtype)(W, t, axis, norms, alive, get_num_threads())
+    kernel = specialised(prox_fast.group_soft_threshold_impl, W.dtype)
+    kernel(W, t, axis, norms, alive, get_num_threads())
     return alive.astype(bool)

@@ -21,33 +21,14 @@ thread count.
 import numpy as np
 import scipy.sparse as sp
 
-from . import _dispatch
+from ._kernels import sparse_fast, specialised
 from ._threads import get_num_threads
 from ._validation import (CSR, FLOAT_DTYPES, _as_ndarray, check_csr, check_out, check_scalar,
                           empty_aligned, result_dtype)
 from ._validation import check_input as _check_dense
 
-_k = _dispatch.load("_sparse")
-
-_C_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
-            np.dtype(np.int32): "int32_t", np.dtype(np.int64): "int64_t"}
-_SPECIALISED = {}
 _NO_BIAS = {np.dtype(np.float32): np.empty(0, np.float32),
             np.dtype(np.float64): np.empty(0, np.float64)}
-
-
-def _impl(name, *dtypes):
-    """The compiled specialisation of fused kernel ``name`` for these dtypes.
-
-    Calling it directly skips Cython's run-time signature matching, which costs
-    more than a whole mat-vec on a small matrix.
-    """
-    key = (name,) + dtypes
-    fn = _SPECIALISED.get(key)
-    if fn is None:
-        fn = getattr(_k, name).__signatures__["|".join(_C_NAMES[np.dtype(d)] for d in dtypes)]
-        _SPECIALISED[key] = fn
-    return fn
 
 __all__ = ["spmv", "spmv_t", "spmm", "sddmm", "prune_to_csr"]
 
@@ -112,15 +93,15 @@ def spmv(A, x, out=None, *, check_input=True):
     array([3., 3.])
     """
     if _trusted(A, out, check_input):
-        _impl("spmv_impl", A.data.dtype, A.indices.dtype)(A.data, A.indices, A.indptr, x, out,
-                                                          get_num_threads())
+        kernel = specialised(sparse_fast.spmv_impl, A.data.dtype, A.indices.dtype)
+        kernel(A.data, A.indices, A.indptr, x, out, get_num_threads())
         return out
     x, xd = _float_dtype(x)
     A, dtype = _prepare(A, xd, check_input)
     x = _check_vector(x, A.shape[1], dtype, "x", "n_cols")
     out = check_out(out, (A.shape[0],), dtype)
-    _impl("spmv_impl", dtype, A.indices.dtype)(A.data, A.indices, A.indptr, x, out,
-                                                 get_num_threads())
+    kernel = specialised(sparse_fast.spmv_impl, dtype, A.indices.dtype)
+    kernel(A.data, A.indices, A.indptr, x, out, get_num_threads())
     return out
 
 
@@ -169,8 +150,8 @@ def spmv_t(A, x, out=None, *, check_input=True):
     out = check_out(out, (A.shape[1],), dtype)
     parts = _n_parts(A)
     buffers = np.empty((parts - 1, A.shape[1]), dtype=dtype)
-    _impl("spmv_t_impl", dtype, A.indices.dtype)(A.data, A.indices, A.indptr, x, out, buffers,
-                                                   get_num_threads())
+    kernel = specialised(sparse_fast.spmv_t_impl, dtype, A.indices.dtype)
+    kernel(A.data, A.indices, A.indptr, x, out, buffers, get_num_threads())
     return out
 
 
@@ -207,7 +188,7 @@ def spmm(A, X, out=None, *, bias=None, relu=False, check_input=True):
     Y : ndarray, shape (n_out, batch)
     """
     if _trusted(A, out, check_input):
-        _impl("spmm_impl", A.data.dtype, A.indices.dtype)(
+        specialised(sparse_fast.spmm_impl, A.data.dtype, A.indices.dtype)(
             A.data, A.indices, A.indptr, X, out, _NO_BIAS[A.data.dtype] if bias is None else bias,
             bool(relu), get_num_threads())
         return out
@@ -230,8 +211,8 @@ def spmm(A, X, out=None, *, bias=None, relu=False, check_input=True):
         bias = _NO_BIAS[np.dtype(dtype)]
     else:
         bias = _check_dense(bias, "bias", dtype, shape=(A.shape[0],))
-    _impl("spmm_impl", dtype, A.indices.dtype)(A.data, A.indices, A.indptr, X, out, bias,
-                                                 bool(relu), get_num_threads())
+    kernel = specialised(sparse_fast.spmm_impl, dtype, A.indices.dtype)
+    kernel(A.data, A.indices, A.indptr, X, out, bias, bool(relu), get_num_threads())
     return out
 
 
@@ -260,8 +241,8 @@ def sddmm(pattern, U, V, out=None, *, check_input=True):
         with ``csr_array((values, pattern.indices, pattern.indptr), pattern.shape)``.
     """
     if _trusted(pattern, out, check_input):
-        _impl("sddmm_impl", pattern.indices.dtype, out.dtype)(pattern.indices, pattern.indptr,
-                                                              U, V, out, get_num_threads())
+        kernel = specialised(sparse_fast.sddmm_impl, pattern.indices.dtype, out.dtype)
+        kernel(pattern.indices, pattern.indptr, U, V, out, get_num_threads())
         return out
     U, ud = _float_dtype(U)
     V = _as_ndarray(V, "V")
@@ -280,7 +261,8 @@ def sddmm(pattern, U, V, out=None, *, check_input=True):
     U = _check_dense(U, "U", dtype)
     V = _check_dense(V, "V", dtype)
     out = check_out(out, (P.nnz,), dtype)
-    _impl("sddmm_impl", P.indices.dtype, dtype)(P.indices, P.indptr, U, V, out, get_num_threads())
+    kernel = specialised(sparse_fast.sddmm_impl, P.indices.dtype, dtype)
+    kernel(P.indices, P.indptr, U, V, out, get_num_threads())
     return out
 
 
@@ -336,12 +318,12 @@ def prune_to_csr(W, threshold=None, sparsity=None):
     idx_dtype = np.int32 if max(size, W.shape[1]) < 2**31 - 1 else np.int64
     counts = np.zeros(W.shape[0] + 1, dtype=np.int64)
     nt = get_num_threads()
-    _k.count_kept_impl(W, thr, tie_start, counts, nt)
+    sparse_fast.count_kept_impl(W, thr, tie_start, counts, nt)
     indptr = np.cumsum(counts).astype(idx_dtype)
     nnz = int(indptr[-1])
     indices = np.empty(nnz, dtype=idx_dtype)
     data = np.empty(nnz, dtype=dtype)
-    _k.fill_kept_impl(W, thr, tie_start, indptr, indices, data, nt)
+    sparse_fast.fill_kept_impl(W, thr, tie_start, indptr, indices, data, nt)
     return sp.csr_array((data, indices, indptr), shape=W.shape)
 
 

@@ -41,10 +41,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from .. import _dispatch
+from .._kernels import logistic_fast
 from .._threads import get_num_threads
 
-_lf = _dispatch.load("_logistic_fast")
 
 _WS_MIN = 10
 _INNER_FRACTION = 0.3
@@ -85,7 +84,7 @@ class LogisticDesign:
             # one Fortran copy: working-set columns are then contiguous runs
             # (gathered from C order, every outer iteration reads all of X)
             self.X = np.empty(X.shape, dtype=X.dtype, order="F")
-            _lf.to_fortran(np.ascontiguousarray(X), self.X, get_num_threads())
+            logistic_fast.to_fortran(np.ascontiguousarray(X), self.X, get_num_threads())
             X = self.X
         self.dtype = X.dtype
 
@@ -93,9 +92,9 @@ class LogisticDesign:
         """``R @ X`` for ``R`` of shape ``(K, n)``, float64 result ``(K, p)``."""
         out = np.empty((R.shape[0], self.n_features))
         if self.sparse:
-            _lf.xt_r_sparse(self.data, self.indices, self.indptr, R, out, get_num_threads())
+            logistic_fast.xt_r_sparse(self.data, self.indices, self.indptr, R, out, get_num_threads())
         else:
-            _lf.xt_r_dense(self.X, R, out, get_num_threads())
+            logistic_fast.xt_r_dense(self.X, R, out, get_num_threads())
         return out
 
     def subset(self, ws, center=False):
@@ -109,7 +108,7 @@ class LogisticDesign:
         if self.sparse:
             return _SparseWorkingSet(self.X[:, ws], self.indices.dtype)
         Xws = np.empty((ws.size, self.n_samples), dtype=self.dtype)
-        _lf.gather_cols_dense(self.X, ws, Xws)
+        logistic_fast.gather_cols_dense(self.X, ws, Xws)
         return _DenseWorkingSet(Xws, center)
 
 
@@ -124,34 +123,34 @@ class _DenseWorkingSet:
             self.means = self.means.astype(Xws.dtype).astype(np.float64)
 
     def mn_epoch(self, active, *args):
-        return _lf.mn_cd_epoch(self.Xws, active, *args)
+        return logistic_fast.mn_cd_epoch(self.Xws, active, *args)
 
     def dot_multi(self, R):
         """``R @ Xws.T``, shape ``(K, m)``: all classes in one pass."""
         out = np.empty((R.shape[0], self.size))
-        _lf.xt_r_dense(self.Xws.T, R, out, get_num_threads())
+        logistic_fast.xt_r_dense(self.Xws.T, R, out, get_num_threads())
         return out
 
     def hdiag_multi(self, Hw):
         out = np.empty((Hw.shape[0], self.size))
-        _lf.ws_hdiag_multi(self.Xws, Hw, out, get_num_threads())
+        logistic_fast.ws_hdiag_multi(self.Xws, Hw, out, get_num_threads())
         return out
 
     def dot(self, r):
         out = np.empty(self.size)
-        _lf.ws_dot(self.Xws, r, out)
+        logistic_fast.ws_dot(self.Xws, r, out)
         return out
 
     def axpy(self, coef, out):
-        _lf.ws_axpy(self.Xws, coef, out)
+        logistic_fast.ws_axpy(self.Xws, coef, out)
 
     def hdiag(self, h):
         out = np.empty(self.size)
-        _lf.ws_hdiag(self.Xws, h, out)
+        logistic_fast.ws_hdiag(self.Xws, h, out)
         return out
 
     def epoch(self, active, *args):
-        return _lf.block_cd_epoch(self.Xws, active, *args)
+        return logistic_fast.block_cd_epoch(self.Xws, active, *args)
 
 
 class _SparseWorkingSet:
@@ -165,33 +164,33 @@ class _SparseWorkingSet:
         self.means = np.zeros(self.size)
 
     def mn_epoch(self, active, *args):
-        return _lf.mn_cd_epoch_sparse(*self._csc, active, *args)
+        return logistic_fast.mn_cd_epoch_sparse(*self._csc, active, *args)
 
     def dot_multi(self, R):
         out = np.empty((R.shape[0], self.size))
-        _lf.xt_r_sparse(*self._csc, R, out, get_num_threads())
+        logistic_fast.xt_r_sparse(*self._csc, R, out, get_num_threads())
         return out
 
     def hdiag_multi(self, Hw):
         out = np.empty((Hw.shape[0], self.size))
-        _lf.ws_hdiag_multi_sparse(*self._csc, Hw, out, get_num_threads())
+        logistic_fast.ws_hdiag_multi_sparse(*self._csc, Hw, out, get_num_threads())
         return out
 
     def dot(self, r):
         out = np.empty(self.size)
-        _lf.ws_dot_sparse(*self._csc, r, out)
+        logistic_fast.ws_dot_sparse(*self._csc, r, out)
         return out
 
     def axpy(self, coef, out):
-        _lf.ws_axpy_sparse(*self._csc, coef, out)
+        logistic_fast.ws_axpy_sparse(*self._csc, coef, out)
 
     def hdiag(self, h):
         out = np.empty(self.size)
-        _lf.ws_hdiag_sparse(*self._csc, h, out)
+        logistic_fast.ws_hdiag_sparse(*self._csc, h, out)
         return out
 
     def epoch(self, active, *args):
-        return _lf.block_cd_epoch_sparse(*self._csc, active, *args)
+        return logistic_fast.block_cd_epoch_sparse(*self._csc, active, *args)
 
 
 class Binomial:

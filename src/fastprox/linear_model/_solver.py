@@ -82,10 +82,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import assert_all_finite
 
-from .. import _dispatch
+from .._kernels import cd_fast
 from .._threads import blas_single_threaded, get_num_threads
 
-_cd = _dispatch.load("_cd_fast")
 
 # Anderson extrapolation depth (skglm's default) and how often to check the
 # working set's KKT violation (same period: both cost about one epoch).
@@ -167,7 +166,7 @@ class QuadraticDesign:
             self.indices = np.ascontiguousarray(indices)
             sums = np.empty(self.n_features)
             sq = np.empty(self.n_features)
-            _cd.col_stats_sparse(self.data, self.indptr, sums, sq)
+            cd_fast.col_stats_sparse(self.data, self.indptr, sums, sq)
             mu = sums / self.n_samples if fit_intercept and self.n_samples \
                 else np.zeros(self.n_features)
         else:
@@ -178,7 +177,7 @@ class QuadraticDesign:
             sums = np.empty(self.n_features)
             sq = np.empty(self.n_features)
             xty = None if y is None else np.empty(self.n_features)
-            _cd.col_stats_dense(X, self.center, sums, sq, _stream_threads(),
+            cd_fast.col_stats_dense(X, self.center, sums, sq, _stream_threads(),
                                 None if y is None else y.astype(np.float64), xty)
             if check_finite and not (np.isfinite(sq).all() and np.isfinite(sums).all()):
                 assert_all_finite(X, input_name="X")  # scikit-learn's message
@@ -234,12 +233,12 @@ class QuadraticDesign:
         """Centred ``X.T @ r`` (float64) from the kernel residual ``R``."""
         if self.sparse:
             out = np.empty(self.n_features, dtype=self.dtype)
-            _cd.dot_cols_sparse(self.data, self.indices, self.indptr,
+            cd_fast.dot_cols_sparse(self.data, self.indices, self.indptr,
                                 np.arange(self.n_features, dtype=np.intp), R, out,
                                 get_num_threads())
         else:
             out = np.empty(self.n_features, dtype=self.dtype)
-            _cd.xt_r_dense(self.X, R, out, _stream_threads())
+            cd_fast.xt_r_dense(self.X, R, out, _stream_threads())
         out = out.astype(np.float64)
         if self.center:
             # Xc.T R = X.T R - mu sum(R): the centred columns sum to zero. For
@@ -252,7 +251,7 @@ class QuadraticDesign:
         """Centred ``X[:, cols].T @ r`` (float64) from the kernel residual ``R``; few columns."""
         if self.sparse:
             out = np.empty(len(cols), dtype=self.dtype)
-            _cd.dot_cols_sparse(self.data, self.indices, self.indptr,
+            cd_fast.dot_cols_sparse(self.data, self.indices, self.indptr,
                                 np.ascontiguousarray(cols, dtype=np.intp), R, out, 1)
         else:
             out = self.X[:, cols].T @ R
@@ -324,7 +323,7 @@ class _DensePool:
             # 11 (float32), but on the 2-core bench VM the second thread's
             # core was often idle and took 5-10 ms to wake, so the gather of
             # 1550 float64 columns took 10-15 ms instead of 3 (5 on one)
-            _cd.gather_cols_dense(X, new, self.mu, self.block,
+            cd_fast.gather_cols_dense(X, new, self.mu, self.block,
                                   np.arange(self.size, need, dtype=np.intp), sq,
                                   _stream_threads())
             # constant columns stay out of the epochs (zero norm: skipped)
@@ -346,18 +345,18 @@ class _DenseWorkingSet:
     def epoch(self, w_ws, R, sum_R, l1, l2, positive):
         pool = self.pool
         self.w[self.cols] = w_ws
-        dw = _cd.cd_epoch_dense(pool.block, self.w, R, pool.norms2, self.cols, l1, l2,
+        dw = cd_fast.cd_epoch_dense(pool.block, self.w, R, pool.norms2, self.cols, l1, l2,
                                 positive)
         w_ws[:] = self.w[self.cols]
         return dw
 
     def xt_r(self, R):
         out = np.empty(len(self.cols), dtype=R.dtype)
-        _cd.dot_cols_dense(self.pool.block, self.cols, R, out)
+        cd_fast.dot_cols_dense(self.pool.block, self.cols, R, out)
         return out.astype(np.float64)
 
     def axpy(self, coef, R, sum_R=None):
-        _cd.axpy_cols_dense(self.pool.block, self.cols,
+        cd_fast.axpy_cols_dense(self.pool.block, self.cols,
                             np.ascontiguousarray(coef, dtype=R.dtype), R)
 
     def residual(self, w_ws, R):
@@ -377,7 +376,7 @@ class _SparseWorkingSet:
     def epoch(self, w_ws, R, sum_R, l1, l2, positive):
         d = self.d
         self.w[self.ws] = w_ws
-        dw = _cd.cd_epoch_sparse(d.data, d.indices, d.indptr, d.X_mean, d.center, self.w, R,
+        dw = cd_fast.cd_epoch_sparse(d.data, d.indices, d.indptr, d.X_mean, d.center, self.w, R,
                                  sum_R, self.norms2, self.ws, l1, l2, positive)
         w_ws[:] = self.w[self.ws]
         return dw
@@ -385,7 +384,7 @@ class _SparseWorkingSet:
     def xt_r(self, R):
         d = self.d
         out = np.empty(len(self.ws), dtype=R.dtype)
-        _cd.dot_cols_sparse(d.data, d.indices, d.indptr, self.ws, R, out, get_num_threads())
+        cd_fast.dot_cols_sparse(d.data, d.indices, d.indptr, self.ws, R, out, get_num_threads())
         out = out.astype(np.float64)
         if d.center:
             out -= self.mu_ws * float(R.sum(dtype=np.float64))
@@ -394,7 +393,7 @@ class _SparseWorkingSet:
     def axpy(self, coef, R, sum_R=None):
         d = self.d
         coef = np.ascontiguousarray(coef, dtype=R.dtype)
-        _cd.axpy_cols_sparse(d.data, d.indices, d.indptr, self.ws, coef, R)
+        cd_fast.axpy_cols_sparse(d.data, d.indices, d.indptr, self.ws, coef, R)
         if sum_R is not None:
             sum_R[0] = R.sum(dtype=np.float64)
 
@@ -644,7 +643,7 @@ def _solve_small(design, yc, y64, w, R, l1, l2, positive, max_iter, tol_abs, tol
         sub = design.working_set(ws, w)
         B = sub.pool.block[:, sub.cols].astype(np.float64)
         w_ws = w[ws].astype(np.float64)
-        n_epochs, _ = _cd.cd_solve_gram(np.ascontiguousarray(B.T @ B), B.T @ y64,
+        n_epochs, _ = cd_fast.cd_solve_gram(np.ascontiguousarray(B.T @ B), B.T @ y64,
                                         float(y64 @ y64), w_ws, float(l1), float(l2),
                                         positive, max(int(max_iter), 1), tol_abs, tol)
         w[ws] = w_ws

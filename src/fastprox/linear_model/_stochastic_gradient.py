@@ -44,7 +44,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .. import _dispatch
+from .._kernels import sgd_fast
 from .._validation import check_csr
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
@@ -55,16 +55,6 @@ _L1_METHODS = ("cumulative", "prox")
 # work (stored entries x outputs) per kernel call: a few ms, so that Ctrl-C is
 # seen promptly between calls while the per-call overhead stays below 1 %
 _CHUNK_WORK = 4_000_000
-
-_KERNELS = None
-
-
-def _kernels():
-    global _KERNELS
-    if _KERNELS is None:
-        _KERNELS = _dispatch.load("_sgd_fast")
-    return _KERNELS
-
 
 # --------------------------------------------------------------------- losses
 # Each loss returns (per-sample loss, dloss/dp) for predictions p and targets
@@ -228,7 +218,6 @@ class _BaseSGD(BaseEstimator):
         The pass is cut into calls of a few milliseconds each (whole mini-batches),
         so that a KeyboardInterrupt is seen between two of them.
         """
-        kern = _kernels()
         data, indices, indptr, n_features = Xk
         sparse = indptr.shape[0] > 0
         n = Y.shape[0]
@@ -241,16 +230,16 @@ class _BaseSGD(BaseEstimator):
         bs = self.batch_size
         per_row = (indptr[-1] / max(n, 1) if indptr.shape[0] else n_features) + 1.0
         chunk = max(bs, int(_CHUNK_WORK / (per_row * W.shape[0])) // bs * bs)
-        lr_code = kern.SCHEDULES[self.learning_rate]
+        lr_code = sgd_fast.SCHEDULES[self.learning_rate]
         total, t = 0.0, float(self.t_)
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            loss, t = kern.sgd_epoch(
+            loss, t = sgd_fast.sgd_epoch(
                 data, indices, indptr, n_features, Y, sw, order[start:stop], W, b, q, u, t,
-                loss=kern.LOSSES[self.loss], epsilon=float(self.epsilon), schedule=lr_code,
+                loss=sgd_fast.LOSSES[self.loss], epsilon=float(self.epsilon), schedule=lr_code,
                 eta0=float(self.eta0), power_t=float(self.power_t), alpha=float(self.alpha),
                 optimal_init=float(self._optimal_init), l1=float(l1), l2=float(l2),
-                l1_method=kern.L1_METHODS[self.l1_method],
+                l1_method=sgd_fast.L1_METHODS[self.l1_method],
                 fit_intercept=bool(self.fit_intercept),
                 intercept_decay=self._intercept_decay(sparse), batch_size=bs,
                 finish=stop == n)

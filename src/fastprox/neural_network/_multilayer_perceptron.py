@@ -40,7 +40,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from .. import _dispatch
+from .._kernels import mlp_fast
 from .. import prox as _prox
 from .. import pruning as _pruning
 from .._threads import get_num_threads
@@ -57,7 +57,6 @@ DEFAULT_SPARSE_CROSSOVER = 0.3
 
 _ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 
-_mlp = _dispatch.load("_mlp_fast")
 
 #: Train epochs of all-CSR networks with the compiled epoch (``_mlp_fast``);
 #: False runs the per-layer Python loop (kept as the reference the tests compare with).
@@ -376,8 +375,8 @@ class _BaseMLP(BaseEstimator):
         arrays = _kernel_arrays(layers)
         if arrays is None:
             return None
-        net = _mlp.CSRNet([a[:4] for a in arrays], layers[0].shape[0],
-                          _mlp.ACTIVATIONS[key[0]], _mlp.OUTPUTS[key[1]])
+        net = mlp_fast.CSRNet([a[:4] for a in arrays], layers[0].shape[0],
+                          mlp_fast.ACTIVATIONS[key[0]], mlp_fast.OUTPUTS[key[1]])
         layers[0]._net = (tuple(weakref.ref(layer) for layer in layers), key, net)
         return net
 
@@ -466,9 +465,9 @@ class _BaseMLP(BaseEstimator):
             specs.append(a + (np.empty(layer.nnz, dtype), np.empty(layer.b.shape, dtype),
                               ws[0], ws[1] if adam else empty, bs[0], bs[1] if adam else empty))
         est = self
-        total, opt.t = _mlp.train_epoch_impl(
+        total, opt.t = mlp_fast.train_epoch_impl(
             X, YT, order, batch_size, specs, acts, deltas, np.empty(2 * b, dtype),
-            _mlp.ACTIVATIONS[self.activation], _mlp.OUTPUTS[self._out_code(YT.shape[0])], adam,
+            mlp_fast.ACTIVATIONS[self.activation], mlp_fast.OUTPUTS[self._out_code(YT.shape[0])], adam,
             opt.t, float(opt.lr), float(est.beta_1), float(est.beta_2), float(est.epsilon),
             float(est.momentum), bool(est.nesterovs_momentum), float(est.l1), float(est.alpha),
             get_num_threads())

@@ -20,13 +20,7 @@ from cython.parallel cimport prange
 from libc.math cimport fabs
 from libc.stdint cimport int32_t, int64_t
 
-ctypedef fused floating:
-    float
-    double
-
-ctypedef fused index_t:
-    int32_t
-    int64_t
+from fastprox._kernels._shared cimport floating, index_t
 
 cdef enum:
     ROW_BLOCK = 64   # rows per tile of the working-set gather

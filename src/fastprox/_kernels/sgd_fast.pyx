@@ -36,6 +36,8 @@ import numpy as np
 from libc.math cimport exp, log1p, pow, fabs, isfinite, NAN
 from libc.stdint cimport int32_t, int64_t
 
+from fastprox._kernels._shared cimport floating, index_t
+
 cnp.import_array()
 
 cdef extern from *:
@@ -59,13 +61,6 @@ cdef enum:
     PF_ROW = 8
     PF_W = 4
 
-ctypedef fused floating:
-    float
-    double
-
-ctypedef fused index_t:
-    int32_t
-    int64_t
 
 # loss codes (the Python side maps names to these)
 cdef enum:

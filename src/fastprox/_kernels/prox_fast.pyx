@@ -11,29 +11,18 @@ compare-and-select that gcc vectorises, it gives exactly ``z - t`` / ``z + t``
 outside the dead zone (so it matches ``sign(z) * max(|z| - t, 0)`` bit for bit)
 and it propagates NaN instead of hiding it.
 
-Work is split into one contiguous chunk per thread. Below ``SERIAL_THRESHOLD``
+Work is split into one contiguous chunk per thread. Below ``SERIAL_WORK``
 elements the loop runs on the calling thread only: waking the OpenMP team costs
 more than the whole update of a small layer.
 """
 from cython.parallel cimport prange
-from libc.math cimport sqrt, sqrtf, pow
+from libc.math cimport sqrt, pow
 from libc.stdint cimport int64_t
 
-ctypedef fused floating:
-    float
-    double
-
-# Below this many elements a kernel runs serially (thread wake-up > the work).
-cdef Py_ssize_t SERIAL_THRESHOLD = 32768
+from fastprox._kernels._prox_updates cimport adam_chunk, momentum_chunk, shrink
+from fastprox._kernels._shared cimport floating, n_chunks
 
 
-include "_prox_updates.pxi"
-
-
-cdef inline int _n_chunks(Py_ssize_t n, int n_threads) noexcept nogil:
-    if n < SERIAL_THRESHOLD or n_threads < 2:
-        return 1
-    return n_threads
 
 
 # --------------------------------------------------------------------------
@@ -45,7 +34,7 @@ cdef Py_ssize_t _soft_threshold_chunk(const floating* x, floating* out, Py_ssize
     cdef Py_ssize_t i, nnz = 0
     cdef floating z
     for i in range(n):
-        z = _shrink(x[i], t)
+        z = shrink(x[i], t)
         out[i] = z
         nnz += z != 0
     return nnz
@@ -53,7 +42,7 @@ cdef Py_ssize_t _soft_threshold_chunk(const floating* x, floating* out, Py_ssize
 
 def soft_threshold_impl(const floating[::1] x, floating[::1] out, double t, int n_threads):
     cdef Py_ssize_t n = x.shape[0], c, lo, hi, nnz = 0
-    cdef int nc = _n_chunks(n, n_threads)
+    cdef int nc = n_chunks(n, n_threads)
     if n == 0:
         return 0
     with nogil:
@@ -74,7 +63,7 @@ cdef Py_ssize_t _sgd_chunk(floating* w, const floating* g, Py_ssize_t n, floatin
     cdef Py_ssize_t i, nnz = 0
     cdef floating z
     for i in range(n):
-        z = _shrink(decay * w[i] - lr * g[i], t)
+        z = shrink(decay * w[i] - lr * g[i], t)
         w[i] = z
         nnz += z != 0
     return nnz
@@ -83,7 +72,7 @@ cdef Py_ssize_t _sgd_chunk(floating* w, const floating* g, Py_ssize_t n, floatin
 def sgd_step_impl(floating[::1] w, const floating[::1] g, double lr, double l1, double l2,
                   int n_threads):
     cdef Py_ssize_t n = w.shape[0], c, lo, hi, nnz = 0
-    cdef int nc = _n_chunks(n, n_threads)
+    cdef int nc = n_chunks(n, n_threads)
     cdef floating flr = lr, decay = 1.0 - lr * l2, t = lr * l1
     if n == 0:
         return 0
@@ -99,13 +88,13 @@ def sgd_step_impl(floating[::1] w, const floating[::1] g, double lr, double l1, 
 # momentum_step (heavy-ball or Nesterov, scikit-learn's MLP convention)
 #   u = g + l2*w ; v <- mu*v - lr*u ; w <- prox_{lr*l1}(w + v)          (heavy ball)
 #                                     w <- prox_{lr*l1}(w + mu*v - lr*u) (Nesterov)
-# (the loop, _momentum_chunk, is in _prox_updates.pxi, shared with _mlp_fast)
+# (the loop, momentum_chunk, is in _prox_updates.pxd, shared with mlp_fast)
 # --------------------------------------------------------------------------
 
 def momentum_step_impl(floating[::1] w, const floating[::1] g, floating[::1] vel, double lr,
                        double momentum, double l1, double l2, bint nesterov, int n_threads):
     cdef Py_ssize_t n = w.shape[0], c, lo, hi, nnz = 0
-    cdef int nc = _n_chunks(n, n_threads)
+    cdef int nc = n_chunks(n, n_threads)
     cdef floating flr = lr, mu = momentum, fl2 = l2, t = lr * l1
     if n == 0:
         return 0
@@ -113,7 +102,7 @@ def momentum_step_impl(floating[::1] w, const floating[::1] g, floating[::1] vel
         for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
             lo = n * c // nc
             hi = n * (c + 1) // nc
-            nnz += _momentum_chunk(&w[lo], &g[lo], &vel[lo], hi - lo, flr, mu, fl2, t, nesterov)
+            nnz += momentum_chunk(&w[lo], &g[lo], &vel[lo], hi - lo, flr, mu, fl2, t, nesterov)
     return nnz
 
 
@@ -127,14 +116,14 @@ def momentum_step_impl(floating[::1] w, const floating[::1] g, floating[::1] vel
 # soft-threshold at lr*l1/d_i. A fixed threshold lr*l1 would shrink coordinates
 # with small steps much harder than their step moves them (they would die
 # first whatever their gradient), and coordinates with large steps barely.
-# (the loop, _adam_chunk, is in _prox_updates.pxi, shared with _mlp_fast)
+# (the loop, adam_chunk, is in _prox_updates.pxd, shared with mlp_fast)
 # --------------------------------------------------------------------------
 
 def adam_step_impl(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
                    int64_t step, double lr, double beta1, double beta2, double eps,
                    double l1, double l2, int n_threads):
     cdef Py_ssize_t n = w.shape[0], c, lo, hi, nnz = 0
-    cdef int nc = _n_chunks(n, n_threads)
+    cdef int nc = n_chunks(n, n_threads)
     cdef floating lr_c1 = lr / (1.0 - pow(beta1, <double>step))
     cdef floating c2 = 1.0 / sqrt(1.0 - pow(beta2, <double>step))
     cdef floating b1 = beta1, b2 = beta2, feps = eps, lr_l1 = lr * l1, fl2 = l2
@@ -144,7 +133,7 @@ def adam_step_impl(floating[::1] w, const floating[::1] g, floating[::1] m, floa
         for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
             lo = n * c // nc
             hi = n * (c + 1) // nc
-            nnz += _adam_chunk(&w[lo], &g[lo], &m[lo], &v[lo], hi - lo, lr_c1, c2, b1, b2,
+            nnz += adam_chunk(&w[lo], &g[lo], &m[lo], &v[lo], hi - lo, lr_c1, c2, b1, b2,
                                feps, lr_l1, fl2)
     return nnz
 
@@ -204,7 +193,7 @@ def group_soft_threshold_impl(floating[:, ::1] W, double t, int axis, double[::1
     if n_rows == 0 or n_cols == 0:
         return
     n_groups = n_rows if axis == 1 else n_cols
-    nc = _n_chunks(n_rows * n_cols, n_threads)
+    nc = n_chunks(n_rows * n_cols, n_threads)
     if nc > n_groups:
         nc = <int>n_groups
     with nogil:

@@ -1,11 +1,14 @@
-"""Pick the compiled kernel variant that matches this CPU.
+"""Pick the compiled build of each kernel module that matches this CPU.
 
-Each kernel module is built for several x86-64 levels (see ``setup.py``); the
-best one the CPU supports is imported once, at first use. ``FASTPROX_SIMD``
-(``baseline``, ``v3`` or ``v4``) forces a lower level, e.g. to compare them.
+Each kernel module is built once per x86-64 level (see ``setup.py``) into
+``fastprox._kernels._simd.<level>``; the best level the CPU supports is chosen
+once, at import. ``FASTPROX_SIMD`` (``baseline``, ``v3`` or ``v4``) forces a
+lower level, e.g. to compare them.
 """
 import importlib
 import os
+
+import numpy as np
 
 from . import _openmp
 
@@ -25,12 +28,12 @@ def supported_levels():
 
 def available_levels():
     """Return the ISA levels this CPU can run *and* this build contains, best first."""
-    return [lvl for lvl in supported_levels() if _built(lvl, "_prox") is not None]
+    return [lvl for lvl in supported_levels() if _built(lvl, "prox_fast") is not None]
 
 
 def _built(level, name):
     try:
-        return importlib.import_module(f"fastprox._simd.{level}.{name}")
+        return importlib.import_module(f"fastprox._kernels._simd.{level}.{name}")
     except ImportError:
         return None
 
@@ -48,7 +51,7 @@ def _select_level():
             )
         supported = supported[supported.index(forced):]
     for level in supported:
-        if _built(level, "_prox") is not None:
+        if _built(level, "prox_fast") is not None:
             return level
     raise ImportError("no compiled fastprox kernels found; reinstall with `pip install .`")
 
@@ -57,10 +60,29 @@ LEVEL = _select_level()
 
 
 def load(name):
-    """Import kernel module ``name`` (e.g. ``"_sparse"``) for the selected ISA level."""
+    """Import kernel module ``name`` (e.g. ``"sparse_fast"``) for the selected ISA level."""
     mod = _built(LEVEL, name)
     if mod is None:  # a variant can be missing if its build was skipped
         mod = _built("baseline", name)
     if mod is None:
         raise ImportError(f"fastprox kernel module {name} is not built")
     return mod
+
+
+_C_NAMES = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t"}
+_SPECIALISED = {}
+
+
+def specialised(kernel, *dtypes):
+    """The compiled specialisation of fused ``kernel`` for these NumPy dtypes.
+
+    Calling it directly skips Cython's run-time signature matching, a fixed
+    cost larger than a whole update of a small layer or a small mat-vec.
+    ``dtypes`` name the fused arguments in the order Cython numbers them.
+    """
+    key = (kernel,) + dtypes
+    fn = _SPECIALISED.get(key)
+    if fn is None:
+        sig = "|".join(_C_NAMES[np.dtype(d).name] for d in dtypes)
+        fn = _SPECIALISED[key] = kernel.__signatures__[sig]
+    return fn

@@ -15,25 +15,14 @@ from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
-ctypedef fused floating:
-    float
-    double
-
-ctypedef fused index_t:
-    int32_t
-    int64_t
-
-# Matrices with fewer nonzeros (+ rows) than this run on the calling thread.
-cdef Py_ssize_t SERIAL_WORK = 32768
+from fastprox._kernels._shared cimport (
+    floating, index_t, n_chunks, row_split,
+    fpk_sddmm_d_i32, fpk_sddmm_d_i64, fpk_sddmm_f_i32, fpk_sddmm_f_i64,
+    fpk_spmm_d_i32, fpk_spmm_d_i64, fpk_spmm_f_i32, fpk_spmm_f_i64,
+    fpk_spmv_d_i32, fpk_spmv_d_i64, fpk_spmv_f_i32, fpk_spmv_f_i64,
+)
 
 
-include "_row_split.pxi"
-
-
-cdef inline int _n_chunks(Py_ssize_t work, int n_threads) noexcept nogil:
-    if work < SERIAL_WORK or n_threads < 2:
-        return 1
-    return n_threads
 
 
 # --------------------------------------------------------------------------
@@ -43,7 +32,7 @@ cdef inline int _n_chunks(Py_ssize_t work, int n_threads) noexcept nogil:
 def check_indptr_impl(const index_t[::1] indptr, Py_ssize_t nnz, int n_threads):
     """Return -1 if indptr is monotone from 0 to nnz, else the first bad position."""
     cdef Py_ssize_t n = indptr.shape[0], r, bad = 0
-    cdef int nc = _n_chunks(n, n_threads)
+    cdef int nc = n_chunks(n, n_threads)
     if n == 0 or indptr[0] != 0:
         return 0
     if indptr[n - 1] != nnz:
@@ -62,7 +51,7 @@ def check_indptr_impl(const index_t[::1] indptr, Py_ssize_t nnz, int n_threads):
 def check_indices_impl(const index_t[::1] indices, Py_ssize_t n_cols, int n_threads):
     """Return -1 if every index is in [0, n_cols), else the first bad position."""
     cdef Py_ssize_t n = indices.shape[0], k, bad = 0
-    cdef int nc = _n_chunks(n, n_threads)
+    cdef int nc = n_chunks(n, n_threads)
     with nogil:
         for k in prange(n, num_threads=nc, schedule="static", use_threads_if=nc > 1):
             # one unsigned compare catches negative and too-large indices alike
@@ -78,33 +67,6 @@ def check_indices_impl(const index_t[::1] indices, Py_ssize_t n_cols, int n_thre
 # --------------------------------------------------------------------------
 # C micro-kernels (see _csr_kernels.h): each computes rows [r0, r1).
 # --------------------------------------------------------------------------
-
-cdef extern from "_csr_kernels.h" nogil:
-    void fpk_spmv_d_i32(const double*, const int32_t*, const int32_t*, const double*, double*,
-                        Py_ssize_t, Py_ssize_t)
-    void fpk_spmv_d_i64(const double*, const int64_t*, const int64_t*, const double*, double*,
-                        Py_ssize_t, Py_ssize_t)
-    void fpk_spmv_f_i32(const float*, const int32_t*, const int32_t*, const float*, float*,
-                        Py_ssize_t, Py_ssize_t)
-    void fpk_spmv_f_i64(const float*, const int64_t*, const int64_t*, const float*, float*,
-                        Py_ssize_t, Py_ssize_t)
-    void fpk_spmm_d_i32(const double*, const int32_t*, const int32_t*, const double*, double*,
-                        Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*, int)
-    void fpk_spmm_d_i64(const double*, const int64_t*, const int64_t*, const double*, double*,
-                        Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*, int)
-    void fpk_spmm_f_i32(const float*, const int32_t*, const int32_t*, const float*, float*,
-                        Py_ssize_t, Py_ssize_t, Py_ssize_t, const float*, int)
-    void fpk_spmm_f_i64(const float*, const int64_t*, const int64_t*, const float*, float*,
-                        Py_ssize_t, Py_ssize_t, Py_ssize_t, const float*, int)
-    void fpk_sddmm_d_i32(const int32_t*, const int32_t*, const double*, const double*,
-                         Py_ssize_t, double*, Py_ssize_t, Py_ssize_t)
-    void fpk_sddmm_d_i64(const int64_t*, const int64_t*, const double*, const double*,
-                         Py_ssize_t, double*, Py_ssize_t, Py_ssize_t)
-    void fpk_sddmm_f_i32(const int32_t*, const int32_t*, const float*, const float*,
-                         Py_ssize_t, float*, Py_ssize_t, Py_ssize_t)
-    void fpk_sddmm_f_i64(const int64_t*, const int64_t*, const float*, const float*,
-                         Py_ssize_t, float*, Py_ssize_t, Py_ssize_t)
-
 
 # --------------------------------------------------------------------------
 # spmv: y = A @ x
@@ -128,7 +90,7 @@ cdef inline void _spmv_rows(const floating* data, const index_t* indices, const 
 def spmv_impl(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
               const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, c
-    cdef int nc = _n_chunks(data.shape[0] + n_rows, n_threads)
+    cdef int nc = n_chunks(data.shape[0] + n_rows, n_threads)
     cdef const floating* xp = &x[0] if x.shape[0] > 0 else NULL
     cdef const floating* dp = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
@@ -137,8 +99,8 @@ def spmv_impl(const floating[::1] data, const index_t[::1] indices, const index_
     with nogil:
         for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
             _spmv_rows(dp, ip, &indptr[0], xp, &out[0],
-                       _row_split(&indptr[0], n_rows, c, nc),
-                       _row_split(&indptr[0], n_rows, c + 1, nc))
+                       row_split(&indptr[0], n_rows, c, nc),
+                       row_split(&indptr[0], n_rows, c + 1, nc))
 
 
 # --------------------------------------------------------------------------
@@ -183,8 +145,8 @@ def spmv_t_impl(const floating[::1] data, const index_t[::1] indices, const inde
             for p in prange(n_parts, num_threads=nt, schedule="static", use_threads_if=nt > 1):
                 dst = &out[0] if p == 0 else bp + (p - 1) * n_cols
                 _spmv_t_rows(dp, ip, &indptr[0], xp, dst,
-                             _row_split(&indptr[0], n_rows, p, n_parts),
-                             _row_split(&indptr[0], n_rows, p + 1, n_parts))
+                             row_split(&indptr[0], n_rows, p, n_parts),
+                             row_split(&indptr[0], n_rows, p + 1, n_parts))
         if n_parts > 1:
             for j in prange(n_cols, num_threads=nt, schedule="static", use_threads_if=nt > 1):
                 s = out[j]
@@ -224,7 +186,7 @@ def spmm_impl(const floating[::1] data, const index_t[::1] indices, const index_
     ``out``, which for a small pruned layer cost as much as the product itself.
     """
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, b = out.shape[1], c
-    cdef int nc = _n_chunks((data.shape[0] + n_rows) * b, n_threads)
+    cdef int nc = n_chunks((data.shape[0] + n_rows) * b, n_threads)
     cdef const floating* dp = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
     cdef const floating* xp = &X[0, 0] if X.shape[0] > 0 and X.shape[1] > 0 else NULL
@@ -234,8 +196,8 @@ def spmm_impl(const floating[::1] data, const index_t[::1] indices, const index_
     with nogil:
         for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
             _spmm_rows(dp, ip, &indptr[0], xp, &out[0, 0], b,
-                       _row_split(&indptr[0], n_rows, c, nc),
-                       _row_split(&indptr[0], n_rows, c + 1, nc), bp, relu)
+                       row_split(&indptr[0], n_rows, c, nc),
+                       row_split(&indptr[0], n_rows, c + 1, nc), bp, relu)
 
 
 # --------------------------------------------------------------------------
@@ -263,7 +225,7 @@ cdef inline void _sddmm_rows(const index_t* indices, const index_t* indptr, cons
 def sddmm_impl(const index_t[::1] indices, const index_t[::1] indptr, const floating[:, ::1] U,
                const floating[:, ::1] V, floating[::1] out, int n_threads):
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, d = U.shape[1], c, nnz = out.shape[0]
-    cdef int nc = _n_chunks((nnz + n_rows) * (d if d > 0 else 1), n_threads)
+    cdef int nc = n_chunks((nnz + n_rows) * (d if d > 0 else 1), n_threads)
     cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
     cdef const floating* up = &U[0, 0] if U.shape[0] > 0 and d > 0 else NULL
     cdef const floating* vp = &V[0, 0] if V.shape[0] > 0 and d > 0 else NULL
@@ -275,8 +237,8 @@ def sddmm_impl(const index_t[::1] indices, const index_t[::1] indptr, const floa
     with nogil:
         for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
             _sddmm_rows(ip, &indptr[0], up, vp, d, &out[0],
-                        _row_split(&indptr[0], n_rows, c, nc),
-                        _row_split(&indptr[0], n_rows, c + 1, nc))
+                        row_split(&indptr[0], n_rows, c, nc),
+                        row_split(&indptr[0], n_rows, c + 1, nc))
 
 
 # --------------------------------------------------------------------------
@@ -296,7 +258,7 @@ def count_kept_impl(const floating[:, ::1] W, double thr, Py_ssize_t tie_start,
                     int64_t[::1] counts, int n_threads):
     """counts[r + 1] = number of kept entries of row r."""
     cdef Py_ssize_t m = W.shape[0], n = W.shape[1], r, j, cnt
-    cdef int nc = _n_chunks(m * n, n_threads)
+    cdef int nc = n_chunks(m * n, n_threads)
     with nogil:
         for r in prange(m, num_threads=nc, schedule="static", use_threads_if=nc > 1):
             cnt = 0
@@ -309,7 +271,7 @@ def fill_kept_impl(const floating[:, ::1] W, double thr, Py_ssize_t tie_start,
                    const index_t[::1] indptr, index_t[::1] indices, floating[::1] data,
                    int n_threads):
     cdef Py_ssize_t m = W.shape[0], n = W.shape[1], r, j, k
-    cdef int nc = _n_chunks(m * n, n_threads)
+    cdef int nc = n_chunks(m * n, n_threads)
     with nogil:
         for r in prange(m, num_threads=nc, schedule="static", use_threads_if=nc > 1):
             k = indptr[r]

@@ -11,7 +11,7 @@ derivative) and the fused Adam / momentum proximal update of the nonzeros.
 
 The arithmetic is that of the Python path (``_multilayer_perceptron``,
 ``fastprox.prox.adam_step`` / ``momentum_step`` and the CSR kernels of
-``_csr_kernels.h``, which this module compiles in too), in the same order,
+``csr_kernels.h``, which this module compiles in too), in the same order,
 so the two paths agree up to the rounding of ``exp`` / ``log`` / ``tanh`` and
 of the loss sum.
 
@@ -24,33 +24,16 @@ from libc.math cimport exp, expf, log, logf, pow, sqrt, sqrtf, tanh, tanhf
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free, malloc
 
+from fastprox._kernels._prox_updates cimport adam_chunk, momentum_chunk, shrink
+from fastprox._kernels._shared cimport (
+    floating, n_chunks, row_split,
+    fpk_sddmm_d_i32, fpk_sddmm_f_i32, fpk_spmm_d_i32, fpk_spmm_f_i32, fpk_spmv_d_i32,
+    fpk_spmv_f_i32,
+)
+
 import numpy as np
 
-ctypedef fused floating:
-    float
-    double
 
-ctypedef fused index_t:
-    int32_t
-    int64_t
-
-cdef extern from "_csr_kernels.h" nogil:
-    void fpk_spmv_d_i32(const double*, const int32_t*, const int32_t*, const double*, double*,
-                        Py_ssize_t, Py_ssize_t)
-    void fpk_spmv_f_i32(const float*, const int32_t*, const int32_t*, const float*, float*,
-                        Py_ssize_t, Py_ssize_t)
-    void fpk_spmm_d_i32(const double*, const int32_t*, const int32_t*, const double*, double*,
-                        Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*, int)
-    void fpk_spmm_f_i32(const float*, const int32_t*, const int32_t*, const float*, float*,
-                        Py_ssize_t, Py_ssize_t, Py_ssize_t, const float*, int)
-    void fpk_sddmm_d_i32(const int32_t*, const int32_t*, const double*, const double*,
-                         Py_ssize_t, double*, Py_ssize_t, Py_ssize_t)
-    void fpk_sddmm_f_i32(const int32_t*, const int32_t*, const float*, const float*,
-                         Py_ssize_t, float*, Py_ssize_t, Py_ssize_t)
-
-# Same serial threshold as _sparse / _prox: below it a team wake-up costs more
-# than the loop.
-cdef Py_ssize_t SERIAL_WORK = 32768
 
 # activation / output codes; the Python wrapper maps names through ACTIVATIONS / OUTPUTS
 cdef enum:
@@ -92,13 +75,6 @@ cdef struct Optim:
     double lr, beta1, beta2, eps, momentum, l1, alpha
 
 
-cdef inline int _n_chunks(Py_ssize_t work, int n_threads) noexcept nogil:
-    if work < SERIAL_WORK or n_threads < 2:
-        return 1
-    return n_threads
-
-
-include "_row_split.pxi"
 
 
 # --------------------------------------------------------------------------
@@ -123,7 +99,7 @@ cdef inline void _spmv_bias(const floating* data, const int32_t* ind, const int3
 cdef void _spmm(const floating* data, const int32_t* ind, const int32_t* ptr, Py_ssize_t n_rows,
                 const floating* X, floating* Y, Py_ssize_t b, const floating* bias, int relu,
                 int n_threads) noexcept nogil:
-    cdef int nc = _n_chunks((ptr[n_rows] + n_rows) * b, n_threads)
+    cdef int nc = n_chunks((ptr[n_rows] + n_rows) * b, n_threads)
     cdef Py_ssize_t c
     if n_rows == 0 or b == 0:
         return
@@ -132,38 +108,37 @@ cdef void _spmm(const floating* data, const int32_t* ind, const int32_t* ptr, Py
         # row; spmm's scalar column tail is one dependent chain per row (MNIST
         # 784-64-64 at 90 %: 21 -> 17 us)
         for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
-            _spmv_bias(data, ind, ptr, X, Y, _row_split(ptr, n_rows, c, nc),
-                       _row_split(ptr, n_rows, c + 1, nc), bias, relu)
+            _spmv_bias(data, ind, ptr, X, Y, row_split(ptr, n_rows, c, nc),
+                       row_split(ptr, n_rows, c + 1, nc), bias, relu)
         return
     for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
         if floating is double:
-            fpk_spmm_d_i32(data, ind, ptr, X, Y, b, _row_split(ptr, n_rows, c, nc),
-                           _row_split(ptr, n_rows, c + 1, nc), bias, relu)
+            fpk_spmm_d_i32(data, ind, ptr, X, Y, b, row_split(ptr, n_rows, c, nc),
+                           row_split(ptr, n_rows, c + 1, nc), bias, relu)
         else:
-            fpk_spmm_f_i32(data, ind, ptr, X, Y, b, _row_split(ptr, n_rows, c, nc),
-                           _row_split(ptr, n_rows, c + 1, nc), bias, relu)
+            fpk_spmm_f_i32(data, ind, ptr, X, Y, b, row_split(ptr, n_rows, c, nc),
+                           row_split(ptr, n_rows, c + 1, nc), bias, relu)
 
 
 cdef void _sddmm(const int32_t* ind, const int32_t* ptr, Py_ssize_t n_rows, const floating* U,
                  const floating* V, Py_ssize_t d, floating* out, int n_threads) noexcept nogil:
-    cdef int nc = _n_chunks((ptr[n_rows] + n_rows) * d, n_threads)
+    cdef int nc = n_chunks((ptr[n_rows] + n_rows) * d, n_threads)
     cdef Py_ssize_t c
     if ptr[n_rows] == 0:
         return
     for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
         if floating is double:
-            fpk_sddmm_d_i32(ind, ptr, U, V, d, out, _row_split(ptr, n_rows, c, nc),
-                            _row_split(ptr, n_rows, c + 1, nc))
+            fpk_sddmm_d_i32(ind, ptr, U, V, d, out, row_split(ptr, n_rows, c, nc),
+                            row_split(ptr, n_rows, c + 1, nc))
         else:
-            fpk_sddmm_f_i32(ind, ptr, U, V, d, out, _row_split(ptr, n_rows, c, nc),
-                            _row_split(ptr, n_rows, c + 1, nc))
+            fpk_sddmm_f_i32(ind, ptr, U, V, d, out, row_split(ptr, n_rows, c, nc),
+                            row_split(ptr, n_rows, c + 1, nc))
 
 
 # --------------------------------------------------------------------------
 # elementwise pieces
 # --------------------------------------------------------------------------
 
-include "_prox_updates.pxi"
 
 
 cdef inline floating _exp(floating x) noexcept nogil:
@@ -183,7 +158,7 @@ cdef inline floating _log(floating x) noexcept nogil:
 cdef void _step(floating* w, const floating* g, floating* s0, floating* s1, Py_ssize_t n,
                 const Optim* o, int64_t t, double l1, double l2, int n_threads) noexcept nogil:
     """One optimizer update of ``n`` values, split in equal chunks over threads."""
-    cdef int nc = _n_chunks(n, n_threads)
+    cdef int nc = n_chunks(n, n_threads)
     cdef Py_ssize_t c, lo, hi
     cdef floating lr_c1 = o.lr / (1.0 - pow(o.beta1, <double>t))
     cdef floating c2 = 1.0 / sqrt(1.0 - pow(o.beta2, <double>t))
@@ -195,10 +170,10 @@ cdef void _step(floating* w, const floating* g, floating* s0, floating* s1, Py_s
         lo = n * c // nc
         hi = n * (c + 1) // nc
         if o.adam:
-            _adam_chunk(w + lo, g + lo, s0 + lo, s1 + lo, hi - lo, lr_c1, c2, b1, b2, feps,
+            adam_chunk(w + lo, g + lo, s0 + lo, s1 + lo, hi - lo, lr_c1, c2, b1, b2, feps,
                         lr_l1, fl2)
         else:
-            _momentum_chunk(w + lo, g + lo, s0 + lo, hi - lo, flr, mu, fl2, lr_l1, o.nesterov)
+            momentum_chunk(w + lo, g + lo, s0 + lo, hi - lo, flr, mu, fl2, lr_l1, o.nesterov)
 
 
 cdef void _activate(floating* Z, Py_ssize_t n, int activation) noexcept nogil:

@@ -12,7 +12,7 @@ the style of lightning's ``solver.py`` + ``solver_fast.pyx`` pairs.
 
 Dense working-set columns are held Fortran-ordered (contiguous columns,
 gathered from ``X`` in whatever order it came); their dots are our own
-vectorised loops (``_cd_kernels.h``), called sequentially -- a coordinate
+vectorised loops (``cd_kernels.h``), called sequentially -- a coordinate
 update depends on the previous one, and OpenBLAS's level-1 routines start
 threads above a few thousand elements, which cost more than the product on a
 busy 2-core machine.
@@ -33,15 +33,9 @@ from cython.parallel cimport prange
 from libc.math cimport fabs, INFINITY
 from libc.stdint cimport int32_t, int64_t
 
-ctypedef fused floating:
-    float
-    double
+from fastprox._kernels._shared cimport floating, index_t
 
-ctypedef fused index_t:
-    int32_t
-    int64_t
-
-cdef extern from "_cd_kernels.h" nogil:
+cdef extern from "cd_kernels.h" nogil:
     double fpc_ddot(Py_ssize_t n, const double* x, const double* y, const double* nx)
     float fpc_sdot(Py_ssize_t n, const float* x, const float* y, const float* nx)
     void fpc_daxpy(Py_ssize_t n, double a, const double* x, double* y, const double* nx)
@@ -64,7 +58,7 @@ cdef extern from "_cd_kernels.h" nogil:
 
 cdef inline floating _vdot(Py_ssize_t n, const floating* x, const floating* y,
                            const floating* nx) noexcept nogil:
-    """Vectorised dot product (``_cd_kernels.h``): the CD epochs' hot half.
+    """Vectorised dot product (``cd_kernels.h``): the CD epochs' hot half.
 
     Prefetches ``nx[:n]`` (a column read soon, or ``x`` itself) as it goes.
     """
@@ -76,7 +70,7 @@ cdef inline floating _vdot(Py_ssize_t n, const floating* x, const floating* y,
 
 cdef inline void _vaxpy(Py_ssize_t n, floating a, const floating* x, floating* y,
                         const floating* nx) noexcept nogil:
-    """``y += a * x``, vectorised (``_cd_kernels.h``); prefetches ``nx[:n]``."""
+    """``y += a * x``, vectorised (``cd_kernels.h``); prefetches ``nx[:n]``."""
     if floating is float:
         fpc_saxpy(n, a, x, y, nx)
     else:

@@ -1,10 +1,12 @@
-# Elementwise proximal-optimizer updates shared by _prox.pyx (fastprox.prox) and
-# _mlp_fast.pyx (the compiled MLP epoch), included textually by both so that
-# the two paths run the same arithmetic. The including module defines the
-# ``floating`` fused type and cimports sqrt / sqrtf.
+# Elementwise proximal-optimizer updates shared by prox_fast.pyx (fastprox.prox)
+# and mlp_fast.pyx (the compiled MLP epoch), cimported by both so that the two
+# paths run the same arithmetic.
+from libc.math cimport sqrt, sqrtf
+
+from fastprox._kernels._shared cimport floating
 
 
-cdef inline floating _shrink(floating z, floating t) noexcept nogil:
+cdef inline floating shrink(floating z, floating t) noexcept nogil:
     # z - clamp(z, -t, t): compare-and-select, vectorises, keeps NaN.
     cdef floating c = z
     if c > t:
@@ -14,7 +16,7 @@ cdef inline floating _shrink(floating z, floating t) noexcept nogil:
     return z - c
 
 
-cdef inline floating _sqrt(floating x) noexcept nogil:
+cdef inline floating fsqrt(floating x) noexcept nogil:
     # sqrtf for float32: sqrt() would round-trip through double and not vectorise.
     if floating is float:
         return sqrtf(x)
@@ -22,9 +24,9 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
         return sqrt(x)
 
 
-cdef Py_ssize_t _momentum_chunk(floating* w, const floating* g, floating* vel, Py_ssize_t n,
-                                floating lr, floating mu, floating l2, floating t,
-                                bint nesterov) noexcept nogil:
+cdef inline Py_ssize_t momentum_chunk(floating* w, const floating* g, floating* vel,
+                                      Py_ssize_t n, floating lr, floating mu, floating l2,
+                                      floating t, bint nesterov) noexcept nogil:
     cdef Py_ssize_t i, nnz = 0
     cdef floating u, v, z
     if nesterov:
@@ -32,23 +34,23 @@ cdef Py_ssize_t _momentum_chunk(floating* w, const floating* g, floating* vel, P
             u = lr * (g[i] + l2 * w[i])
             v = mu * vel[i] - u
             vel[i] = v
-            z = _shrink(w[i] + mu * v - u, t)
+            z = shrink(w[i] + mu * v - u, t)
             w[i] = z
             nnz += z != 0
     else:
         for i in range(n):
             v = mu * vel[i] - lr * (g[i] + l2 * w[i])
             vel[i] = v
-            z = _shrink(w[i] + v, t)
+            z = shrink(w[i] + v, t)
             w[i] = z
             nnz += z != 0
     return nnz
 
 
-cdef Py_ssize_t _adam_chunk(floating* w, const floating* g, floating* m, floating* v,
-                            Py_ssize_t n, floating lr_c1, floating c2, floating b1,
-                            floating b2, floating eps, floating lr_l1,
-                            floating l2) noexcept nogil:
+cdef inline Py_ssize_t adam_chunk(floating* w, const floating* g, floating* m, floating* v,
+                                  Py_ssize_t n, floating lr_c1, floating c2, floating b1,
+                                  floating b2, floating eps, floating lr_l1,
+                                  floating l2) noexcept nogil:
     # lr_c1 = lr / (1 - b1^k); c2 = 1 / sqrt(1 - b2^k); lr_l1 = lr * l1
     cdef Py_ssize_t i, nnz = 0
     cdef floating u, mi, vi, inv, z
@@ -59,8 +61,8 @@ cdef Py_ssize_t _adam_chunk(floating* w, const floating* g, floating* m, floatin
         vi = b2 * v[i] + one_b2 * u * u
         m[i] = mi
         v[i] = vi
-        inv = 1 / (_sqrt(vi) * c2 + eps)
-        z = _shrink(w[i] - lr_c1 * mi * inv, lr_l1 * inv)
+        inv = 1 / (fsqrt(vi) * c2 + eps)
+        z = shrink(w[i] - lr_c1 * mi * inv, lr_l1 * inv)
         w[i] = z
         nnz += z != 0
     return nnz

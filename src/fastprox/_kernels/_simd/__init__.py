@@ -1,0 +1,1 @@
+"""Per-ISA builds of the compiled kernels (see fastprox._kernels._dispatch)."""

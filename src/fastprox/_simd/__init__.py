@@ -1,1 +1,0 @@
-"""Per-ISA builds of the compiled kernels (see fastprox._dispatch)."""

@@ -1,1 +1,0 @@
-"""Kernels compiled for one instruction-set level; see fastprox._dispatch."""
