@@ -13,7 +13,7 @@ from fastprox import prox, sparse
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.mark.parametrize("module", ["fuzz_kernels.py", "fuzz_estimators.py"])
+@pytest.mark.parametrize("module", [os.path.join("kernels", "fuzz_kernels.py"), "fuzz_estimators.py"])
 def test_property_based_in_subprocess(module):
     """Hypothesis tests run in a child: a segfault fails this test, not the whole run."""
     pytest.importorskip("hypothesis")

@@ -26,7 +26,7 @@ SDIST_FILES = [
     "src/fastprox/_kernels/prox_fast.pyx", "src/fastprox/_kernels/sparse_fast.pyx",
     "src/fastprox/_kernels/_openmp.pyx", "src/fastprox/_kernels/csr_kernels.h",
     "src/fastprox/_kernels/_shared.pxd",
-    "tests/test_prox.py", "tests/test_sparse.py", "tests/test_run_all.py",
+    "tests/kernels/test_prox.py", "tests/kernels/test_sparse.py", "tests/bench/test_run_all.py",
     "bench/_common.py", "bench/_summary.py", "bench/run_all.py", "bench/README.md",
     "bench/bench_prox.py", "bench/bench_spmv.py", "bench/bench_mlp.py",
 ]
