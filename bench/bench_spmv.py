@@ -124,14 +124,14 @@ class Runner:
 
     def spmv(self, transpose):
         from fastprox import sparse
-        from fastprox._validation import check_csr
+        from fastprox.sparse import check_csr
 
         for density in self.args.densities:
             self._spmv(transpose, density)
 
     def _spmv(self, transpose, density):
         from fastprox import sparse
-        from fastprox._validation import check_csr
+        from fastprox.sparse import check_csr
 
         a = self.args
         n_rows, n_cols = a.spmv_shape
@@ -175,7 +175,7 @@ class Runner:
 
     def spmm(self):
         from fastprox import sparse
-        from fastprox._validation import check_csr
+        from fastprox.sparse import check_csr
 
         a = self.args
         n = a.layer
@@ -199,7 +199,7 @@ class Runner:
 
     def sddmm(self):
         from fastprox import sparse
-        from fastprox._validation import check_csr
+        from fastprox.sparse import check_csr
 
         a = self.args
         n, d = a.layer, a.inner

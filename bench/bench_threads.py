@@ -55,7 +55,7 @@ def workloads(quick):
     n = 1000 if quick else 4000
     A = sp.random(n, n, density=0.02, format="csr", random_state=0, dtype=np.float64)
     Xd = rng.standard_normal((n, 64))
-    A_checked = fs.check_csr(A) if hasattr(fs, "check_csr") else A
+    A_checked = fs.check_csr(A)
 
     def spmm_task(i):
         return fs.spmm(A_checked, Xd)

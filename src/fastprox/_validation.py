@@ -153,6 +153,8 @@ class CSR:
 def check_csr(A, name="A", dtype=None, check_structure=True):
     """Validate a scipy CSR array/matrix and return a :class:`CSR` for the kernels.
 
+    Public, with full documentation, as :func:`fastprox.sparse.check_csr`.
+
     Parameters
     ----------
     A : scipy.sparse.csr_array or csr_matrix

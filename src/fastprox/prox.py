@@ -47,6 +47,25 @@ def _same(arr, name, w, w_flat):
     return a
 
 
+def _check_arrays(w, grad, *states):
+    """Validated flat views ``(w, [state, ...], grad)`` of an in-place update.
+
+    ``states`` are ``(name, array)`` pairs of optimizer state, each of ``w``'s
+    dtype and size, overlapping neither ``w`` nor one another.
+    """
+    wf = _flat(w, "w")
+    flat = [_same(arr, name, w, wf) for name, arr in states]
+    for i, (name, _) in enumerate(states):
+        for j in range(i + 1, len(states)):
+            if np.shares_memory(flat[i], flat[j]):
+                raise ValueError(f"{name} and {states[j][0]} must not share memory")
+    return wf, flat, _grad(grad, w)
+
+
+def _check_penalties(l1, l2):
+    return check_scalar(l1, "l1", min_val=0.0), check_scalar(l2, "l2", min_val=0.0)
+
+
 def soft_threshold(x, t, out=None):
     """Soft-threshold (the proximal operator of ``t * ||x||_1``).
 
@@ -123,11 +142,9 @@ def sgd_step(w, grad, lr, l1=0.0, l2=0.0, *, check_input=True):
     if not check_input:
         kernel = specialised(prox_fast.sgd_step_impl, w.dtype)
         return kernel(w.reshape(-1), grad.reshape(-1), lr, l1, l2, get_num_threads())
-    wf = _flat(w, "w")
-    g = _grad(grad, w)
+    wf, _, g = _check_arrays(w, grad)
     lr = check_scalar(lr, "lr", min_val=0.0)
-    l1 = check_scalar(l1, "l1", min_val=0.0)
-    l2 = check_scalar(l2, "l2", min_val=0.0)
+    l1, l2 = _check_penalties(l1, l2)
     return specialised(prox_fast.sgd_step_impl, wf.dtype)(wf, g, lr, l1, l2, get_num_threads())
 
 
@@ -154,11 +171,7 @@ def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=
     nesterov : bool, default False
         Use Nesterov's look-ahead form.
     check_input : bool, default True
-        Validate arrays and scalars. Training loops that already hold
-        C-contiguous arrays of one float dtype and the right sizes, and
-        validated hyper-parameters, may pass False to skip the checks (a few
-        microseconds per call, which matter for small layers); wrong input is
-        then undefined behaviour.
+        Validate arrays and scalars; see :func:`sgd_step` for the unchecked path.
 
     Returns
     -------
@@ -169,13 +182,10 @@ def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=
         return specialised(prox_fast.momentum_step_impl, w.dtype)(
             w.reshape(-1), grad.reshape(-1), velocity.reshape(-1), lr, momentum, l1, l2,
             bool(nesterov), get_num_threads())
-    wf = _flat(w, "w")
-    vf = _same(velocity, "velocity", w, wf)
-    g = _grad(grad, w)
+    wf, (vf,), g = _check_arrays(w, grad, ("velocity", velocity))
     lr = check_scalar(lr, "lr", min_val=0.0)
     momentum = check_scalar(momentum, "momentum", min_val=0.0, max_val=1.0, include_max=False)
-    l1 = check_scalar(l1, "l1", min_val=0.0)
-    l2 = check_scalar(l2, "l2", min_val=0.0)
+    l1, l2 = _check_penalties(l1, l2)
     kernel = specialised(prox_fast.momentum_step_impl, wf.dtype)
     return kernel(wf, g, vf, lr, momentum, l1, l2, bool(nesterov), get_num_threads())
 
@@ -214,11 +224,7 @@ def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1
     l1, l2 : float, default 0
         ``>= 0``.
     check_input : bool, default True
-        Validate arrays and scalars. Training loops that already hold
-        C-contiguous arrays of one float dtype and the right sizes, and
-        validated hyper-parameters, may pass False to skip the checks (a few
-        microseconds per call, which matter for small layers); wrong input is
-        then undefined behaviour.
+        Validate arrays and scalars; see :func:`sgd_step` for the unchecked path.
 
     Returns
     -------
@@ -229,20 +235,14 @@ def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1
         return specialised(prox_fast.adam_step_impl, w.dtype)(
             w.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), step, lr, beta1,
             beta2, eps, l1, l2, get_num_threads())
-    wf = _flat(w, "w")
-    mf = _same(m, "m", w, wf)
-    vf = _same(v, "v", w, wf)
-    if np.shares_memory(mf, vf):
-        raise ValueError("m and v must not share memory")
-    g = _grad(grad, w)
+    wf, (mf, vf), g = _check_arrays(w, grad, ("m", m), ("v", v))
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
         raise ValueError(f"step must be an integer >= 1 (1 for the first update), got {step!r}")
     lr = check_scalar(lr, "lr", min_val=0.0)
     beta1 = check_scalar(beta1, "beta1", min_val=0.0, max_val=1.0, include_max=False)
     beta2 = check_scalar(beta2, "beta2", min_val=0.0, max_val=1.0, include_max=False)
     eps = check_scalar(eps, "eps", min_val=0.0, include_min=False)
-    l1 = check_scalar(l1, "l1", min_val=0.0)
-    l2 = check_scalar(l2, "l2", min_val=0.0)
+    l1, l2 = _check_penalties(l1, l2)
     kernel = specialised(prox_fast.adam_step_impl, wf.dtype)
     return kernel(wf, g, mf, vf, int(step), lr, beta1, beta2, eps, l1, l2, get_num_threads())
 

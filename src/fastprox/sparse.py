@@ -3,9 +3,10 @@
 Every function validates the matrix structure before entering compiled code
 (``indptr`` monotone from 0 to nnz, indices in range), so a malformed matrix
 raises ``ValueError`` instead of crashing. That check reads the index arrays
-once (parallel, about a third of the cost of a mat-vec); code that calls a
-kernel many times on one matrix can validate it once with
-:func:`fastprox._validation.check_csr` and pass ``check_input=False``.
+once, in parallel (``O(nnz)``, a fraction of a mat-vec; see
+``docs/design/kernels-csr-validation.md``); code that calls a kernel many
+times on one matrix can validate it once with :func:`check_csr` and pass the
+result with ``check_input=False``.
 
 Values are float32 or float64 (other dtypes become float64); a float32 matrix
 with a float64 operand computes in float64 (a copy of the float32 side), as
@@ -23,14 +24,79 @@ import scipy.sparse as sp
 
 from ._kernels import sparse_fast, specialised
 from ._threads import get_num_threads
-from ._validation import (CSR, FLOAT_DTYPES, _as_ndarray, check_csr, check_out, check_scalar,
-                          empty_aligned, result_dtype)
+from ._validation import (CSR, FLOAT_DTYPES, _as_ndarray, check_out, check_scalar, empty_aligned,
+                          result_dtype)
+from ._validation import check_csr as _check_csr
 from ._validation import check_input as _check_dense
 
 _NO_BIAS = {np.dtype(np.float32): np.empty(0, np.float32),
             np.dtype(np.float64): np.empty(0, np.float64)}
 
-__all__ = ["spmv", "spmv_t", "spmm", "sddmm", "prune_to_csr"]
+__all__ = ["check_csr", "spmv", "spmv_t", "spmm", "sddmm", "prune_to_csr"]
+
+
+def check_csr(A, name="A", dtype=None, check_structure=True):
+    """Validate a CSR matrix once and return a kernel-ready view of it.
+
+    The functions of this module validate their CSR argument on every call.
+    A loop that multiplies by one matrix many times validates it once here
+    and passes the result with ``check_input=False`` (and an ``out=`` array):
+    the calls then skip every Python-side check.
+
+    Parameters
+    ----------
+    A : scipy.sparse CSR array or matrix, shape (n_rows, n_cols)
+    name : str, default "A"
+        Name used in error messages.
+    dtype : {numpy.float32, numpy.float64}, optional
+        Cast the values to this dtype (a copy) if given; by default float32
+        and float64 values are kept and anything else becomes float64.
+    check_structure : bool, default True
+        Check the structure: ``indptr`` of length ``n_rows + 1``, from 0,
+        non-decreasing, ending at nnz; indices in ``[0, n_cols)``
+        (``O(nnz)``, parallel). Skip it only for a matrix validated before:
+        a malformed matrix is then read out of bounds.
+
+    Returns
+    -------
+    csr : CSR
+        A validated view with attributes ``data``, ``indices``, ``indptr``
+        (C-contiguous; both index arrays int32 if the shape and nnz fit, else
+        int64), ``shape`` and ``nnz``. It shares memory with ``A`` where no
+        conversion was needed; do not modify ``A`` while using it.
+
+    Raises
+    ------
+    TypeError
+        If ``A`` is not a scipy.sparse matrix in CSR format, or its values or
+        indices are not real numbers / integers.
+    ValueError
+        If the structure is malformed (``indptr`` of the wrong length, not
+        starting at 0, decreasing or not ending at nnz; an index out of range).
+
+    See Also
+    --------
+    scipy.sparse.csr_array.check_format : SciPy's own structural check.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from fastprox.sparse import check_csr, spmv
+    >>> A = check_csr(sp.csr_array(np.array([[1.0, 0, 2], [0, 3, 0]])))
+    >>> A.shape, A.nnz
+    ((2, 3), 3)
+    >>> y = np.empty(2)
+    >>> for _ in range(3):  # no validation inside the loop
+    ...     _ = spmv(A, np.ones(3), out=y, check_input=False)
+    >>> y
+    array([3., 3.])
+    >>> bad = sp.csr_array((np.ones(1), np.array([5]), np.array([0, 1])), shape=(1, 3))
+    >>> check_csr(bad)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: A.indices[0] = 5 is out of range for 3 columns ...
+    """
+    return _check_csr(A, name, dtype=dtype, check_structure=check_structure)
 
 
 def _prepare(A, other_dtype, check_input_):
@@ -42,7 +108,7 @@ def _prepare(A, other_dtype, check_input_):
         return A, dtype
     a_dtype = A.dtype if sp.issparse(A) and A.dtype in FLOAT_DTYPES else np.float64
     dtype = result_dtype(a_dtype, other_dtype)
-    return check_csr(A, "A", dtype=dtype, check_structure=check_input_), dtype
+    return _check_csr(A, "A", dtype=dtype, check_structure=check_input_), dtype
 
 
 def _aligned_copy(X):
@@ -52,7 +118,7 @@ def _aligned_copy(X):
 
 
 def _trusted(A, out, check_input):
-    """True for the caller-validated fast path: a :class:`CSR` from ``check_csr``, an
+    """True for the caller-validated fast path: a :class:`CSR` from :func:`check_csr`, an
     ``out`` array, and ``check_input=False``. Only the compiled code's dtype and
     contiguity checks remain; shapes are the caller's responsibility."""
     return not check_input and out is not None and type(A) is CSR
@@ -75,8 +141,8 @@ def spmv(A, x, out=None, *, check_input=True):
     check_input : bool, default True
         Validate the CSR structure. Pass False only for a matrix you have
         already validated: a malformed one would be read out of bounds. With
-        ``check_input=False``, an ``A`` returned by
-        :func:`fastprox._validation.check_csr` and an ``out=`` array, every
+        ``check_input=False``, an ``A`` returned by :func:`check_csr` and an
+        ``out=`` array, every
         other check is skipped too (the fast path of training loops): operands
         must then be C-contiguous, of ``A``'s dtype and of matching shapes.
 
@@ -137,6 +203,7 @@ def spmv_t(A, x, out=None, *, check_input=True):
     A : scipy.sparse CSR array or matrix, shape (n_rows, n_cols)
     x : array_like, shape (n_rows,)
     out : ndarray, shape (n_cols,), optional
+        Where to write the result.
     check_input : bool, default True
         See :func:`spmv`.
 
@@ -231,6 +298,7 @@ def sddmm(pattern, U, V, out=None, *, check_input=True):
     U : array_like, shape (m, d)
     V : array_like, shape (n, d)
     out : ndarray, shape (nnz,), optional
+        Where to write the sampled values.
     check_input : bool, default True
         See :func:`spmv`.
 
@@ -251,7 +319,7 @@ def sddmm(pattern, U, V, out=None, *, check_input=True):
     if isinstance(pattern, CSR):
         P = pattern
     else:
-        P = check_csr(pattern, "pattern", dtype=None, check_structure=check_input)
+        P = _check_csr(pattern, "pattern", dtype=None, check_structure=check_input)
     m, n = P.shape
     if U.ndim != 2 or V.ndim != 2:
         raise ValueError(f"U and V must be 2-D, got shapes {U.shape} and {V.shape}")

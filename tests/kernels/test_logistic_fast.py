@@ -183,7 +183,7 @@ def test_ws_hdiag_multi_sparse(dtype, idx_dtype, n_threads, n, m, K):
 
 
 def _block_problem(n, m, seed=0):
-    """Inputs of ``block_cd_epoch`` in a consistent state (``v = h * (X delta)``, ``s = mu.delta``)."""
+    """Inputs of ``block_cd_epoch``; ``_block_state`` makes ``v``, ``s`` consistent with them."""
     rng = np.random.default_rng(seed)
     h = rng.random(n) * 0.25  # p (1 - p) of a logistic model
     H = h.sum()

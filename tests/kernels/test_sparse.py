@@ -5,7 +5,7 @@ import scipy.sparse as sp
 
 import fastprox
 from fastprox import sparse
-from fastprox._validation import check_csr
+from fastprox.sparse import check_csr
 
 from conftest import TOL
 
@@ -36,24 +36,20 @@ def tol(dtype, scale=1.0):
     return dict(rtol=t["rtol"] * 100, atol=t["atol"] * 100 * scale)
 
 
+@pytest.mark.parametrize("transpose", [False, True], ids=["spmv", "spmv_t"])
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 @pytest.mark.parametrize("shape,density", CASES, ids=CASE_IDS)
-def test_spmv(rng, dtype, n_threads, index_dtype, shape, density):
+def test_spmv(rng, dtype, n_threads, index_dtype, shape, density, transpose):
+    """``spmv`` is ``A @ x`` and ``spmv_t`` is ``A.T @ x``."""
     A = make_csr(rng, shape, density, dtype, index_dtype)
-    x = rng.standard_normal(shape[1]).astype(dtype)
-    y = sparse.spmv(A, x)
-    assert y.dtype == dtype and y.shape == (shape[0],)
-    np.testing.assert_allclose(y, A @ x, **tol(dtype))
-
-
-@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
-@pytest.mark.parametrize("shape,density", CASES, ids=CASE_IDS)
-def test_spmv_t(rng, dtype, n_threads, index_dtype, shape, density):
-    A = make_csr(rng, shape, density, dtype, index_dtype)
-    x = rng.standard_normal(shape[0]).astype(dtype)
-    y = sparse.spmv_t(A, x)
-    assert y.dtype == dtype and y.shape == (shape[1],)
-    np.testing.assert_allclose(y, A.T @ x, **tol(dtype, scale=np.sqrt(max(shape[0], 1))))
+    n_in, n_out = shape[::-1] if not transpose else shape
+    x = rng.standard_normal(n_in).astype(dtype)
+    y = (sparse.spmv_t if transpose else sparse.spmv)(A, x)
+    assert y.dtype == dtype and y.shape == (n_out,)
+    expected = (A.T if transpose else A) @ x
+    # spmv_t sums up to n_rows partial products per output
+    np.testing.assert_allclose(y, expected, **tol(dtype, np.sqrt(max(n_in, 1)) if transpose
+                                                  else 1.0))
 
 
 @pytest.mark.parametrize("batch", [0, 1, 5, 33, 70])
@@ -198,6 +194,8 @@ MALFORMED = ["indptr_length", "indptr_not_monotone", "indptr_start", "indptr_end
 def test_malformed_csr_raises(kind):
     A = malformed(kind)
     with pytest.raises(ValueError, match="malformed"):
+        check_csr(A)
+    with pytest.raises(ValueError, match="malformed"):
         sparse.spmv(A, np.ones(3))
     with pytest.raises(ValueError, match="malformed"):
         sparse.spmv_t(A, np.ones(3))
@@ -205,6 +203,16 @@ def test_malformed_csr_raises(kind):
         sparse.spmm(A, np.ones((3, 2)))
     with pytest.raises(ValueError, match="malformed"):
         sparse.sddmm(A, np.ones((3, 2)), np.ones((3, 2)))
+
+
+def test_check_csr_is_public(rng):
+    assert "check_csr" in sparse.__all__
+    A = make_csr(rng, (6, 5), 0.5, np.float32, np.int64, kind="matrix")
+    Av = check_csr(A)
+    assert Av.shape == (6, 5) and Av.nnz == A.nnz and Av.data.dtype == np.float32
+    assert check_csr(A, dtype=np.float64).data.dtype == np.float64
+    with pytest.raises(TypeError, match="X must be in CSR format"):
+        check_csr(A.tocsc(), name="X")
 
 
 def test_wrong_types_and_shapes(rng):
