@@ -1,9 +1,11 @@
 """Compiled SGD epochs for ``linear_model.SGDRegressor`` / ``SGDClassifier``.
 
-One entry point, :func:`sgd_epoch`, runs the updates for the rows
+Two entry points: :func:`sgd_epoch` runs the updates for the rows
 ``order[0], order[1], ...`` of a dense (C-ordered) or CSR ``X`` in
-mini-batches of ``batch_size``; the orchestration (shuffling, epochs,
-stopping, state) lives in ``linear_model/_stochastic_gradient.py``. Each
+mini-batches of ``batch_size``; :func:`loss_grad` evaluates a loss and its
+derivative with the very function the epoch uses (for the estimators' step
+size and for tests). The orchestration (shuffling, epochs, stopping, state)
+lives in ``linear_model/_sgd_training.py``. Each
 update, with ``d_i = sw_i * dL(y_i, x_i @ w + b) / m`` over the ``m`` rows
 of the batch and the step ``eta`` of the schedule at the update count ``t``::
 
@@ -50,13 +52,9 @@ cdef extern from *:
     """
     void FP_PREFETCH(const void* p) nogil
 
-# Shuffled CSR rows are cache misses twice over: the row (data, indices) and
-# then the weights its indices point at. Both are requested ahead, in two
-# stages: the row PF_ROW updates ahead, its weights PF_W updates ahead (by
-# then its indices have arrived). Measured on bench_sgd's 20000 x 50000 CSR
-# problem (log_loss, 5 epochs, interleaved runs): 190-237 ms without, 156-178
-# ms with. Dense rows are left to the hardware prefetcher (long sequential runs;
-# no clear gain measured).
+# Shuffled CSR rows miss the cache twice (the row, then the weights its indices
+# point at): request the row PF_ROW updates ahead and its weights PF_W updates
+# ahead; dense rows are left to the hardware prefetcher. See docs/design/sgd-prefetch.md
 cdef enum:
     PF_ROW = 8
     PF_W = 4
@@ -90,6 +88,12 @@ LOSSES = {"squared_error": SQUARED_ERROR, "huber": HUBER,
           "squared_epsilon_insensitive": SQUARED_EPSILON_INSENSITIVE,
           "log_loss": LOG_LOSS, "hinge": HINGE, "modified_huber": MODIFIED_HUBER,
           "squared_hinge": SQUARED_HINGE, "perceptron": PERCEPTRON}
+# which estimator takes which loss: losses of the residual p - y for regression;
+# losses of the margin y * p (y in {-1, +1}), and squared_error, for classification
+REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive",
+                     "squared_epsilon_insensitive")
+CLASSIFICATION_LOSSES = ("hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron",
+                         "squared_error")
 SCHEDULES = {"constant": CONSTANT, "optimal": OPTIMAL, "invscaling": INVSCALING}
 L1_METHODS = {"prox": L1_PROX, "cumulative": L1_CUMULATIVE}
 
@@ -266,6 +270,19 @@ cdef inline void _axpy(floating* w, floating a, const floating* x, const index_t
             w[idx[jj]] += a * x[jj]
 
 
+cdef inline Py_ssize_t _row(const floating* data, const index_t* indices,
+                            const index_t* indptr, bint sparse, Py_ssize_t n_features,
+                            Py_ssize_t i, const floating** x, const index_t** idx) noexcept nogil:
+    """Point ``x`` (and, for CSR, ``idx``) at row ``i`` of ``X``; return its length."""
+    if sparse:
+        x[0] = &data[indptr[i]]
+        idx[0] = &indices[indptr[i]]
+        return indptr[i + 1] - indptr[i]
+    x[0] = &data[i * n_features]
+    idx[0] = NULL
+    return n_features
+
+
 cdef void _catch_up_prox(floating* W, Py_ssize_t n_features, int n_out, double* last,
                          double acc, const index_t* idx, Py_ssize_t nnz,
                          bint all_features) noexcept nogil:
@@ -353,14 +370,7 @@ cdef double _epoch(const floating* data, const index_t* indices, const index_t* 
             dsum[k] = 0
         for r in range(start, stop):
             i = order[r]
-            if sparse:
-                x = &data[indptr[i]]
-                idx = &indices[indptr[i]]
-                nnz = indptr[i + 1] - indptr[i]
-            else:
-                x = &data[i * n_features]
-                idx = NULL
-                nnz = n_features
+            nnz = _row(data, indices, indptr, sparse, n_features, i, &x, &idx)
             for k in range(n_out):
                 p = wscale * _dot(&W[k * n_features], x, idx, nnz, sparse) + b[k]
                 if not isfinite(p):
@@ -388,14 +398,7 @@ cdef double _epoch(const floating* data, const index_t* indices, const index_t* 
         # 4. gradient step
         for r in range(start, stop):
             i = order[r]
-            if sparse:
-                x = &data[indptr[i]]
-                idx = &indices[indptr[i]]
-                nnz = indptr[i + 1] - indptr[i]
-            else:
-                x = &data[i * n_features]
-                idx = NULL
-                nnz = n_features
+            nnz = _row(data, indices, indptr, sparse, n_features, i, &x, &idx)
             for k in range(n_out):
                 dl = dbuf[(r - start) * n_out + k]
                 if dl != 0:
@@ -561,3 +564,40 @@ def sgd_epoch(X_data, const index_t[::1] indices, const index_t[::1] indptr,
                           &last[0], &dbuf[0], &dsum[0], &P, &t_io,
                           finish)
     return loss_sum, t_io
+
+
+def loss_grad(int loss, p, y, double epsilon=0.1):
+    """Loss ``L(y, p)`` and its derivative ``dL/dp``, computed as :func:`sgd_epoch` does.
+
+    Parameters
+    ----------
+    loss : int
+        A code from ``LOSSES``.
+    p, y : float or array-like
+        Predictions and targets (in {-1, +1} for the classification losses),
+        broadcast against each other; computed in float64.
+    epsilon : float, default=0.1
+        Threshold of 'huber', 'epsilon_insensitive' and
+        'squared_epsilon_insensitive' (ignored by the other losses).
+
+    Returns
+    -------
+    loss, dloss : float or ndarray of float64
+        Floats when ``p`` and ``y`` are scalars, else arrays of their
+        broadcast shape.
+    """
+    if loss not in LOSSES.values():
+        raise ValueError(f"unknown loss code {loss!r}")
+    pa, ya = np.broadcast_arrays(np.asarray(p, dtype=np.float64),
+                                 np.asarray(y, dtype=np.float64))
+    out = np.empty((2,) + pa.shape, dtype=np.float64)
+    cdef const double[::1] pf = np.ascontiguousarray(pa).reshape(-1)
+    cdef const double[::1] yf = np.ascontiguousarray(ya).reshape(-1)
+    cdef double[:, ::1] o = out.reshape(2, -1)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(pf.shape[0]):
+            o[0, i] = _loss_grad(loss, pf[i], yf[i], epsilon, &o[1, i])
+    if pa.ndim == 0:
+        return float(out[0]), float(out[1])
+    return out[0], out[1]

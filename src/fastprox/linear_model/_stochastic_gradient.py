@@ -2,7 +2,8 @@
 
 Same objective and parameter meaning as scikit-learn's SGD estimators::
 
-    (1/n) sum_i sw_i * L(y_i, x_i @ w + b) + alpha * (l1_ratio * ||w||_1 + (1 - l1_ratio)/2 * ||w||_2^2)
+    (1/n) sum_i sw_i * L(y_i, x_i @ w + b)
+        + alpha * (l1_ratio * ||w||_1 + (1 - l1_ratio)/2 * ||w||_2^2)
 
 Each update takes a (mini-batch) gradient step with the L2 part as weight
 decay, then applies the L1 part in one of two ways (``l1_method``):
@@ -13,291 +14,96 @@ decay, then applies the L1 part in one of two ways (``l1_method``):
   what ``w_j`` actually received; after the gradient step each weight the
   batch touches is pulled toward zero by its pending penalty, never across it.
   Because a weight at zero keeps accumulating penalty it must overcome, noisy
-  per-sample gradients do not keep weights off zero: on
-  ``make_regression(5000, 500, n_informative=20)`` it ends with Lasso's 20
-  nonzeros, like scikit-learn.
+  per-sample gradients do not keep weights off zero: it finds Lasso's
+  support, like scikit-learn.
 - ``'prox'``: the proximal step ``w <- soft_threshold(w, eta * alpha * l1_ratio)``.
   Also exact zeros, but with a decaying step the threshold ``eta_t * alpha``
   is far smaller than the per-sample gradient noise, so at ``batch_size=1``
-  most weights stay (slightly) nonzero (488 of 500 on the problem above);
-  it zeroes well only with large batches or a constant step.
+  most weights stay (slightly) nonzero; it zeroes well only with large
+  batches or a constant step (figures: docs/design/sgd-l1-method.md).
 
-The epochs run in a compiled kernel (``fastprox._sgd_fast``, GIL released)
-over dense rows or CSR rows; a CSR row costs O(its nonzeros): the L2 decay is
+The epochs run in a compiled kernel (``fastprox._kernels.sgd_fast``, GIL
+released; the loop around it is ``_sgd_training.train``) over dense rows or
+CSR rows; a CSR row costs O(its nonzeros): the L2 decay is
 a scale factor on ``w`` and the prox owed by features a row does not touch is
 paid lazily. The intercept is not penalised. Updates use mini-batches of
 ``batch_size`` samples (the gradient is the weighted mean over the batch);
 the learning-rate schedules count ``t`` in updates, so ``batch_size=1``
 reproduces scikit-learn's schedule, and with ``shuffle=False`` on dense data
 scikit-learn's iterates (to rounding).
+
+References
+----------
+Y. Tsuruoka, J. Tsujii and S. Ananiadou, "Stochastic gradient descent training
+for L1-regularized log-linear models with cumulative penalty", ACL 2009.
 """
-import numbers
-import time
-import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._kernels import sgd_fast
-from .._validation import check_csr
+from ._sgd_training import kernel_options, optimal_init, train
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
-_SCHEDULES = ("constant", "optimal", "invscaling")
+# the l1_ratio each penalty means (None: the l1_ratio parameter)
 _PENALTIES = {"l2": 0.0, "l1": 1.0, "elasticnet": None}
-_L1_METHODS = ("cumulative", "prox")
-# work (stored entries x outputs) per kernel call: a few ms, so that Ctrl-C is
-# seen promptly between calls while the per-call overhead stays below 1 %
-_CHUNK_WORK = 4_000_000
-
-# --------------------------------------------------------------------- losses
-# Each loss returns (per-sample loss, dloss/dp) for predictions p and targets
-# y (in {-1, +1} for classification), both arrays of the same shape.
-def _squared_error(p, y, eps):
-    r = p - y
-    return 0.5 * r * r, r
-
-
-def _huber(p, y, eps):
-    r = p - y
-    a = np.abs(r)
-    small = a <= eps
-    loss = np.where(small, 0.5 * r * r, eps * a - 0.5 * eps * eps)
-    return loss, np.where(small, r, eps * np.sign(r))
-
-
-def _epsilon_insensitive(p, y, eps):
-    r = p - y
-    a = np.abs(r)
-    return np.maximum(a - eps, 0.0), np.where(a > eps, np.sign(r), 0.0)
-
-
-def _log_loss(p, y, eps):
-    z = y * p
-    # log(1 + exp(-z)) and its derivative -y * sigmoid(-z), both overflow-safe
-    loss = np.logaddexp(0.0, -z)
-    return loss, -y * np.exp(-np.logaddexp(0.0, z))
-
-
-def _hinge(p, y, eps):
-    z = y * p
-    return np.maximum(1.0 - z, 0.0), np.where(z <= 1.0, -y, 0.0)
-
-
-def _squared_epsilon_insensitive(p, y, eps):
-    r = p - y
-    e = np.maximum(np.abs(r) - eps, 0.0)
-    return e * e, 2.0 * np.sign(r) * e
-
-
-def _squared_hinge(p, y, eps):
-    z = np.maximum(1.0 - y * p, 0.0)
-    return z * z, -2.0 * y * z
-
-
-def _perceptron(p, y, eps):
-    z = y * p
-    return np.maximum(-z, 0.0), np.where(z <= 0.0, -y, 0.0)
-
-
-def _modified_huber(p, y, eps):
-    z = y * p
-    loss = np.where(z >= 1.0, 0.0, np.where(z >= -1.0, (1.0 - z) ** 2, -4.0 * z))
-    d = np.where(z >= 1.0, 0.0, np.where(z >= -1.0, -2.0 * (1.0 - z) * y, -4.0 * y))
-    return loss, d
-
-
-_REG_LOSSES = {"squared_error": _squared_error, "huber": _huber,
-               "epsilon_insensitive": _epsilon_insensitive,
-               "squared_epsilon_insensitive": _squared_epsilon_insensitive}
-_CLF_LOSSES = {"log_loss": _log_loss, "hinge": _hinge, "modified_huber": _modified_huber,
-               "squared_hinge": _squared_hinge, "perceptron": _perceptron,
-               "squared_error": _squared_error}
 
 
 class _BaseSGD(BaseEstimator):
-    """Shared solver; subclasses define targets and the loss table."""
+    """Shared model and fit orchestration; subclasses define the targets and losses."""
 
-    def __init__(self, loss, *, penalty="l2", alpha=0.0001, l1_ratio=0.15, fit_intercept=True,
-                 max_iter=1000, tol=1e-3, shuffle=True, verbose=0, epsilon=0.1,
-                 random_state=None, learning_rate="optimal", eta0=0.01, power_t=0.5,
-                 n_iter_no_change=5, warm_start=False, batch_size=1, l1_method="cumulative"):
-        self.loss = loss
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.shuffle = shuffle
-        self.verbose = verbose
-        self.epsilon = epsilon
-        self.random_state = random_state
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.n_iter_no_change = n_iter_no_change
-        self.warm_start = warm_start
-        self.batch_size = batch_size
-        self.l1_method = l1_method
+    # scikit-learn 1.9's SGD constraints for the parameters we share (without
+    # its None penalty / l1_ratio, 'adaptive' / 'pa' schedules and averaging),
+    # plus ours; eta0 may be 0 with the 'optimal' schedule, which ignores it
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions(set(_PENALTIES))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "shuffle": ["boolean"],
+        "verbose": ["verbose"],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "learning_rate": [StrOptions(set(sgd_fast.SCHEDULES))],
+        "eta0": [Interval(Real, 0, None, closed="left")],
+        "power_t": [Interval(Real, None, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "l1_method": [StrOptions(set(sgd_fast.L1_METHODS))],
+    }
 
-    # ------------------------------------------------------------- validation
-    def _check_params(self):
-        if self.loss not in self._losses:
-            raise ValueError(f"loss must be one of {sorted(self._losses)}, got {self.loss!r}")
-        if self.penalty not in _PENALTIES:
-            raise ValueError(f"penalty must be 'l1', 'l2' or 'elasticnet', got {self.penalty!r}")
-        if self.l1_method not in _L1_METHODS:
-            raise ValueError(f"l1_method must be one of {_L1_METHODS}, got {self.l1_method!r}")
-        if self.learning_rate not in _SCHEDULES:
-            raise ValueError(f"learning_rate must be one of {_SCHEDULES}, "
-                             f"got {self.learning_rate!r}")
-        for name, lo in (("alpha", 0.0), ("eta0", 0.0), ("power_t", -np.inf),
-                         ("epsilon", 0.0)):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not v >= lo:
-                raise ValueError(f"{name} must be a real number >= {lo}, got {v!r}")
-        if not isinstance(self.l1_ratio, numbers.Real) or not 0.0 <= self.l1_ratio <= 1.0:
-            raise ValueError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}")
-        if self.tol is not None and (not isinstance(self.tol, numbers.Real)):
-            raise ValueError(f"tol must be a real number or None, got {self.tol!r}")
-        for name, lo in (("max_iter", 1), ("n_iter_no_change", 1), ("batch_size", 1)):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    def _store_params(self, arguments):
+        """Keep the constructor's ``arguments`` (its ``locals()``) unchanged, as attributes."""
+        for name in self._get_param_names():
+            setattr(self, name, arguments[name])
+
+    def _check_relations(self):
+        """Checks between parameters the constraints cannot state; returns the l1 ratio."""
         if self.learning_rate == "optimal" and self.alpha == 0:
-            raise ValueError("alpha must be > 0 since learning_rate is 'optimal': the step "
-                             "size is 1 / (alpha * (t + t0))")
+            raise ValueError("alpha must be > 0 since learning_rate is 'optimal'. alpha is "
+                             "used to compute the optimal learning rate (step size "
+                             "1 / (alpha * (t + t0))).")
         if self.learning_rate != "optimal" and self.eta0 <= 0:
             raise ValueError(f"eta0 must be > 0 for learning_rate={self.learning_rate!r}")
         ratio = _PENALTIES[self.penalty]
         return self.l1_ratio if ratio is None else ratio
 
-    # ---------------------------------------------------------------- helpers
-    def _init_optimal(self):
-        # Bottou's heuristic for t0, as in scikit-learn's _plain_sgd
-        typw = np.sqrt(1.0 / np.sqrt(self.alpha)) if self.alpha > 0 else 1.0
-        _, d = self._losses[self.loss](np.array([-typw]), np.array([1.0]), self.epsilon)
-        # the signed derivative, as scikit-learn takes it: it is negative for every
-        # loss here, so the initial step is typw
-        eta0 = typw / max(1.0, float(d[0]))
-        return 1.0 / (eta0 * self.alpha) if self.alpha > 0 else 1.0
-
-    def _allocate(self, n_features, n_out, dtype):
-        self.coef_ = np.zeros((n_out, n_features), dtype=dtype)
-        self.intercept_ = np.zeros(n_out, dtype=dtype)
-        self.t_ = 1.0
-        self._optimal_init = self._init_optimal()
-        self._partial_rng = None
-
-    # On CSR input the intercept step is damped by this factor, as scikit-learn
-    # does: the intercept moves at every sample while a sparse feature moves
-    # only when present, and the undamped intercept's noise leaks into the
-    # weights. Measured (bench_sgd's 20000 x 50000 problem, 20 epochs): the
-    # L1 objective 0.522 undamped vs 0.475 damped (scikit-learn 0.475).
-    _SPARSE_INTERCEPT_DECAY = 0.01
-
-    def _intercept_decay(self, sparse):
-        return self._SPARSE_INTERCEPT_DECAY if sparse else 1.0
-
-    def _reset_l1_state(self):
-        """Start the cumulative penalty afresh (each fit, as scikit-learn does)."""
-        self._l1_u = 0.0
-        self._l1_q = np.zeros(self._W.shape, dtype=np.float64)
-
-    def _epoch(self, Xk, Y, sw, rng, l1, l2):
-        """One pass over the rows in mini-batches; returns the weighted mean loss.
-
-        ``Xk`` is ``(data, indices, indptr, n_features)`` as the kernel takes it.
-        The pass is cut into calls of a few milliseconds each (whole mini-batches),
-        so that a KeyboardInterrupt is seen between two of them.
-        """
-        data, indices, indptr, n_features = Xk
-        sparse = indptr.shape[0] > 0
-        n = Y.shape[0]
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
-        order = order.astype(np.intp, copy=False)
-        W, b = self._W, self.intercept_
-        cumulative = self.l1_method == "cumulative" and l1 > 0
-        q = self._l1_q if cumulative else np.zeros((1, 1))
-        u = np.array([self._l1_u], dtype=np.float64)
-        bs = self.batch_size
-        per_row = (indptr[-1] / max(n, 1) if indptr.shape[0] else n_features) + 1.0
-        chunk = max(bs, int(_CHUNK_WORK / (per_row * W.shape[0])) // bs * bs)
-        lr_code = sgd_fast.SCHEDULES[self.learning_rate]
-        total, t = 0.0, float(self.t_)
-        for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
-            loss, t = sgd_fast.sgd_epoch(
-                data, indices, indptr, n_features, Y, sw, order[start:stop], W, b, q, u, t,
-                loss=sgd_fast.LOSSES[self.loss], epsilon=float(self.epsilon), schedule=lr_code,
-                eta0=float(self.eta0), power_t=float(self.power_t), alpha=float(self.alpha),
-                optimal_init=float(self._optimal_init), l1=float(l1), l2=float(l2),
-                l1_method=sgd_fast.L1_METHODS[self.l1_method],
-                fit_intercept=bool(self.fit_intercept),
-                intercept_decay=self._intercept_decay(sparse), batch_size=bs,
-                finish=stop == n)
-            total += loss
-            if not np.isfinite(loss):
-                break
-        self.t_ = t
-        self._l1_u = float(u[0])
-        if not (np.isfinite(total) and np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-            raise ValueError("SGD diverged (non-finite weights); lower eta0, use "
-                             "learning_rate='optimal' or scale the inputs")
-        return total / max(float(sw.sum()), np.finfo(float).tiny)
-
-    def _validate(self, X, y, reset):
-        X, y = validate_data(self, X, y, reset=reset, accept_sparse="csr",
-                             dtype=[np.float64, np.float32], order="C",
-                             y_numeric=not self._is_clf)
-        return X, y
-
-    def _run(self, X, Y, sw, n_epochs, stop):
-        ratio = self._l1_ratio_
-        if sp.issparse(X):
-            # validated once per fit (structure and index range): the kernel reads blindly
-            A = check_csr(X, "X", dtype=self.coef_.dtype)
-            Xk = (A.data, A.indices, A.indptr, A.shape[1])
-        else:
-            Xk = (np.ascontiguousarray(X, dtype=self.coef_.dtype), np.empty(0, np.int32),
-                  np.empty(0, np.int32), X.shape[1])
-        l1, l2 = self.alpha * ratio, self.alpha * (1.0 - ratio)
-        if stop:  # fit: reproducible from random_state
-            rng = check_random_state(self.random_state)
-        else:  # partial_fit: one stream across the blocks, so they are not all shuffled alike
-            rng = getattr(self, "_partial_rng", None)
-            if rng is None:
-                rng = self._partial_rng = check_random_state(self.random_state)
-        best, no_improve, n_iter = np.inf, 0, 0
-        converged = False
-        for epoch in range(n_epochs):
-            t0 = time.perf_counter()
-            loss = self._epoch(Xk, Y, sw, rng, l1, l2)
-            n_iter += 1
-            if self.verbose:
-                print(f"-- Epoch {epoch + 1}, avg. loss {loss:.6f}, nnz {np.count_nonzero(self.coef_)}"
-                      f", {time.perf_counter() - t0:.3f} s")
-            if stop and self.tol is not None:
-                if loss > best - self.tol:
-                    no_improve += 1
-                else:
-                    no_improve = 0
-                best = min(best, loss)
-                if no_improve >= self.n_iter_no_change:
-                    converged = True
-                    break
-        if stop and not converged and self.tol is not None:
-            warnings.warn(f"Maximum number of iteration reached ({n_epochs}) before "
-                          "convergence. Consider increasing max_iter to improve the fit.",
-                          ConvergenceWarning)
-        return n_iter
+    # ------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit for up to ``max_iter`` epochs; returns self."""
+        return self._fit_common(X, y, sample_weight, partial=False)
 
     def _fit_common(self, X, y, sample_weight, *, partial, classes=None):
         # Work on copies and publish at the end: an exception or a
@@ -313,9 +119,11 @@ class _BaseSGD(BaseEstimator):
         return self
 
     def _fit_unsafe(self, X, y, sample_weight, *, partial, classes):
-        self._l1_ratio_ = self._check_params()
+        self._l1_ratio_ = self._check_relations()
         first = not hasattr(self, "coef_") or (not partial and not self.warm_start)
-        X, y = self._validate(X, y, reset=first)
+        X, y = validate_data(self, X, y, reset=first, accept_sparse="csr",
+                             dtype=[np.float64, np.float32], order="C",
+                             y_numeric=not self._is_clf)
         sw = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=np.float64))
         Y = self._targets(y, first, classes, partial)
         n_out = Y.shape[1]
@@ -335,11 +143,42 @@ class _BaseSGD(BaseEstimator):
             # warm start / partial_fit on data of another dtype: keep the model's dtype
             X = X.astype(self.coef_.dtype, copy=False)
         Y = np.ascontiguousarray(Y, dtype=self.coef_.dtype)
-        if partial:
-            self.n_iter_ = self._run(X, Y, sw, 1, stop=False)
-        else:
-            self.n_iter_ = self._run(X, Y, sw, self.max_iter, stop=True)
+        self._train(X, Y, sw, partial=partial)
 
+    def _allocate(self, n_features, n_out, dtype):
+        self.coef_ = np.zeros((n_out, n_features), dtype=dtype)
+        self.intercept_ = np.zeros(n_out, dtype=dtype)
+        self.t_ = 1.0
+        self._optimal_init = optimal_init(self.loss, self.alpha, self.epsilon)
+        self._partial_rng = None
+
+    def _reset_l1_state(self):
+        """Start the cumulative penalty afresh (each fit, as scikit-learn does)."""
+        self._l1_u = 0.0
+        self._l1_q = np.zeros(self._W.shape, dtype=np.float64)
+
+    def _train(self, X, Y, sw, *, partial):
+        if not partial:  # fit: reproducible from random_state
+            rng = check_random_state(self.random_state)
+        else:  # partial_fit: one stream across the blocks, so they are not all shuffled alike
+            rng = getattr(self, "_partial_rng", None)
+            if rng is None:
+                rng = self._partial_rng = check_random_state(self.random_state)
+        options = kernel_options(
+            loss=self.loss, epsilon=self.epsilon, learning_rate=self.learning_rate,
+            eta0=self.eta0, power_t=self.power_t, alpha=self.alpha,
+            optimal_init=self._optimal_init, l1_ratio=self._l1_ratio_,
+            l1_method=self.l1_method, fit_intercept=self.fit_intercept,
+            batch_size=self.batch_size)
+        u = np.array([self._l1_u], dtype=np.float64)
+        self.n_iter_, self.t_ = train(
+            X, Y, sw, self._W, self.intercept_, self._l1_q, u, self.t_, options=options,
+            n_epochs=1 if partial else self.max_iter, rng=rng, shuffle=self.shuffle,
+            tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose)
+        self._l1_u = float(u[0])
+
+    # ----------------------------------------------------------- prediction
     @property
     def _W(self):
         """``coef_`` as a 2-D (n_outputs, n_features) view, updated in place."""
@@ -416,9 +255,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         l1_ratio``; it zeroes a weight only while its (mini-batch) gradient
         stays below ``alpha * l1_ratio``, so with per-sample noise it leaves
         most weights slightly nonzero unless batches are large (16-256) or the
-        step constant. On ``make_regression(5000, 500, n_informative=20)``,
-        ``alpha=1e-3``, 50 epochs: 20 nonzeros (Lasso's support) vs 488, same
-        objective.
+        step constant (see docs/design/sgd-l1-method.md).
 
     Attributes
     ----------
@@ -453,27 +290,22 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     1
     """
     _is_clf = False
-    _losses = _REG_LOSSES
+    _parameter_constraints: dict = {
+        **_BaseSGD._parameter_constraints,
+        "loss": [StrOptions(set(sgd_fast.REGRESSION_LOSSES))],
+    }
 
     def __init__(self, loss="squared_error", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
                  fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
                  epsilon=0.1, random_state=None, learning_rate="invscaling", eta0=0.01,
                  power_t=0.25, n_iter_no_change=5, warm_start=False, batch_size=1,
                  l1_method="cumulative"):
-        super().__init__(loss, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
-                         fit_intercept=fit_intercept, max_iter=max_iter, tol=tol,
-                         shuffle=shuffle, verbose=verbose, epsilon=epsilon,
-                         random_state=random_state, learning_rate=learning_rate, eta0=eta0,
-                         power_t=power_t, n_iter_no_change=n_iter_no_change,
-                         warm_start=warm_start, batch_size=batch_size, l1_method=l1_method)
+        self._store_params(locals())
 
     def _targets(self, y, first, classes, partial):
         return np.asarray(y, dtype=np.float64).reshape(-1, 1)
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit for up to ``max_iter`` epochs; returns self."""
-        return self._fit_common(X, y, sample_weight, partial=False)
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of SGD over the block ``(X, y)``; returns self."""
         return self._fit_common(X, y, sample_weight, partial=True)
@@ -529,19 +361,17 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     (3, 4)
     """
     _is_clf = True
-    _losses = _CLF_LOSSES
+    _parameter_constraints: dict = {
+        **_BaseSGD._parameter_constraints,
+        "loss": [StrOptions(set(sgd_fast.CLASSIFICATION_LOSSES))],
+    }
 
     def __init__(self, loss="hinge", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
                  fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
                  epsilon=0.1, random_state=None, learning_rate="optimal", eta0=0.01,
                  power_t=0.5, n_iter_no_change=5, warm_start=False, batch_size=1,
                  l1_method="cumulative"):
-        super().__init__(loss, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
-                         fit_intercept=fit_intercept, max_iter=max_iter, tol=tol,
-                         shuffle=shuffle, verbose=verbose, epsilon=epsilon,
-                         random_state=random_state, learning_rate=learning_rate, eta0=eta0,
-                         power_t=power_t, n_iter_no_change=n_iter_no_change,
-                         warm_start=warm_start, batch_size=batch_size, l1_method=l1_method)
+        self._store_params(locals())
 
     def _targets(self, y, first, classes, partial):
         check_classification_targets(y)
@@ -567,10 +397,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             return np.where(y == self.classes_[1], 1.0, -1.0).reshape(-1, 1)
         return np.where(y[:, None] == self.classes_[None, :], 1.0, -1.0)
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit for up to ``max_iter`` epochs; returns self."""
-        return self._fit_common(X, y, sample_weight, partial=False)
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over the block ``(X, y)``; ``classes`` is required on the first call."""
         return self._fit_common(X, y, sample_weight, partial=True, classes=classes)
