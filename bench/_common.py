@@ -35,9 +35,10 @@ _ENV_KEYS = ("OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "OPENBLAS_NUM_THR
 
 # --------------------------------------------------------------------------- options
 
-def base_parser(description):
-    """argparse parser with the options every script shares."""
-    p = argparse.ArgumentParser(description=description,
+def base_parser(doc):
+    """argparse parser with the options every script shares, described by ``doc``'s first
+    paragraph (pass the script's ``__doc__``)."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                    help="thread counts for fastprox and BLAS (the same in each row)")
@@ -495,6 +496,48 @@ def make_doc(script, question, args, machine, bw, rows, **extra):
     }
     doc.update(extra)
     return doc
+
+
+def warn(message):
+    """Print ``WARNING: message`` to stderr (a row whose result disagrees with the reference)."""
+    print(f"WARNING: {message}", file=sys.stderr)
+
+
+def run_bench(script, question, args, run_rows, columns, legend, *, script_path=None,
+              bandwidth=True, pct_bw=False, **extra):
+    """The body of a script's ``main``; returns its exit code (0: every row agrees).
+
+    Applies ``--simd`` (when ``script_path`` is given), prints the question
+    and the machine, measures the streaming bandwidth before and after
+    ``run_rows(args, timed)`` (unless ``bandwidth=False``; ``pct_bw`` fills
+    the rows' ``pct_bw`` from it), prints the table of ``columns`` (see
+    :func:`print_table`) and ``legend``, and writes the JSON document
+    (:func:`make_doc`, with ``extra`` keys).
+    """
+    if script_path is not None:
+        rc = handle_simd(args, script_path)
+        if rc is not None:
+            return rc
+    machine = machine_info()
+    print(question)
+    print(describe(machine))
+    bw_start = bandwidths(args) if bandwidth else None
+    rows = run_rows(args, timer_from_args(args))
+    bw = {}
+    if bandwidth:
+        bw = final_bandwidths(args, bw_start)
+        if pct_bw:
+            add_pct_bw(rows, bw)
+        print(describe_bandwidth(bw))
+    print()
+    print_table(rows, columns)
+    print(legend)
+    doc = make_doc(script, question, args, machine, bw, rows,
+                   columns={k: h for k, h, _ in columns}, **extra)
+    path = write_json(doc, args, script)
+    if path:
+        print(f"JSON: {path}")
+    return 0 if all(r["agrees"] for r in rows) else 1
 
 
 # --------------------------------------------------------------------------- ISA variants

@@ -294,8 +294,20 @@ def _plot_threads(doc, plt):
     return "thread_scaling.png"
 
 
+def _mlp_result(doc):
+    return (doc["scripts"].get("bench_mlp") or {}).get("result") or {}
+
+
+def _sparsity_axes(ax, ylabel, title, res):
+    """Axis labels, title (with the data set) and legend of a plot against weight sparsity."""
+    ax.set_xlabel("sparsity of the weights (%)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title} ({res.get('dataset')})")
+    ax.legend()
+
+
 def _plot_mlp(doc, plt):
-    res = (doc["scripts"].get("bench_mlp") or {}).get("result") or {}
+    res = _mlp_result(doc)
     rows = _mlp_rows(res)
     if not rows:
         return None
@@ -305,16 +317,13 @@ def _plot_mlp(doc, plt):
     sk = res.get("sklearn") or {}
     if "accuracy" in sk:
         ax.axhline(sk["accuracy"], color="tab:orange", ls="--", label="scikit-learn dense MLP")
-    ax.set_xlabel("sparsity of the weights (%)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"Accuracy vs sparsity ({res.get('dataset')})")
-    ax.legend()
+    _sparsity_axes(ax, "test accuracy", "Accuracy vs sparsity", res)
     return "mlp_accuracy.png"
 
 
 def _plot_mlp_speed(doc, plt):
     """Pruned-MLP speed-ups (epoch, forward at batch 256 and 1) against weight sparsity."""
-    res = (doc["scripts"].get("bench_mlp") or {}).get("result") or {}
+    res = _mlp_result(doc)
     series = {"training epoch": ("dense_epoch_ms", "sparse_epoch_ms"),
               "forward, batch 256": ("fwd_dense_b256_us", "fwd_stored_b256_us"),
               "forward, batch 1": ("fwd_dense_b1_us", "fwd_stored_b1_us")}
@@ -331,10 +340,8 @@ def _plot_mlp_speed(doc, plt):
         plt.close(fig)
         return None
     ax.axhline(1, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("sparsity of the weights (%)")
-    ax.set_ylabel("speed-up over the dense network")
-    ax.set_title(f"Pruned MLP speed-up vs sparsity ({res.get('dataset')})")
-    ax.legend()
+    _sparsity_axes(ax, "speed-up over the dense network", "Pruned MLP speed-up vs sparsity",
+                   res)
     return "mlp_speedup.png"
 
 

@@ -147,6 +147,13 @@ LABELS = {
 }
 
 
+COLUMNS = [  # (row key, header, format)
+    ("op", "update", ""), ("dtype", "dtype", ""), ("size", "N", ""), ("threads", "thr", "d"),
+    ("ms_ours", "ms ours", ".3f"), ("ms_ref", "ms numpy", ".3f"), ("speedup", "speed-up", ".1f"),
+    ("bytes_per_element", "B/elt", "d"), ("gbps", "GB/s", ".1f"), ("pct_bw", "% bw", ".0f"),
+]
+
+
 def run_rows(args, timed):
     from fastprox import get_num_threads
 
@@ -185,31 +192,18 @@ def run_rows(args, timed):
                     }
                     rows.append(row)
                 if err > tol:
-                    print(f"WARNING: {name} {dtype} differs from the NumPy reference by "
-                          f"{err:.2e} (relative)", file=sys.stderr)
+                    _common.warn(f"{name} {dtype} differs from the NumPy reference by "
+                                 f"{err:.2e} (relative)")
     return rows
 
 
-COLUMNS = [
-    ("op", "update", ""),
-    ("dtype", "dtype", ""),
-    ("size", "N", ""),
-    ("threads", "thr", "d"),
-    ("ms_ours", "ms ours", ".3f"),
-    ("ms_ref", "ms numpy", ".3f"),
-    ("speedup", "speed-up", ".1f"),
-    ("bytes_per_element", "B/elt", "d"),
-    ("gbps", "GB/s", ".1f"),
-    ("pct_bw", "% bw", ".0f"),
-]
-
-
 def main(argv=None):
-    p = _common.base_parser(__doc__.split("\n\n")[0])
+    p = _common.base_parser(__doc__)
     p.add_argument("--n", type=_common.parse_number, default=None,
                    help="elements per array (default 1e7, 1e5 with --quick)")
     p.add_argument("--small-n", type=_common.parse_number, default=None,
-                   help="size of the small, in-cache rows; 0 to skip (default 1e4, 1e3 with --quick)")
+                   help="size of the small, in-cache rows; 0 to skip "
+                        "(default 1e4, 1e3 with --quick)")
     p.add_argument("--kernels", nargs="+", default=list(STREAMS), choices=list(STREAMS))
     args = p.parse_args(argv)
     _common.finish_args(args)
@@ -217,33 +211,15 @@ def main(argv=None):
         args.n = 10**5 if args.quick else 10**7
     if args.small_n is None:
         args.small_n = 10**3 if args.quick else 10**4
-    rc = _common.handle_simd(args, os.path.abspath(__file__))
-    if rc is not None:
-        return rc
-
-    machine = _common.machine_info()
-    print(QUESTION)
-    print(_common.describe(machine))
-    bw_start = _common.bandwidths(args)
-    rows = run_rows(args, _common.timer_from_args(args))
-    bw = _common.final_bandwidths(args, bw_start)
     # in-cache (small-N) rows get no % bw: their data never leaves the caches
-    _common.add_pct_bw(rows, bw)
-    print(_common.describe_bandwidth(bw))
-    print()
-    _common.print_table(rows, COLUMNS)
-    print("\nspeed-up = ms numpy / ms ours (NumPy runs on 1 thread in every row); GB/s = bytes the "
-          "update must move / ms ours;\n% bw = GB/s / measured triad bandwidth at the row's thread "
-          "count (blank for the in-cache small-N rows).")
-    doc = _common.make_doc(SCRIPT, QUESTION, args, machine, bw, rows,
-                           columns={k: h for k, h, _ in COLUMNS},
-                           params={"lr": LR, "l1": L1, "l2": L2, "momentum": MOMENTUM,
-                                   "beta1": BETA1, "beta2": BETA2, "eps": EPS, "step": STEP})
-    path = _common.write_json(doc, args, SCRIPT)
-    if path:
-        print(f"JSON: {path}")
-    return 0 if all(r["agrees"] for r in rows) else 1
-
+    return _common.run_bench(
+        SCRIPT, QUESTION, args, run_rows, COLUMNS,
+        "\nspeed-up = ms numpy / ms ours (NumPy runs on 1 thread in every row); GB/s = bytes the "
+        "update must move / ms ours;\n% bw = GB/s / measured triad bandwidth at the row's thread "
+        "count (blank for the in-cache small-N rows).",
+        script_path=os.path.abspath(__file__), pct_bw=True,
+        params={"lr": LR, "l1": L1, "l2": L2, "momentum": MOMENTUM, "beta1": BETA1,
+                "beta2": BETA2, "eps": EPS, "step": STEP})
 
 if __name__ == "__main__":
     sys.exit(main())

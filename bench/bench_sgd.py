@@ -141,31 +141,22 @@ def run_rows(args, timed):
                     "timing_ours": t["ours"], "timing_ref": t["ref"],
                 })
                 if rel > args.obj_tol:
-                    print(f"WARNING: {op} {dtype}: our objective {f_ours:.6g} is "
-                          f"{100 * rel:.2f} % above scikit-learn's {f_ref:.6g}", file=sys.stderr)
+                    _common.warn(f"{op} {dtype}: our objective {f_ours:.6g} is "
+                                 f"{100 * rel:.2f} % above scikit-learn's {f_ref:.6g}")
     return rows
 
 
-COLUMNS = [
-    ("op", "fit", ""),
-    ("dtype", "dtype", ""),
-    ("size", "X", ""),
-    ("threads", "thr", "d"),
-    ("epochs", "ep", "d"),
-    ("ms_ours", "ms ours", ".1f"),
-    ("ms_ref", "ms sklearn", ".1f"),
-    ("speedup", "speed-up", ".1f"),
-    ("nnz_ours", "nnz ours", "d"),
-    ("nnz_ref", "nnz sklearn", "d"),
-    ("nnz_opt", "nnz opt", "d"),
-    ("obj_ours", "obj ours", ".5g"),
-    ("obj_ref", "obj sklearn", ".5g"),
-    ("obj_rel", "obj rel", "+.2%"),
+COLUMNS = [  # (row key, header, format)
+    ("op", "fit", ""), ("dtype", "dtype", ""), ("size", "X", ""), ("threads", "thr", "d"),
+    ("epochs", "ep", "d"), ("ms_ours", "ms ours", ".1f"), ("ms_ref", "ms sklearn", ".1f"),
+    ("speedup", "speed-up", ".1f"), ("nnz_ours", "nnz ours", "d"), ("nnz_ref", "nnz sklearn", "d"),
+    ("nnz_opt", "nnz opt", "d"), ("obj_ours", "obj ours", ".5g"),
+    ("obj_ref", "obj sklearn", ".5g"), ("obj_rel", "obj rel", "+.2%"),
 ]
 
 
 def main(argv=None):
-    p = _common.base_parser(__doc__.split("\n\n")[0])
+    p = _common.base_parser(__doc__)
     p.set_defaults(threads=[1])
     p.add_argument("--reg-n", type=_common.parse_number, default=5000)
     p.add_argument("--reg-p", type=_common.parse_number, default=500)
@@ -182,29 +173,12 @@ def main(argv=None):
     _common.finish_args(args, quick_budget=0.02, full_budget=2.0)
     if args.quick:
         args.obj_tol = max(args.obj_tol, 0.05)  # a few epochs: SGD noise dominates
-    rc = _common.handle_simd(args, os.path.abspath(__file__))
-    if rc is not None:
-        return rc
-
-    machine = _common.machine_info()
-    print(QUESTION)
-    print(_common.describe(machine))
-    bw_start = _common.bandwidths(args)
-    rows = run_rows(args, _common.timer_from_args(args))
-    bw = _common.final_bandwidths(args, bw_start)
-    print(_common.describe_bandwidth(bw))
-    print()
-    _common.print_table(rows, COLUMNS)
-    print("\nspeed-up = ms sklearn / ms ours (fit, median of interleaved runs); nnz opt = "
-          "nonzeros of the exact optimum (ElasticNet);\nobj rel = our objective / "
-          "scikit-learn's - 1 (negative: ours lower).")
-    doc = _common.make_doc(SCRIPT, QUESTION, args, machine, bw, rows,
-                           columns={k: h for k, h, _ in COLUMNS})
-    path = _common.write_json(doc, args, SCRIPT)
-    if path:
-        print(f"JSON: {path}")
-    return 0 if all(r["agrees"] for r in rows) else 1
-
+    return _common.run_bench(
+        SCRIPT, QUESTION, args, run_rows, COLUMNS,
+        "\nspeed-up = ms sklearn / ms ours (fit, median of interleaved runs); nnz opt = "
+        "nonzeros of the exact optimum (ElasticNet);\nobj rel = our objective / "
+        "scikit-learn's - 1 (negative: ours lower).",
+        script_path=os.path.abspath(__file__))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -80,10 +80,21 @@ def _size(shape):
     return "x".join(f"{s:.0e}" if s >= 10**5 else str(s) for s in shape)
 
 
+def run_rows(args, timed):
+    """The rows of the operations in ``--ops``, in the order of ``OPS``."""
+    r = Runner(args, timed)
+    cases = {"spmv": lambda: r.spmv(transpose=False), "spmv_t": lambda: r.spmv(transpose=True),
+             "spmm": r.spmm, "sddmm": r.sddmm, "prune": r.prune}
+    for op in OPS:
+        if op in args.ops:
+            cases[op]()
+    return r.rows
+
+
 class Runner:
-    def __init__(self, args):
+    def __init__(self, args, timed):
         self.args = args
-        self.timed = _common.timer_from_args(args)
+        self.timed = timed
         self.rows = []
 
     def add(self, op, dtype, size, threads, ours, ref, ref_name, *, pre=None, scipy=None,
@@ -117,15 +128,12 @@ class Runner:
             row.update(extra)
         self.rows.append(row)
         if not row["agrees"]:
-            print(f"WARNING: {op} {dtype} {size} differs from the reference by {err:.2e} "
-                  "(relative)", file=sys.stderr)
+            _common.warn(f"{op} {dtype} {size} differs from the reference by {err:.2e} "
+                         "(relative)")
 
     # ----------------------------------------------------------------- cases
 
     def spmv(self, transpose):
-        from fastprox import sparse
-        from fastprox.sparse import check_csr
-
         for density in self.args.densities:
             self._spmv(transpose, density)
 
@@ -142,29 +150,19 @@ class Runner:
             Av = check_csr(A)
             x = rng.standard_normal(n_rows if transpose else n_cols).astype(dtype)
             nbytes = A.nnz * (A.data.itemsize + A.indices.itemsize)
-            if transpose:
-                op, ref_name = "spmv_t", "scipy A.T@x"
-                AT = A.T
+            op, ref_name = ("spmv_t", "scipy A.T@x") if transpose else ("spmv", "scipy A@x")
+            kernel = sparse.spmv_t if transpose else sparse.spmv
+            M = A.T if transpose else A
 
-                def ours():
-                    return sparse.spmv_t(A, x)
+            def ours():
+                return kernel(A, x)
 
-                def pre():
-                    return sparse.spmv_t(Av, x, check_input=False)
+            def pre():
+                return kernel(Av, x, check_input=False)
 
-                def ref():
-                    return AT @ x
-            else:
-                op, ref_name = "spmv", "scipy A@x"
+            def ref():
+                return M @ x
 
-                def ours():
-                    return sparse.spmv(A, x)
-
-                def pre():
-                    return sparse.spmv(Av, x, check_input=False)
-
-                def ref():
-                    return A @ x
             err = max(_rel_err(ours(), ref()), _rel_err(pre(), ref()))
             for threads in a.threads:
                 self.add(op, dtype, f"{_size(A.shape)} {100 * density:g}%", threads, ours, ref,
@@ -260,26 +258,17 @@ class Runner:
                              extra={"nnz": mine.nnz})
 
 
-COLUMNS = [
-    ("op", "op", ""),
-    ("dtype", "dtype", ""),
-    ("size", "size", ""),
-    ("threads", "thr", "d"),
-    ("ms_ours", "ms ours", ".3f"),
-    ("ms_pre", "ms pre", ".3f"),
-    ("ref", "reference", ""),
-    ("ms_ref", "ms ref", ".3f"),
-    ("speedup", "x ref", ".2f"),
-    ("speedup_pre", "x ref pre", ".2f"),
-    ("ms_scipy", "ms scipy", ".3f"),
-    ("gbps", "GB/s", ".1f"),
-    ("pct_bw", "% bw", ".0f"),
+COLUMNS = [  # (row key, header, format)
+    ("op", "op", ""), ("dtype", "dtype", ""), ("size", "size", ""), ("threads", "thr", "d"),
+    ("ms_ours", "ms ours", ".3f"), ("ms_pre", "ms pre", ".3f"), ("ref", "reference", ""),
+    ("ms_ref", "ms ref", ".3f"), ("speedup", "x ref", ".2f"), ("speedup_pre", "x ref pre", ".2f"),
+    ("ms_scipy", "ms scipy", ".3f"), ("gbps", "GB/s", ".1f"), ("pct_bw", "% bw", ".0f"),
     ("gflops", "GFLOP/s", ".1f"),
 ]
 
 
 def main(argv=None):
-    p = _common.base_parser(__doc__.split("\n\n")[0])
+    p = _common.base_parser(__doc__)
     p.add_argument("--ops", nargs="+", default=list(OPS), choices=OPS)
     p.add_argument("--spmv-shape", nargs=2, type=_common.parse_number, default=None,
                    metavar=("ROWS", "COLS"), help="spmv matrix (default 1e6 1e3)")
@@ -312,42 +301,14 @@ def main(argv=None):
         args.prune_shape = [256, 256] if q else [2048, 2048]
     if args.densities is None:
         args.densities = [args.density]
-    rc = _common.handle_simd(args, os.path.abspath(__file__))
-    if rc is not None:
-        return rc
-
-    machine = _common.machine_info()
-    print(QUESTION)
-    print(_common.describe(machine))
-    bw_start = _common.bandwidths(args)
-    r = Runner(args)
-    if "spmv" in args.ops:
-        r.spmv(transpose=False)
-    if "spmv_t" in args.ops:
-        r.spmv(transpose=True)
-    if "spmm" in args.ops:
-        r.spmm()
-    if "sddmm" in args.ops:
-        r.sddmm()
-    if "prune" in args.ops:
-        r.prune()
-    bw = _common.final_bandwidths(args, bw_start)
-    _common.add_pct_bw(r.rows, bw)
-    print(_common.describe_bandwidth(bw))
-    print()
-    _common.print_table(r.rows, COLUMNS)
-    print("\nms ours: validated call; ms pre: matrix validated once beforehand (check_input=False);"
-          "\nx ref = ms ref / ms ours (> 1: we are faster); ms scipy: scipy.sparse A @ X (1 thread);"
-          "\nGB/s (pre-validated call): matrix bytes (value + index per nonzero) for spmv/spmv_t, "
-          "the dense input for prune_to_csr;\n% bw: of the triad bandwidth measured at the row's "
-          "thread count; GFLOP/s: 2 flops per nonzero (x batch or d) — useful work only.")
-    doc = _common.make_doc(SCRIPT, QUESTION, args, machine, bw, r.rows,
-                           columns={k: h for k, h, _ in COLUMNS})
-    path = _common.write_json(doc, args, SCRIPT)
-    if path:
-        print(f"JSON: {path}")
-    return 0 if all(row["agrees"] for row in r.rows) else 1
-
+    return _common.run_bench(
+        SCRIPT, QUESTION, args, run_rows, COLUMNS,
+        "\nms ours: validated call; ms pre: matrix validated once beforehand (check_input=False);"
+        "\nx ref = ms ref / ms ours (> 1: we are faster); ms scipy: scipy.sparse A @ X (1 thread);"
+        "\nGB/s (pre-validated call): matrix bytes (value + index per nonzero) for spmv/spmv_t, "
+        "the dense input for prune_to_csr;\n% bw: of the triad bandwidth measured at the row's "
+        "thread count; GFLOP/s: 2 flops per nonzero (x batch or d) — useful work only.",
+        script_path=os.path.abspath(__file__), pct_bw=True)
 
 if __name__ == "__main__":
     sys.exit(main())

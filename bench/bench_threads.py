@@ -202,37 +202,22 @@ def _row(name, size, cfg, n_tasks, seconds, base, cores, agrees):
             "verdict": "blow-up" if ratio < BLOW_UP else "ok"}
 
 
-COLUMNS = [
-    ("op", "workload", "s"),
-    ("size", "size", "s"),
-    ("config", "nesting", "s"),
-    ("tasks", "tasks", "d"),
-    ("ms", "ms", ".1f"),
-    ("speedup", "serial / nested", ".2f"),
-    ("agrees", "same result", ""),
-    ("verdict", "", "s"),
+COLUMNS = [  # (row key, header, format)
+    ("op", "workload", "s"), ("size", "size", "s"), ("config", "nesting", "s"),
+    ("tasks", "tasks", "d"), ("ms", "ms", ".1f"), ("speedup", "serial / nested", ".2f"),
+    ("agrees", "same result", ""), ("verdict", "", "s"),
 ]
 
 
 def main(argv=None):
-    p = _common.base_parser(__doc__.split("\n\n")[0])
+    p = _common.base_parser(__doc__)
     args = p.parse_args(argv)
     _common.finish_args(args, quick_budget=0.05, full_budget=2.0)
-    machine = _common.machine_info()
-    print(QUESTION)
-    print(_common.describe(machine))
-    rows = run_rows(args, _common.timer_from_args(args))
-    print()
-    _common.print_table(rows, COLUMNS)
-    print(f"\nserial / nested > 1: nesting helped; < {BLOW_UP}: blow-up. 'inner all' asks "
-          "OpenMP and BLAS for every core in every task; 'inner 1' applies the recipe.")
-    doc = _common.make_doc(SCRIPT, QUESTION, args, machine, {}, rows,
-                           columns={k: h for k, h, _ in COLUMNS})
-    path = _common.write_json(doc, args, SCRIPT)
-    if path:
-        print(f"JSON: {path}")
-    return 0 if all(r["agrees"] for r in rows) else 1
-
+    return _common.run_bench(
+        SCRIPT, QUESTION, args, run_rows, COLUMNS,
+        f"\nserial / nested > 1: nesting helped; < {BLOW_UP}: blow-up. 'inner all' asks "
+        "OpenMP and BLAS for every core in every task; 'inner 1' applies the recipe.",
+        bandwidth=False)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -176,7 +176,7 @@ def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=
     Returns
     -------
     nnz : int
-        Number of nonzero weights after the step.
+        Number of nonzero weights after the step; ``velocity`` holds the new velocity.
     """
     if not check_input:
         return specialised(prox_fast.momentum_step_impl, w.dtype)(
@@ -229,7 +229,7 @@ def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1
     Returns
     -------
     nnz : int
-        Number of nonzero weights after the step.
+        Number of nonzero weights after the step; ``m`` and ``v`` hold the new moments.
     """
     if not check_input:
         return specialised(prox_fast.adam_step_impl, w.dtype)(

@@ -203,7 +203,7 @@ def spmv_t(A, x, out=None, *, check_input=True):
     A : scipy.sparse CSR array or matrix, shape (n_rows, n_cols)
     x : array_like, shape (n_rows,)
     out : ndarray, shape (n_cols,), optional
-        Where to write the result.
+        Where to write ``A.T @ x``.
     check_input : bool, default True
         See :func:`spmv`.
 
