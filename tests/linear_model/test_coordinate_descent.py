@@ -337,9 +337,9 @@ def test_bounded_outside_gradient_is_safe(fmt, dtype, positive, monkeypatch):
     Every value the bound lets through unread must truly be at most l1 in
     absolute value, and every value it computes must equal X.T @ r.
     """
-    from fastprox.linear_model import _solver
+    from fastprox.linear_model import _cd_solver
     calls = []
-    orig = _solver._bounded_grad
+    orig = _cd_solver._bounded_grad
 
     def spy(design, sub, ws, R, r, ref, l1):
         g = orig(design, sub, ws, R, r, ref, l1)
@@ -353,7 +353,7 @@ def test_bounded_outside_gradient_is_safe(fmt, dtype, positive, monkeypatch):
             assert (exact[~read] <= l1 * (1 + 1e-6)).all()
         return g
 
-    monkeypatch.setattr(_solver, "_bounded_grad", spy)
+    monkeypatch.setattr(_cd_solver, "_bounded_grad", spy)
     X, y = make_regression(300, 400, n_informative=20, noise=1.0, random_state=1)
     X = X.astype(dtype)
     if fmt == "csr":
@@ -388,15 +388,15 @@ def test_dense_solution_paths_reach_sklearn_objective(fmt, dtype, monkeypatch):
     with the larger only the violators; both must stop on the full
     problem's gap.
     """
-    from fastprox.linear_model import _solver
+    from fastprox.linear_model import _cd_solver
     seen = []
-    orig = _solver._full_gap_reached.__init__
+    orig = _cd_solver._full_gap_reached.__init__
 
     def spy(self, *args, **kwargs):
         orig(self, *args, **kwargs)
         seen.append(self.whole)
 
-    monkeypatch.setattr(_solver._full_gap_reached, "__init__", spy)
+    monkeypatch.setattr(_cd_solver._full_gap_reached, "__init__", spy)
     X, y = make_regression(300, 400, n_informative=20, noise=1.0, random_state=1)
     X = X.astype(dtype)
     if fmt == "csr":

@@ -2,7 +2,8 @@
 
 Drop-in counterparts of the scikit-learn estimators of the same names (same
 objective scaling, parameters and fitted attributes), solved by working-set
-coordinate descent with Anderson extrapolation (see ``_solver.py``).
+coordinate descent with Anderson extrapolation (``_cd_solver.py``) and working-set
+proximal Newton (``_newton_solver.py``).
 """
 from ._coordinate_descent import ElasticNet, Lasso, enet_path, lasso_path
 from ._cv import ElasticNetCV, LassoCV

@@ -1,101 +1,65 @@
 """Working-set coordinate descent for the quadratic datafit + elastic-net penalty.
 
-Orchestration only; the epochs run in the compiled ``_cd_fast`` kernels. The
-algorithm follows the working-set + Anderson scheme of celer (Massias et al.,
-"Celer: a fast solver for the Lasso with dual extrapolation", ICML 2018) and
-skglm (Bertrand et al., "Beyond L1: faster and better sparse models with
-skglm", NeurIPS 2022):
+Minimises ``1/2 ||yc - Xc w||^2 + l1 ||w||_1 + l2/2 ||w||^2`` (optionally
+with ``w >= 0``). Orchestration only; the epochs run in the compiled
+``cd_fast`` kernels, the design's column operations live in
+``_quadratic_design.py``. The algorithm follows the working-set + Anderson
+scheme of celer (Massias et al., "Celer: a fast solver for the Lasso with
+dual extrapolation", ICML 2018) and skglm (Bertrand et al., "Beyond L1:
+faster and better sparse models with skglm", NeurIPS 2022), with cyclic
+coordinate descent (Friedman, Hastie & Tibshirani, J. Stat. Softw. 2010)
+and Anderson extrapolation (Bertrand & Massias, AISTATS 2021):
 
 1. on the *full* problem, compute the gradient, the duality gap (the same
    formula and stopping rule as scikit-learn, so ``tol`` means the same) and
-   each feature's KKT violation (distance of ``-grad_j`` to the
-   subdifferential of the penalty);
+   each feature's KKT violation (``_penalties.kkt_distance``);
 2. keep the current support and add the worst violators, so the working set
-   has ``max(min(100, p / 10), 2 * nnz, 2 * previous size)`` features;
+   has ``max(min(100, p / 10), 2 * nnz, 2 * previous size)`` features
+   (``_working_set``);
 3. solve the problem restricted to the working set with cyclic CD, every few
    epochs trying an Anderson-extrapolated point (kept only if it lowers the
    objective), until the working set's KKT violation drops below 0.1 times
-   the full problem's;
-4. repeat until the full duality gap is below ``tol * ||y||^2``.
+   the full problem's (:class:`_kkt_fraction_reached`);
+4. repeat until the full duality gap is below ``tol * ||yc||^2``.
 
-Once the support holds a quarter of the features, or fills a working set
-that grew, while an l2 term lets it outgrow ``n_samples`` (a dense
-solution, e.g. an elastic net with a small alpha), doubling the working set
-only adds rounds: the working set then takes every violator at once (every
-feature, when that is half of them) and is solved to the full duality gap
-itself, checked when the gap predicted from the steps since the last check
-is below ``tol`` (see ``_full_gap_reached.due``).
+Dense solutions (the support holds a quarter of the features, or fills a
+working set that grew, while an l2 term lets it outgrow ``n_samples``):
+the working set takes every violator at once (every feature, when that is
+half of them) and is solved to the full duality gap itself
+(:class:`_full_gap_reached`), checked when the gap predicted from the steps
+since the last check is below ``tol``.
 
 Features outside the working set stay at zero, so each epoch touches only a
 few columns of ``X`` while the full gradient costs one ``X.T @ R`` per outer
 iteration -- fewer where it can be bounded from the last one
-(``_bounded_grad``), and none for the first, computed in the design's pass
-over ``X`` for its column statistics.
+(:func:`_bounded_grad`), and none for the first, computed in the design's
+pass over ``X`` for its column statistics. Up to ``_SMALL_P`` features the
+problem is solved in one kernel call on the Gram form (:func:`_solve_small`).
 
-Choices measured on the issue-3 cases (tol 1e-6, 2-core Zen4 shared with
-other jobs; ``bench/bench_lasso.py``):
-
-- a full ``X.T @ R`` (80 MB) costs 15-20 working-set epochs, so outer rounds
-  are what to save: starting at 100 features and at least doubling each
-  round, with the inner KKT fraction at 0.1 instead of skglm's 0.3, took
-  the correlated 1000 x 10000 case from 13 / 15 / 25 rounds (alpha_max / 10,
-  100, 1000) to 6 / 9 / 16 and dense 1000 x 5000 from 5 to 3;
-- that pass runs on one thread (see ``_stream_threads``) and dense ``X`` is
-  never copied whole (see ``_DensePool``): together 0.31 -> 0.05 s on dense
-  1000 x 5000 at alpha_max / 10;
-- up to 32 features the problem is solved in one kernel call on the Gram
-  form (``cd_solve_gram``), where Python overhead dominated;
-- the switch to every feature (above) took the dense 1000 x 5000 elastic
-  net (l1_ratio 0.5, 3638 of 5000 nonzeros at alpha_max / 100) from 55 to
-  41 epochs and 7 to 6 rounds; at alpha_max / 10 (1639 nonzeros) taking
-  only the violators (1639 features, not 5000) and scheduling the gap
-  checks (3 epochs, not 5) cut the fit by 15-20 %. Switching at the first
-  round instead lost on every other case, and working sets of every
-  violator at alpha_max / 100 kept gaining features: 2-3 rounds of 11-16
-  epochs against one of 16;
-- what such dense fits cost on the bench machine (a 2-core VM) is mostly
-  first touch of memory, not arithmetic: a fresh 2 MiB huge page took about
-  5 ms, so the 40 MB column pool cost 30-180 ms depending on which pages the
-  process had freed recently (scikit-learn's copy of ``X`` pays the same).
-  Pools in 2 MiB chunks, one block reserved up front, a CD kernel reading
-  C-ordered ``X`` in place (8-line panels with a panel Gram, no copy: 2.5x
-  slower epochs, strided rows) were all tried; none won on every case;
-- solving a working set that holds every violator to the target gap (rather
-  than a KKT fraction) was tried and dropped: the support kept changing and
-  epochs tripled at alpha_max / 1000;
-- the dense elastic net (l1_ratio 0.5, 1000 x 5000) against scikit-learn in
-  ``bench_lasso.py`` went 0.75 / 1.07 (float64, alpha_max / 10, 100) and
-  0.62 / 0.72 (float32) to 1.4 / 1.35 and 1.2 / 1.0 from: the switch after
-  one filled working set, Anderson trials that combine stored residuals
-  (no pass over the columns; every 2 epochs in the dense mode), gap checks
-  timed by the step ratio, bounded gradients, the first gradient fused into
-  the column statistics, and a float32 gather and column statistics no
-  longer latency-bound;
-- on the 2-core VM a second thread took 5-10 ms to join an OpenMP region,
-  so the solver's passes over dense ``X`` (gather included) run on one
-  thread. The likely cause, found later on the sparse path, was OpenBLAS
-  workers spinning after the solver's own threaded BLAS calls, now avoided
-  (``fastprox._threads.blas_single_threaded``); two threads for these
-  passes were not measured again since.
+The choices and their measurements are in docs/design/solver-*.md.
 """
 import numpy as np
-import scipy.sparse as sp
-from sklearn.utils import assert_all_finite
 
 from .._kernels import cd_fast
-from .._threads import blas_single_threaded, get_num_threads
+from .._threads import blas_single_threaded
+from ._anderson import anderson_weights
+from ._datafits import enet_duality_gap, quadratic_objective
+from ._penalties import kkt_distance
+from ._working_set import select_violators, ws_size
 
+__all__ = ["enet_ws_cd"]
 
 # Anderson extrapolation depth (skglm's default) and how often to check the
 # working set's KKT violation (same period: both cost about one epoch).
 _K = 5
+# first working-set size, growth factor per round and the inner stopping
+# fraction: see docs/design/solver-working-set.md
 _WS_MIN = 100
 _GROW = 2
 _INNER_FRACTION = 0.1
-_STREAM_THREADS = 1
 # a support this large a fraction of the (non-constant) features marks a
 # dense solution: the working set then takes every violator at once and is
-# solved to the full duality gap (see enet_ws_cd, _full_gap_reached)
+# solved to the full duality gap (see docs/design/solver-dense-mode.md)
 _FULL_FRACTION = 0.5
 # ... and when the support and violators are this large a fraction, every
 # feature joins the working set (its gap is then read off the pool)
@@ -105,361 +69,10 @@ _WHOLE_FRACTION = 0.5
 _SMALL_P = 32
 # a round whose working set grew and whose support then filled 95 % of it
 # also switches to the dense-solution mode, when the support can outgrow the
-# dense threshold at all (l2 > 0; with l2 = 0 it is at most n_samples):
-# dense elastic net 1000 x 5000 at alpha_max / 10, 6 -> 4 rounds (f64 29 ->
-# 25 ms), sparse 20000 x 50000 at alpha_max / 100 (11830 nonzeros) 6.6x ->
-# 11x scikit-learn; float32 at alpha_max / 100 lost 2 ms (32 epochs, not 31)
+# dense threshold at all (l2 > 0; with l2 = 0 it is at most n_samples);
+# see docs/design/solver-dense-mode.md
 _SATURATED_ROUNDS = 1
 _SATURATION = 0.95
-
-
-def _stream_threads():
-    """Threads for the passes that stream all of dense ``X`` (gradient, column stats).
-
-    They are memory-bound, and one core nearly saturates the bandwidth:
-    measured on the 2-core bench machine (1000 x 10000 float64, other jobs
-    on the second core), a ``X.T @ R`` took 4 ms on one thread and 12-18 ms
-    on two. More threads only pay where more memory channels are.
-    """
-    return min(get_num_threads(), _STREAM_THREADS)
-
-
-class QuadraticDesign:
-    """The design matrix with the column operations the solver needs.
-
-    - dense ``X`` is kept as given (C or Fortran order); the CD epochs run
-      on a pool of contiguous, centred copies of the working-set columns
-      (:class:`_DensePool`) and the full gradient ``Xc.T @ R = X.T @ R -
-      mu * sum(R)`` streams ``X`` in its own order.
-    - sparse ``X`` is stored CSC and never densified; with an intercept it is
-      centred *implicitly*: the kernel residual is ``yc - X w`` (uncentred
-      ``X``) and the centred residual ``R + X_mean @ w`` (see ``_cd_fast.pyx``).
-
-    Parameters
-    ----------
-    X : ndarray or scipy.sparse matrix, shape (n_samples, n_features)
-        float32 or float64, already validated.
-    fit_intercept : bool
-    y : ndarray, shape (n_samples,), optional
-        A (centred) target whose ``Xc.T @ y`` the solver will need first:
-        for dense ``X`` it is computed in the same pass as the column
-        statistics (see ``first_grad``).
-    check_finite : bool, default=False
-        Raise ``ValueError`` if dense ``X`` holds NaN or inf, found from
-        the column statistics (a NaN or inf makes its column's sum of
-        squares non-finite; only then is ``X`` checked element by element).
-    """
-
-    def __init__(self, X, fit_intercept, y=None, check_finite=False):
-        self.n_samples, self.n_features = X.shape
-        self.dtype = X.dtype
-        self.sparse = sp.issparse(X)
-        self.center = bool(fit_intercept)
-        if self.sparse:
-            X = sp.csc_matrix(X)
-            X.sum_duplicates()
-            self.data = np.ascontiguousarray(X.data)
-            indptr, indices = X.indptr, X.indices
-            if indices.dtype != indptr.dtype:
-                indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
-            self.indptr = np.ascontiguousarray(indptr)
-            self.indices = np.ascontiguousarray(indices)
-            sums = np.empty(self.n_features)
-            sq = np.empty(self.n_features)
-            cd_fast.col_stats_sparse(self.data, self.indptr, sums, sq)
-            mu = sums / self.n_samples if fit_intercept and self.n_samples \
-                else np.zeros(self.n_features)
-        else:
-            # X is kept as given (C or F order, never copied whole): the CD
-            # epochs read a pool of centred working-set columns, the full
-            # gradient streams X in its own order (see _DensePool)
-            self.X = X
-            sums = np.empty(self.n_features)
-            sq = np.empty(self.n_features)
-            xty = None if y is None else np.empty(self.n_features)
-            cd_fast.col_stats_dense(X, self.center, sums, sq, _stream_threads(),
-                                None if y is None else y.astype(np.float64), xty)
-            if check_finite and not (np.isfinite(sq).all() and np.isfinite(sums).all()):
-                assert_all_finite(X, input_name="X")  # scikit-learn's message
-            if fit_intercept and self.n_samples:
-                mu = X[0].astype(np.float64) + sums / self.n_samples
-                sq -= sums ** 2 / self.n_samples
-            else:
-                mu = np.zeros(self.n_features)
-        self.X_mean = mu.astype(self.dtype)
-        # a constant column, once centred, is rounding noise: its norm is set
-        # to zero so that the solver never picks it
-        if self.sparse:
-            norms2 = np.maximum(sq - self.n_samples * mu ** 2, 0.0)
-            norms2[norms2 <= 1e-10 * sq] = 0.0
-        else:
-            norms2 = np.maximum(sq, 0.0)
-            tiny = self.n_samples * (10 * np.finfo(self.dtype).eps * np.abs(mu)) ** 2
-            norms2[norms2 <= tiny] = 0.0
-        self.norms2 = norms2
-        self.norms = np.sqrt(norms2)
-        if self.sparse:
-            self.norms2_k = norms2.astype(self.dtype)  # what the kernels read
-        else:
-            self.pool = _DensePool(X, self.X_mean, norms2, self.center)
-        self._first = None
-        if not self.sparse and y is not None:
-            if self.center:  # as in xt_r
-                xty -= self.X_mean.astype(np.float64) * float(y.sum(dtype=np.float64))
-            self._first = (y.copy(), xty)
-
-    def first_grad(self, R):
-        """``xt_r(R)`` if ``R`` is the ``y`` given at construction (else None)."""
-        if self._first is not None and np.array_equal(R, self._first[0]):
-            return self._first[1].copy()
-        return None
-
-    def residual(self, w, R):
-        """Residual of the centred problem, float64 (``w`` zero outside ``R``'s support)."""
-        r = R.astype(np.float64)
-        if self.sparse and self.center:
-            r += float(self.X_mean.astype(np.float64) @ w)
-        return r
-
-    def init_residual(self, yc, w):
-        R = yc.copy()
-        nz = np.flatnonzero(w)
-        if nz.size:
-            sub = self.working_set(nz.astype(np.intp), w)
-            sub.axpy(-w[nz].astype(self.dtype), R)
-        return R
-
-    def xt_r(self, R):
-        """Centred ``X.T @ r`` (float64) from the kernel residual ``R``."""
-        if self.sparse:
-            out = np.empty(self.n_features, dtype=self.dtype)
-            cd_fast.dot_cols_sparse(self.data, self.indices, self.indptr,
-                                np.arange(self.n_features, dtype=np.intp), R, out,
-                                get_num_threads())
-        else:
-            out = np.empty(self.n_features, dtype=self.dtype)
-            cd_fast.xt_r_dense(self.X, R, out, _stream_threads())
-        out = out.astype(np.float64)
-        if self.center:
-            # Xc.T R = X.T R - mu sum(R): the centred columns sum to zero. For
-            # dense X, R is the centred residual, so sum(R) is ~0 and this
-            # only removes rounding
-            out -= self.X_mean.astype(np.float64) * float(R.sum(dtype=np.float64))
-        return out
-
-    def xt_r_cols(self, R, cols):
-        """Centred ``X[:, cols].T @ r`` (float64) from the kernel residual ``R``; few columns."""
-        if self.sparse:
-            out = np.empty(len(cols), dtype=self.dtype)
-            cd_fast.dot_cols_sparse(self.data, self.indices, self.indptr,
-                                np.ascontiguousarray(cols, dtype=np.intp), R, out, 1)
-        else:
-            out = self.X[:, cols].T @ R
-        out = out.astype(np.float64)
-        if self.center:
-            out -= self.X_mean[cols].astype(np.float64) * float(R.sum(dtype=np.float64))
-        return out
-
-    def working_set(self, ws, w, reserve=False):
-        """Column operations restricted to ``ws`` (``w``: the full coefficients).
-
-        ``reserve``: the working set will keep growing (a dense solution), so
-        a dense column pool that must grow is sized for every feature (the
-        memory is touched only as columns arrive) rather than doubled.
-        """
-        if self.sparse:
-            return _SparseWorkingSet(self, ws, w)
-        return _DenseWorkingSet(self, ws, w, reserve)
-
-
-class _DensePool:
-    """Contiguous (Fortran-ordered) copies of the columns the CD epochs touch.
-
-    Columns are copied, centred, the first time a working set holds them
-    and kept for the rest of the fit (working sets mostly grow), so a fit
-    copies a few times its final working set rather than the whole of ``X``
-    (centring ``X`` in a copy took 30-140 ms on 1000 x 10000, more than a
-    whole scikit-learn fit at alpha_max / 10). A Fortran-ordered ``X``
-    without intercept is used in place. The pool holds no reference to its
-    design: in a reference cycle, tens of megabytes waited for the garbage
-    collector after each fit.
-    """
-
-    def __init__(self, X, mu, norms2, center):
-        self.X, self.mu, self.x_norms2 = X, mu, norms2
-        self.in_place = X.flags.f_contiguous and not center
-        if self.in_place:
-            self.block = X
-            self.slot = np.arange(X.shape[1], dtype=np.intp)
-            self.norms2 = norms2.astype(X.dtype)
-        else:
-            self.block = np.empty((X.shape[0], 0), dtype=X.dtype, order="F")
-            self.slot = np.full(X.shape[1], -1, dtype=np.intp)
-            self.norms2 = np.empty(0, dtype=X.dtype)
-        self.size = 0
-
-    def slots(self, ws, reserve=False):
-        """Pool columns of features ``ws``, copying in those not there yet."""
-        if self.in_place:
-            return ws
-        X = self.X
-        (n, p), dtype = X.shape, X.dtype
-        new = ws[self.slot[ws] < 0]
-        if new.size:
-            need = self.size + new.size
-            if need > self.block.shape[1]:
-                # a regrowth copies the whole pool into fresh memory (first
-                # touch costs more than the copy on the bench VM): 1000 x 5000
-                # float64 elastic net at alpha_max / 10 grew 1752 -> 3504
-                # columns for a last few features, 14-18 -> 6 ms of gathers
-                cap = p if reserve else min(p, max(need, 2 * self.block.shape[1], 16))
-                block = np.empty((n, cap), dtype=dtype, order="F")
-                block[:, :self.size] = self.block[:, :self.size]
-                norms2 = np.empty(cap, dtype=dtype)
-                norms2[:self.size] = self.norms2[:self.size]
-                self.block, self.norms2 = block, norms2
-            sq = np.empty(new.size)
-            # one thread: two gathered 1000 x 5000 hot in 4.5 ms instead of
-            # 11 (float32), but on the 2-core bench VM the second thread's
-            # core was often idle and took 5-10 ms to wake, so the gather of
-            # 1550 float64 columns took 10-15 ms instead of 3 (5 on one)
-            cd_fast.gather_cols_dense(X, new, self.mu, self.block,
-                                  np.arange(self.size, need, dtype=np.intp), sq,
-                                  _stream_threads())
-            # constant columns stay out of the epochs (zero norm: skipped)
-            sq[self.x_norms2[new] == 0] = 0.0
-            self.norms2[self.size:need] = sq
-            self.slot[new] = np.arange(self.size, need)
-            self.size = need
-        return self.slot[ws]
-
-
-class _DenseWorkingSet:
-    """Working-set view of the dense design through its column pool."""
-
-    def __init__(self, design, ws, w, reserve=False):
-        self.pool = design.pool
-        self.cols = self.pool.slots(ws, reserve)
-        self.w = np.zeros(self.pool.block.shape[1], dtype=design.dtype)
-
-    def epoch(self, w_ws, R, sum_R, l1, l2, positive):
-        pool = self.pool
-        self.w[self.cols] = w_ws
-        dw = cd_fast.cd_epoch_dense(pool.block, self.w, R, pool.norms2, self.cols, l1, l2,
-                                positive)
-        w_ws[:] = self.w[self.cols]
-        return dw
-
-    def xt_r(self, R):
-        out = np.empty(len(self.cols), dtype=R.dtype)
-        cd_fast.dot_cols_dense(self.pool.block, self.cols, R, out)
-        return out.astype(np.float64)
-
-    def axpy(self, coef, R, sum_R=None):
-        cd_fast.axpy_cols_dense(self.pool.block, self.cols,
-                            np.ascontiguousarray(coef, dtype=R.dtype), R)
-
-    def residual(self, w_ws, R):
-        return R.astype(np.float64)
-
-
-class _SparseWorkingSet:
-    """Working-set view of the full CSC matrix (no copy); ``w`` is the full vector."""
-
-    def __init__(self, design, ws, w):
-        self.d = design
-        self.ws = ws
-        self.w = w
-        self.norms2 = design.norms2_k
-        self.mu_ws = design.X_mean[ws].astype(np.float64)
-
-    def epoch(self, w_ws, R, sum_R, l1, l2, positive):
-        d = self.d
-        self.w[self.ws] = w_ws
-        dw = cd_fast.cd_epoch_sparse(d.data, d.indices, d.indptr, d.X_mean, d.center, self.w, R,
-                                 sum_R, self.norms2, self.ws, l1, l2, positive)
-        w_ws[:] = self.w[self.ws]
-        return dw
-
-    def xt_r(self, R):
-        d = self.d
-        out = np.empty(len(self.ws), dtype=R.dtype)
-        cd_fast.dot_cols_sparse(d.data, d.indices, d.indptr, self.ws, R, out, get_num_threads())
-        out = out.astype(np.float64)
-        if d.center:
-            out -= self.mu_ws * float(R.sum(dtype=np.float64))
-        return out
-
-    def axpy(self, coef, R, sum_R=None):
-        d = self.d
-        coef = np.ascontiguousarray(coef, dtype=R.dtype)
-        cd_fast.axpy_cols_sparse(d.data, d.indices, d.indptr, self.ws, coef, R)
-        if sum_R is not None:
-            sum_R[0] = R.sum(dtype=np.float64)
-
-    def residual(self, w_ws, R):
-        r = R.astype(np.float64)
-        if self.d.center:
-            r += float(self.mu_ws @ w_ws)  # w is zero outside the working set
-        return r
-
-
-def primal(r, w, l1, l2):
-    """Unscaled objective ``1/2 ||r||^2 + l1 ||w||_1 + l2/2 ||w||^2`` in float64."""
-    w = w.astype(np.float64, copy=False)
-    return 0.5 * float(r @ r) + l1 * float(np.abs(w).sum()) + 0.5 * l2 * float(w @ w)
-
-
-def duality_gap(r, y, w, grad, l1, l2, positive):
-    """scikit-learn's duality gap for the unscaled elastic net (``gap_enet``).
-
-    ``grad = X.T @ r``; dual point ``theta = r * min(1, l1 / ||X.T r - l2 w||_inf)``.
-    """
-    w = w.astype(np.float64, copy=False)
-    R_norm2 = float(r @ r)
-    w_norm2 = float(w @ w)
-    if l1 == 0:
-        if l2 == 0:  # least squares: no dual, use the first-order condition
-            return float(grad @ grad)
-        # ridge: sklearn's formulation B
-        return R_norm2 + 0.5 * l2 * w_norm2 - float(r @ y) + float(grad @ grad) / (2 * l2)
-    XtA = grad - l2 * w
-    dual_norm = XtA.max() if positive else np.abs(XtA).max()
-    scale = l1 / dual_norm if dual_norm > l1 else 1.0
-    p_obj = 0.5 * (R_norm2 + l2 * w_norm2) + l1 * float(np.abs(w).sum())
-    d_obj = -0.5 * scale ** 2 * (R_norm2 + l2 * w_norm2) + scale * float(r @ y)
-    return p_obj - d_obj
-
-
-def kkt_violation(grad, w, l1, l2, positive):
-    """Distance of ``-grad_j`` of the smooth part to ``l1 * d|w_j|`` (per feature)."""
-    g = grad - l2 * w  # minus the gradient of the smooth part, X_j.r - l2 w_j
-    out = np.empty_like(g)
-    zero = w == 0
-    if positive:
-        out[zero] = np.maximum(g[zero] - l1, 0.0)
-    else:
-        out[zero] = np.maximum(np.abs(g[zero]) - l1, 0.0)
-    nz = ~zero
-    out[nz] = np.abs(g[nz] - l1 * np.sign(w[nz]))
-    return out
-
-
-def _anderson(iterates):
-    """Weights ``c`` (summing to one) extrapolating the last ``K + 1`` iterates (rows).
-
-    The extrapolated point is ``c @ iterates[1:]``; None if ill-posed.
-    """
-    U = np.diff(iterates, axis=0)
-    C = U @ U.T
-    try:
-        z = np.linalg.solve(C, np.ones(C.shape[0]))
-    except np.linalg.LinAlgError:
-        return None
-    s = z.sum()
-    if not np.isfinite(s) or s == 0:
-        return None
-    return z / s
 
 
 def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4,
@@ -468,7 +81,7 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
 
     Parameters
     ----------
-    design : QuadraticDesign
+    design : _quadratic_design.QuadraticDesign
     yc : ndarray, shape (n_samples,)
         Centred target (if the design is centred), dtype of the design.
     w : ndarray, shape (n_features,)
@@ -532,23 +145,19 @@ def _enet_ws_cd(design, yc, w, l1, l2, positive, max_iter, tol, anderson):
         if grad is None:
             grad = design.xt_r(R)
             ref = (np.abs(grad), r)
-        gap = duality_gap(r, y64, w, grad, l1, l2, positive)
-        history.append(primal(r, w, l1, l2))
+        gap = enet_duality_gap(r, y64, w, grad, l1, l2, positive)
+        history.append(quadratic_objective(r, w, l1, l2))
         if gap <= tol_abs:
             converged = True
             break
-        scores = kkt_violation(grad, w.astype(np.float64), l1, l2, positive)
+        # grad = X.T @ r is minus the datafit's gradient
+        scores = kkt_distance(-grad, w.astype(np.float64), l1, l2, positive)
         scores[design.norms2 == 0] = 0.0
         kkt_max = scores.max()
         support = w != 0
         nnz = int(support.sum())
-        ws_size = min(p, max(ws_min, 2 * nnz, int(_GROW * prev_ws)))
-        scores[support] = np.inf
-        # never pad with features that satisfy KKT at 0; partition only the
-        # violators (argpartition over all p features cost ~1 ms a round)
-        ws = np.flatnonzero(scores > 0)
-        if ws.size > ws_size:
-            ws = ws[np.argpartition(scores[ws], ws.size - ws_size)[ws.size - ws_size:]]
+        # scores become inf on the support (read again below)
+        ws = select_violators(scores, support, ws_size(p, nnz, ws_min, prev_ws, _GROW))
         if ws.size == 0:
             # float rounding can leave a gap above tol with no KKT violation left
             break
@@ -593,7 +202,7 @@ def _enet_ws_cd(design, yc, w, l1, l2, positive, max_iter, tol, anderson):
             # no coordinate can move any more (the gap is at the floating-point
             # floor, e.g. float32 with a tiny tol), or the epoch budget is spent
             r = design.residual(w, R)
-            gap = duality_gap(r, y64, w, design.xt_r(R), l1, l2, positive)
+            gap = enet_duality_gap(r, y64, w, design.xt_r(R), l1, l2, positive)
             converged = gap <= tol_abs
             break
     return gap, n_epochs, converged, history
@@ -610,10 +219,8 @@ def _bounded_grad(design, sub, ws, R, r, ref, l1):
     both as well as the exact one. The working set is read from its pool,
     the few other features whose bound reaches ``l1`` from their columns of
     ``X``; with more than 2 % of the features uncertain (their strided
-    columns would cost a good part of a pass), None: stream ``X``. Near
-    convergence of the dense elastic net at alpha_max / 10 (1000 x 5000),
-    0-11 of 3361 outside features were uncertain: two of six passes over
-    ``X`` saved.
+    columns would cost a good part of a pass), None: stream ``X`` (see
+    docs/design/solver-bounded-gradient.md).
     """
     outside = np.ones(design.n_features, dtype=bool)
     outside[ws] = False
@@ -649,10 +256,10 @@ def _solve_small(design, yc, y64, w, R, l1, l2, positive, max_iter, tol_abs, tol
         w[ws] = w_ws
         R[:] = design.init_residual(yc, w)
     r = design.residual(w, R)
-    gap = duality_gap(r, y64, w, design.xt_r(R), l1, l2, positive)
+    gap = enet_duality_gap(r, y64, w, design.xt_r(R), l1, l2, positive)
     if gap > tol_abs and n_epochs < max_iter:
         return None
-    return gap, n_epochs, gap <= tol_abs, [primal(r, w, l1, l2)]
+    return gap, n_epochs, gap <= tol_abs, [quadratic_objective(r, w, l1, l2)]
 
 
 class _kkt_fraction_reached:
@@ -671,8 +278,8 @@ class _kkt_fraction_reached:
         return epoch % _K == 0
 
     def __call__(self, epoch):
-        return kkt_violation(self.sub.xt_r(self.R), self.w_ws.astype(np.float64),
-                             self.l1, self.l2, self.positive).max() <= self.eps
+        return kkt_distance(-self.sub.xt_r(self.R), self.w_ws.astype(np.float64),
+                            self.l1, self.l2, self.positive).max() <= self.eps
 
 
 class _full_gap_reached:
@@ -689,11 +296,8 @@ class _full_gap_reached:
     floor.
     """
 
-    # trials cost no pass over X (see _solve_subproblem), and on these long
-    # solves one every 2 epochs (over the last _K + 1) instead of 5 cut the
-    # dense elastic net 1000 x 5000 at alpha_max / 100 from 32 to 28 epochs
-    # (float32; 25 -> 24 float64); on the working-set rounds of the
-    # correlated cases it was mixed (+8 % to -10 % epochs)
+    # trials cost no pass over X (see _solve_subproblem); one every 2 epochs
+    # on these long solves (see docs/design/solver-anderson.md)
     anderson_every = 2
 
     def __init__(self, design, sub, R, y64, ws, w_ws, l1, l2, positive, tol_abs, whole,
@@ -759,8 +363,8 @@ class _full_gap_reached:
                 grad = self.design.xt_r(self.R)
                 self.ref = (np.abs(grad), r)
             self.grad = grad
-        gap = duality_gap(r, self.y64, w, grad, self.l1, self.l2, self.positive)
-        self.primal = primal(r, w64, self.l1, self.l2)
+        gap = enet_duality_gap(r, self.y64, w, grad, self.l1, self.l2, self.positive)
+        self.primal = quadratic_objective(r, w64, self.l1, self.l2)
         self.dw_ref = None
         # a small gap that has not halved in 10 * _K epochs is at the
         # floating-point floor (float32 with a tight tol): stop there, not at
@@ -773,11 +377,11 @@ class _full_gap_reached:
         if self.finished or self.whole:
             return self.finished
         # w is zero outside the working set
-        out_max = kkt_violation(grad[self.outside], np.zeros(int(self.outside.sum())),
-                                self.l1, self.l2, self.positive).max(initial=0.0)
+        out_max = kkt_distance(-grad[self.outside], np.zeros(int(self.outside.sum())),
+                               self.l1, self.l2, self.positive).max(initial=0.0)
         if out_max == 0:
             return False
-        kkt_in = kkt_violation(grad[self.ws], w64, self.l1, self.l2, self.positive).max()
+        kkt_in = kkt_distance(-grad[self.ws], w64, self.l1, self.l2, self.positive).max()
         return kkt_in <= _INNER_FRACTION * out_max
 
 
@@ -810,7 +414,7 @@ def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, done, max
             n_stored += 1
             if n_stored > _K and n_stored % every == 0:
                 order = np.arange(n_stored, n_stored + _K + 1) % (_K + 1)
-                c = _anderson(last[order])
+                c = anderson_weights(last[order])
                 if c is not None:
                     _try_extrapolated(sub, w_ws, R, sum_R, c @ last[order[1:]],
                                       c @ last_R[order[1:]], l1, l2, positive)
@@ -824,8 +428,8 @@ def _try_extrapolated(sub, w_ws, R, sum_R, w_acc, R_acc, l1, l2, positive):
     if positive and (w_acc < 0).any():
         return
     R_acc, sum_acc = R_acc[:-1].astype(R.dtype), R_acc[-1:].astype(R.dtype)
-    if (primal(sub.residual(w_acc, R_acc), w_acc, l1, l2)
-            < primal(sub.residual(w_ws, R), w_ws, l1, l2)):
+    if (quadratic_objective(sub.residual(w_acc, R_acc), w_acc, l1, l2)
+            < quadratic_objective(sub.residual(w_ws, R), w_ws, l1, l2)):
         w_ws[:] = w_acc
         R[:] = R_acc
         sum_R[:] = sum_acc

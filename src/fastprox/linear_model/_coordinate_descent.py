@@ -1,4 +1,4 @@
-"""Lasso and ElasticNet: thin scikit-learn-compatible shells over ``_solver``.
+"""Lasso and ElasticNet: thin scikit-learn-compatible shells over ``_cd_solver``.
 
 The objective and parameters are scikit-learn's
 (``sklearn.linear_model.ElasticNet``), so swapping the import is all a user
@@ -19,9 +19,11 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._threads import blas_single_threaded
-from ._solver import QuadraticDesign, enet_ws_cd
+from ._alpha_grid import alpha_grid
+from ._cd_solver import enet_ws_cd
+from ._quadratic_design import QuadraticDesign
 
-__all__ = ["ElasticNet", "Lasso", "QuadraticDesign", "enet_path", "lasso_path"]
+__all__ = ["ElasticNet", "Lasso", "enet_path", "lasso_path"]
 
 
 def _check_params(alpha, l1_ratio, max_iter, tol):
@@ -43,14 +45,6 @@ def _center_y(y, fit_intercept):
         y_mean = y.mean(axis=0, dtype=np.float64)
         return (y - y_mean).astype(y.dtype), y_mean
     return y, np.zeros(y.shape[1:]) if y.ndim > 1 else 0.0
-
-
-def _alpha_max(design, yc, l1_ratio):
-    """Smallest alpha with an all-zero solution: ``||Xc.T yc||_inf / (n * l1_ratio)``."""
-    if l1_ratio == 0:
-        return np.inf
-    grad = design.xt_r(yc)
-    return float(np.abs(grad).max()) / (design.n_samples * l1_ratio) if grad.size else 0.0
 
 
 def _validate_X_y(estimator, X, y, reset=True):
@@ -156,13 +150,7 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
     design = QuadraticDesign(X, fit_intercept)
     yc, _ = _center_y(y, fit_intercept)
     if alphas is None:
-        a_max = _alpha_max(design, yc, l1_ratio)
-        if not np.isfinite(a_max):
-            raise ValueError("l1_ratio=0 needs an explicit alphas grid (alpha_max is infinite)")
-        if a_max <= np.finfo(float).resolution:
-            alphas = np.full(n_alphas, np.finfo(float).resolution)
-        else:
-            alphas = np.geomspace(a_max, a_max * eps, num=n_alphas)
+        alphas = alpha_grid(design, yc, l1_ratio, eps, n_alphas)
     else:
         alphas = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
     w = (np.zeros(n_features, dtype=X.dtype) if coef_init is None

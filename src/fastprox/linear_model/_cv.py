@@ -5,7 +5,9 @@ from joblib import Parallel, delayed
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import validate_data
 
-from ._coordinate_descent import ElasticNet, QuadraticDesign, _alpha_max, enet_path
+from ._alpha_grid import alpha_grid
+from ._coordinate_descent import ElasticNet, enet_path
+from ._quadratic_design import QuadraticDesign
 
 
 def _fold_mse(X, y, train, test, l1_ratio, alphas, fit_intercept, params):
@@ -107,14 +109,8 @@ class ElasticNetCV(ElasticNet):
         if self.alphas is None:
             yc = y - y.mean() if self.fit_intercept else y
             design = QuadraticDesign(X, self.fit_intercept)
-            grids = []
-            for r in l1_ratios:
-                a_max = _alpha_max(design, yc, r) if r > 0 else np.inf
-                if not np.isfinite(a_max):
-                    raise ValueError("l1_ratio=0 needs an explicit alphas grid")
-                a_max = max(a_max, np.finfo(float).resolution)
-                grids.append(np.geomspace(a_max, a_max * self.eps, self.n_alphas))
-            grids = np.array(grids)
+            grids = np.array([alpha_grid(design, yc, r, self.eps, self.n_alphas)
+                              for r in l1_ratios])
         else:
             grids = np.tile(np.sort(np.asarray(self.alphas, dtype=np.float64))[::-1],
                             (len(l1_ratios), 1))

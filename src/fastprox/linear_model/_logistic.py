@@ -8,7 +8,7 @@ solvers other than liblinear: the intercept is not penalised)::
 with the binomial log-loss for two classes (one coefficient vector) and the
 multinomial (softmax) log-loss for more, ``l1_ratio`` 1 for ``penalty='l1'``,
 0 for ``'l2'`` and the given value for ``'elasticnet'``; ``penalty=None`` drops
-the penalty. Solved by working-set proximal Newton (``_logistic_solver.py``).
+the penalty. Solved by working-set proximal Newton (``_newton_solver.py``).
 """
 import numbers
 import warnings
@@ -21,7 +21,9 @@ from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from ._logistic_solver import Binomial, LogisticDesign, Multinomial, logistic_ws_newton
+from ._datafits import Binomial, Multinomial
+from ._logistic_design import LogisticDesign
+from ._newton_solver import logistic_ws_newton
 
 __all__ = ["LogisticRegression"]
 

@@ -1,0 +1,156 @@
+"""The logistic solvers' view of the design matrix: dense Fortran-ordered or CSC, working sets.
+
+``LogisticDesign.xt`` gives the full gradient ``R @ X`` for all classes at
+once; ``subset`` gathers the working-set columns once per outer iteration
+into a compact block whose methods run the compiled Newton-step kernels of
+``logistic_fast`` (coordinate-descent sweeps on the quadratic model,
+Hessian diagonals, ``X_ws.T @ r`` and ``X_ws @ delta``).
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from .._kernels import logistic_fast
+from .._threads import get_num_threads
+
+__all__ = ["LogisticDesign"]
+
+
+class LogisticDesign:
+    """``X`` as the solver reads it: dense Fortran-ordered or CSC.
+
+    The dtype (float32 or float64) is kept; dense ``X`` is copied once unless
+    it is already Fortran-ordered, sparse ``X`` is converted to CSC (same
+    dtype, never densified).
+    """
+
+    def __init__(self, X):
+        self.n_samples, self.n_features = X.shape
+        self.sparse = sp.issparse(X)
+        if self.sparse:
+            X = sp.csc_matrix(X)
+            X.sum_duplicates()
+            indptr, indices = X.indptr, X.indices
+            if indices.dtype != indptr.dtype:
+                indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
+            self.X = X
+            self.data = np.ascontiguousarray(X.data)
+            self.indices = np.ascontiguousarray(indices)
+            self.indptr = np.ascontiguousarray(indptr)
+        elif X.flags.f_contiguous:
+            self.X = X
+        else:
+            # one Fortran copy: working-set columns are then contiguous runs
+            # (gathered from C order, every outer iteration reads all of X)
+            self.X = np.empty(X.shape, dtype=X.dtype, order="F")
+            logistic_fast.to_fortran(np.ascontiguousarray(X), self.X, get_num_threads())
+            X = self.X
+        self.dtype = X.dtype
+
+    def xt(self, R):
+        """``R @ X`` for ``R`` of shape ``(K, n)``, float64 result ``(K, p)``."""
+        out = np.empty((R.shape[0], self.n_features))
+        if self.sparse:
+            logistic_fast.xt_r_sparse(self.data, self.indices, self.indptr, R, out,
+                                      get_num_threads())
+        else:
+            logistic_fast.xt_r_dense(self.X, R, out, get_num_threads())
+        return out
+
+    def subset(self, ws, center=False):
+        """The columns ``ws`` (sorted ``intp`` array) as a working set.
+
+        With ``center``, dense columns are stored minus their means (kept in
+        ``means``; zeros otherwise): the multinomial Newton step moves the
+        intercepts along, which keeps its coordinate descent well conditioned
+        on uncentred features.
+        """
+        if self.sparse:
+            return LogisticSparseWorkingSet(self.X[:, ws], self.indices.dtype)
+        Xws = np.empty((ws.size, self.n_samples), dtype=self.dtype)
+        logistic_fast.gather_cols_dense(self.X, ws, Xws)
+        return LogisticDenseWorkingSet(Xws, center)
+
+
+class LogisticDenseWorkingSet:
+    """Working-set columns gathered into a C-ordered ``(m, n)`` block (optionally centred)."""
+
+    def __init__(self, Xws, center=False):
+        self.Xws = Xws
+        self.size = Xws.shape[0]
+        self.means = np.zeros(self.size)
+        if center and Xws.shape[1]:
+            self.means = Xws.mean(axis=1, dtype=np.float64)
+            Xws -= self.means.astype(Xws.dtype)[:, None]
+            self.means = self.means.astype(Xws.dtype).astype(np.float64)
+
+    def mn_epoch(self, active, *args):
+        return logistic_fast.mn_cd_epoch(self.Xws, active, *args)
+
+    def dot_multi(self, R):
+        """``R @ Xws.T``, shape ``(K, m)``: all classes in one pass."""
+        out = np.empty((R.shape[0], self.size))
+        logistic_fast.xt_r_dense(self.Xws.T, R, out, get_num_threads())
+        return out
+
+    def hdiag_multi(self, Hw):
+        out = np.empty((Hw.shape[0], self.size))
+        logistic_fast.ws_hdiag_multi(self.Xws, Hw, out, get_num_threads())
+        return out
+
+    def dot(self, r):
+        out = np.empty(self.size)
+        logistic_fast.ws_dot(self.Xws, r, out)
+        return out
+
+    def axpy(self, coef, out):
+        logistic_fast.ws_axpy(self.Xws, coef, out)
+
+    def hdiag(self, h):
+        out = np.empty(self.size)
+        logistic_fast.ws_hdiag(self.Xws, h, out)
+        return out
+
+    def epoch(self, active, *args):
+        return logistic_fast.block_cd_epoch(self.Xws, active, *args)
+
+
+class LogisticSparseWorkingSet:
+    """Working-set columns as a CSC slice (never densified)."""
+
+    def __init__(self, Xws, index_dtype):
+        Xws.sum_duplicates()
+        self.size = Xws.shape[1]
+        self.data = np.ascontiguousarray(Xws.data)
+        self.indices = np.ascontiguousarray(Xws.indices, dtype=index_dtype)
+        self.indptr = np.ascontiguousarray(Xws.indptr, dtype=index_dtype)
+        self._csc = (self.data, self.indices, self.indptr)
+        self.means = np.zeros(self.size)
+
+    def mn_epoch(self, active, *args):
+        return logistic_fast.mn_cd_epoch_sparse(*self._csc, active, *args)
+
+    def dot_multi(self, R):
+        out = np.empty((R.shape[0], self.size))
+        logistic_fast.xt_r_sparse(*self._csc, R, out, get_num_threads())
+        return out
+
+    def hdiag_multi(self, Hw):
+        out = np.empty((Hw.shape[0], self.size))
+        logistic_fast.ws_hdiag_multi_sparse(*self._csc, Hw, out, get_num_threads())
+        return out
+
+    def dot(self, r):
+        out = np.empty(self.size)
+        logistic_fast.ws_dot_sparse(*self._csc, r, out)
+        return out
+
+    def axpy(self, coef, out):
+        logistic_fast.ws_axpy_sparse(*self._csc, coef, out)
+
+    def hdiag(self, h):
+        out = np.empty(self.size)
+        logistic_fast.ws_hdiag_sparse(*self._csc, h, out)
+        return out
+
+    def epoch(self, active, *args):
+        return logistic_fast.block_cd_epoch_sparse(*self._csc, active, *args)
