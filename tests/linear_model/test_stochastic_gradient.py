@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from sklearn import linear_model as sk
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastprox.linear_model import SGDClassifier, SGDRegressor
@@ -192,6 +193,14 @@ def test_pickle_and_param_errors(reg_data):
                 dict(l1_ratio=2.0), dict(batch_size=0), dict(alpha=-1.0)):
         with pytest.raises(ValueError):
             SGDRegressor(**bad).fit(X, y)
+    # scikit-learn's parameter validation and its message
+    with pytest.raises(InvalidParameterError, match="The 'loss' parameter of SGDRegressor"):
+        SGDRegressor(loss="hinge").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="The 'l1_method' parameter"):
+        SGDClassifier(l1_method="lazy").partial_fit(X, y > 0, classes=[False, True])
+    with pytest.raises(ValueError, match="eta0 must be > 0"):
+        SGDRegressor(eta0=0.0).fit(X, y)
+    SGDClassifier(eta0=0.0, max_iter=2, tol=None).fit(X, y > 0)  # 'optimal' ignores eta0
     with pytest.raises(ValueError, match="alpha must be > 0"):
         SGDClassifier(alpha=0.0).fit(X, y > 0)
 
@@ -226,196 +235,49 @@ def test_sklearn_compatible(estimator, check):
 
 
 # --------------------------------------------------------------------------
-# The compiled epoch against a plain NumPy reference of the same update rules
-# (eager: every feature decayed / thresholded at every update, no wscale, no
-# lazy bookkeeping), over every loss, schedule, L1 method, batch size, dtype
-# and storage.
+# The 'optimal' schedule starts where scikit-learn's does: Bottou's t0 from the
+# kernel's own loss derivative (the kernel itself: tests/kernels/test_sgd_fast.py).
 
-def _ref_losses():
-    def sq(p, y, eps):
-        r = p - y
-        return 0.5 * r * r, r
-
-    def huber(p, y, eps):
-        r = p - y
-        small = np.abs(r) <= eps
-        return (np.where(small, 0.5 * r * r, eps * np.abs(r) - 0.5 * eps * eps),
-                np.where(small, r, eps * np.sign(r)))
-
-    def eps_ins(p, y, eps):
-        r = p - y
-        return np.maximum(np.abs(r) - eps, 0), np.where(np.abs(r) > eps, np.sign(r), 0.0)
-
-    def sq_eps_ins(p, y, eps):
-        r = p - y
-        e = np.maximum(np.abs(r) - eps, 0)
-        return e * e, 2 * np.sign(r) * e
-
-    def log(p, y, eps):
-        z = y * p
-        return np.logaddexp(0, -z), -y / (np.exp(z) + 1)
-
-    def hinge(p, y, eps):
-        z = y * p
-        return np.maximum(1 - z, 0), np.where(z <= 1, -y, 0.0)
-
-    def mod_huber(p, y, eps):
-        z = y * p
-        return (np.where(z >= 1, 0.0, np.where(z >= -1, (1 - z) ** 2, -4 * z)),
-                np.where(z >= 1, 0.0, np.where(z >= -1, -2 * (1 - z) * y, -4 * y)))
-
-    def sq_hinge(p, y, eps):
-        z = np.maximum(1 - y * p, 0)
-        return z * z, -2 * y * z
-
-    def perceptron(p, y, eps):
-        z = y * p
-        return np.maximum(-z, 0), np.where(z <= 0, -y, 0.0)
-
-    return {"squared_error": sq, "huber": huber, "epsilon_insensitive": eps_ins,
-            "squared_epsilon_insensitive": sq_eps_ins, "log_loss": log, "hinge": hinge,
-            "modified_huber": mod_huber, "squared_hinge": sq_hinge, "perceptron": perceptron}
+# values of the former pure-Python implementation, bit for bit
+_OPTIMAL_INIT_BEFORE = [
+    ("squared_error", 1e-4, 0.1, "0x1.f400000000000p+9"),
+    ("huber", 250.0, 2.5, "0x1.049824db8bdc3p-6"),
+    ("log_loss", 0.37, 2.5, "0x1.0dcf75fffe606p+1"),
+    ("hinge", 1e-6, 0.1, "0x1.ee1b1b3d78c7cp+14"),
+    ("modified_huber", 3.0, 0.1, "0x1.c1384d50fec87p-2"),
+    ("squared_hinge", 1e-6, 0.1, "0x1.ee1b1b3d78c7cp+14"),
+]
 
 
-REF_LOSSES = _ref_losses()
-CLF_LOSSES = ("log_loss", "hinge", "modified_huber", "squared_hinge", "perceptron")
+def test_optimal_init_is_bit_identical():
+    from sklearn.linear_model import _sgd_fast as sk_fast
 
+    from fastprox._kernels import sgd_fast
+    from fastprox.linear_model._sgd_training import optimal_init
 
-def _ref_eta(schedule, t, eta0, power_t, alpha, optimal_init):
-    if schedule == "constant":
-        return eta0
-    if schedule == "invscaling":
-        return eta0 / t ** power_t
-    return 1.0 / (alpha * (optimal_init + t - 1.0))
-
-
-def _ref_clip(W, q, u, cols):
-    """Cumulative penalty (Tsuruoka et al. 2009) on the columns ``cols`` of W."""
-    z = W[:, cols]
-    qc = q[:, cols]
-    new = np.where(z > 0, np.maximum(z - (u + qc), 0), np.where(z < 0, np.minimum(z + (u - qc), 0),
-                                                             z))
-    W[:, cols] = new
-    q[:, cols] = qc + new - z
-
-
-def _ref_epoch(X, Y, sw, order, W, b, q, u, t, *, loss, epsilon, schedule, eta0, power_t,
-               alpha, optimal_init, l1, l2, l1_method, fit_intercept, batch_size, finish):
-    """Eager NumPy reference of ``_sgd_fast.sgd_epoch`` (float64 throughout)."""
-    W, b, q = W.astype(float).copy(), b.astype(float).copy(), q.copy()
-    sparse = sp.issparse(X)
-    fn = REF_LOSSES[loss]
-    total = 0.0
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        Xb = X[rows].toarray() if sparse else X[rows]
-        Xb = Xb.astype(float)
-        eta = _ref_eta(schedule, t, eta0, power_t, alpha, optimal_init)
-        P = Xb @ W.T + b
-        L, D = fn(P, Y[rows].astype(float), epsilon)
-        total += float(sw[rows] @ L.sum(axis=1))
-        D = D * (sw[rows] / len(rows))[:, None]
-        W = max(0.0, 1.0 - eta * l2) * W - eta * (D.T @ Xb)
-        if fit_intercept:
-            b = b - eta * D.sum(axis=0)
-        if l1 > 0 and l1_method == "prox":
-            W = np.sign(W) * np.maximum(np.abs(W) - eta * l1, 0)
-        elif l1 > 0:
-            u += eta * l1
-            cols = np.unique(X[rows].indices) if sparse else np.arange(W.shape[1])
-            _ref_clip(W, q, u, cols)
-        t += 1.0
-    if l1 > 0 and l1_method == "cumulative" and finish and sparse:
-        _ref_clip(W, q, u, np.arange(W.shape[1]))
-    return W, b, q, u, t, total
-
-
-def _kernel_epoch(X, Y, sw, order, W, b, q, u, t, **kw):
-    from fastprox._kernels import sgd_fast as kern
-    W, b, q, ua = W.copy(), b.copy(), q.copy(), np.array([u])
-    if sp.issparse(X):
-        args = (X.data, X.indices, X.indptr)
-    else:
-        args = (X, np.empty(0, np.int32), np.empty(0, np.int32))
-    codes = dict(kw, loss=kern.LOSSES[kw["loss"]], schedule=kern.SCHEDULES[kw["schedule"]],
-                 l1_method=kern.L1_METHODS[kw["l1_method"]], intercept_decay=1.0)
-    total, t = kern.sgd_epoch(*args, X.shape[1], Y, sw, order, W, b, q, ua, t, **codes)
-    return W, b, q, float(ua[0]), t, total
-
-
-def _epoch_problem(fmt, dtype, loss, n=40, n_features=12, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, n_features))
-    X[rng.random(X.shape) < 0.6] = 0.0  # sparse rows: features left untouched for a while
-    n_out = 3 if loss in CLF_LOSSES else 2
-    if loss in CLF_LOSSES:
-        Y = np.where(rng.random((n, n_out)) < 0.5, -1.0, 1.0)
-    else:
-        Y = X @ rng.standard_normal((n_features, n_out)) + 0.1 * rng.standard_normal((n, n_out))
-    X = X.astype(dtype)
-    if fmt.startswith("csr"):
-        X = sp.csr_matrix(X)
-        idx = np.int64 if fmt == "csr64" else np.int32
-        X.indices, X.indptr = X.indices.astype(idx), X.indptr.astype(idx)
-    sw = rng.uniform(0.5, 2.0, n)
-    order = rng.permutation(n).astype(np.intp)
-    W = (0.3 * rng.standard_normal((n_out, n_features))).astype(dtype)
-    W[:, ::3] = 0.0
-    b = (0.1 * rng.standard_normal(n_out)).astype(dtype)
-    q = 0.01 * rng.standard_normal((n_out, n_features))
-    return X, Y.astype(dtype), sw, order, W, b, q
-
-
-@pytest.mark.parametrize("fmt", ["dense", "csr32", "csr64"])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("batch_size", [1, 7])
-@pytest.mark.parametrize("l1_method", ["cumulative", "prox"])
-@pytest.mark.parametrize("schedule", ["constant", "optimal", "invscaling"])
-def test_compiled_epoch_matches_numpy_reference(fmt, dtype, batch_size, l1_method, schedule):
-    tol = dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-10)
-    for loss in REF_LOSSES:
-        X, Y, sw, order, W, b, q = _epoch_problem(fmt, dtype, loss)
-        kw = dict(loss=loss, epsilon=0.1, schedule=schedule, eta0=0.05, power_t=0.3,
-                  alpha=0.05, optimal_init=400.0, l1=0.03, l2=0.02, l1_method=l1_method,
-                  fit_intercept=True, batch_size=batch_size, finish=True)
-        got = _kernel_epoch(X, Y, sw, order, W, b, q, 0.05, 3.0, **kw)
-        want = _ref_epoch(X, Y, sw, order, W, b, q, 0.05, 3.0, **kw)
-        for g, w, name in zip(got, want, ("W", "b", "q", "u", "t", "loss")):
-            if name == "q" and l1_method == "prox":
-                continue
-            scale = max(1.0, float(np.max(np.abs(w))))
-            np.testing.assert_allclose(np.asarray(g, dtype=float), w, rtol=tol["rtol"],
-                                       atol=tol["atol"] * scale, err_msg=f"{name} ({loss})")
-        assert got[0].dtype == dtype and got[1].dtype == dtype
-        if l1_method == "prox" or fmt == "dense":
-            assert np.sum(got[0] == 0) == np.sum(want[0] == 0)
-
-
-@pytest.mark.parametrize("fmt", ["dense", "csr32"])
-@pytest.mark.parametrize("l1_method", ["cumulative", "prox"])
-def test_compiled_epoch_edge_cases(fmt, l1_method):
-    # a long run that drives wscale below its renormalisation threshold, a
-    # step with eta * l2 >= 1 (weights reset to zero), no intercept, no L1,
-    # empty rows and an unfinished cumulative penalty
-    X, Y, sw, order, W, b, q = _epoch_problem(fmt, np.float64, "squared_error", n=150)
-    if fmt == "csr32":
-        X = X.tolil()
-        X[5] = 0.0
-        X = X.tocsr()
-    order = np.concatenate([order, order]).astype(np.intp)
-    for l1, l2, eta0, fit_intercept, finish in [(0.1, 0.6, 0.2, True, True),
-                                                (0.05, 12.0, 0.1, True, True),
-                                                (0.0, 0.3, 0.02, False, True),
-                                                (0.2, 0.0, 0.05, True, False)]:
-        kw = dict(loss="squared_error", epsilon=0.1, schedule="constant", eta0=eta0,
-                  power_t=0.5, alpha=1.0, optimal_init=1.0, l1=l1, l2=l2, l1_method=l1_method,
-                  fit_intercept=fit_intercept, batch_size=3, finish=finish)
-        got = _kernel_epoch(X, Y, sw, order, W, b, q, 0.0, 1.0, **kw)
-        want = _ref_epoch(X, Y, sw, order, W, b, q, 0.0, 1.0, **kw)
-        for g, w in zip(got[:2], want[:2]):
-            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
-        if not fit_intercept:
-            np.testing.assert_array_equal(got[1], b)
+    for loss, alpha, eps, value in _OPTIMAL_INIT_BEFORE:
+        assert optimal_init(loss, alpha, eps) == float.fromhex(value), loss
+    # scikit-learn's _plain_sgd: typw / max(1, dloss(y=1, p=-typw)); the signed
+    # derivative is <= 0 for every loss, so t0 = 1 / (typw * alpha) exactly
+    sk_losses = {"hinge": lambda eps: sk_fast.Hinge(1.0),
+                 "perceptron": lambda eps: sk_fast.Hinge(0.0),
+                 "squared_hinge": lambda eps: sk_fast.SquaredHinge(1.0),
+                 "modified_huber": lambda eps: sk_fast.ModifiedHuber(),
+                 "epsilon_insensitive": sk_fast.EpsilonInsensitive,
+                 "squared_epsilon_insensitive": sk_fast.SquaredEpsilonInsensitive}
+    for loss in sgd_fast.LOSSES:
+        for alpha in (1e-6, 1e-4, 0.37, 1.0, 3.0, 250.0):
+            for eps in (0.1, 2.5):
+                typw = np.sqrt(1.0 / np.sqrt(alpha))
+                got = optimal_init(loss, alpha, eps)
+                assert got == 1.0 / (typw * alpha), (loss, alpha, eps)
+                if loss in sk_losses:
+                    d = sk_losses[loss](eps).py_dloss(-typw, 1.0)
+                    assert got == 1.0 / (typw / max(1.0, d) * alpha), (loss, alpha, eps)
+    for est in (SGDRegressor(loss="huber", alpha=0.37), SGDClassifier(alpha=3.0)):
+        X, y = make_classification(40, 3, n_informative=2, n_redundant=0, random_state=0)
+        est.set_params(max_iter=1, tol=None).fit(X, y)
+        assert est._optimal_init == optimal_init(est.loss, est.alpha, est.epsilon)
 
 
 # --------------------------------------------------------------------------
