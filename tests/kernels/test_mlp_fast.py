@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 
 from fastprox._kernels import mlp_fast as _k
 from fastprox.neural_network import CSRLayer, MLPClassifier, MLPRegressor
-from fastprox.neural_network import _multilayer_perceptron as mlp
+from fastprox.neural_network import _epochs
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -242,7 +242,7 @@ def test_compiled_epoch_matches_python_loop(monkeypatch, cls, solver, activation
               learning_rate_init=1e-2, random_state=0)
     fits = []
     for compiled in (False, True):
-        monkeypatch.setattr(mlp, "_COMPILED_EPOCH", compiled)
+        monkeypatch.setattr(_epochs, "COMPILED_EPOCH", compiled)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fits.append(cls(**kw).fit(X, y))

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from fastprox.neural_network import CSRLayer, DenseLayer, MLPClassifier, MLPRegressor
-from fastprox.neural_network._multilayer_perceptron import _activate, _derivative
+from fastprox.neural_network._base import activate, derivative
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -95,7 +95,7 @@ def _net_grads(layers, X, Y, activation="tanh"):
     acts = [np.ascontiguousarray(X.T)]
     for i, layer in enumerate(layers):
         Z = layer.forward(acts[-1])
-        acts.append(_activate(Z, activation) if i < len(layers) - 1 else Z)
+        acts.append(activate(Z, activation) if i < len(layers) - 1 else Z)
     b = X.shape[0]
     D = acts[-1] - Y.T
     loss = float((D * D).sum() / (2 * b))
@@ -105,7 +105,7 @@ def _net_grads(layers, X, Y, activation="tanh"):
         gW, gb, d_in = layers[i].backward(delta, acts[i], i > 0)
         grads[i] = (gW, gb)
         if i > 0:
-            delta = _derivative(d_in, acts[i], activation)
+            delta = derivative(d_in, acts[i], activation)
     return loss, grads
 
 

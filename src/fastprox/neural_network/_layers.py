@@ -9,7 +9,9 @@ transposed-operand GEMM, no copy).
 A layer knows its forward product, its backward products and how to expose
 its weights as dense (n_in, n_out) matrices (scikit-learn's ``coefs_``
 layout) or as per-weight value arrays for the optimizer. Activation
-functions and losses live in the estimator.
+functions and losses live in :mod:`._base`. The factories at the end build a
+network's first layers (Glorot initialisation) and the layer that stores a
+pruned pattern (CSR below the sparse crossover).
 """
 import numpy as np
 import scipy.sparse as sp
@@ -68,6 +70,10 @@ class DenseLayer:
     def dense(self):
         return self.W
 
+    def sparse_coef(self):
+        """The weights as a scipy CSR array of shape (n_in, n_out), exact zeros not stored."""
+        return sp.csr_array(self.W)
+
     def to_dense(self, vals):
         """Per-weight array (W-shaped) -> dense (n_in, n_out)."""
         return vals
@@ -120,7 +126,7 @@ class CSRLayer:
 
     @classmethod
     def from_matrix(cls, W, b, mask=None):
-        """From a dense (n_in, n_out) matrix; ``mask`` (if given) decides the pattern, else W != 0."""
+        """From a dense (n_in, n_out) matrix; the pattern is ``mask`` if given, else ``W != 0``."""
         keep = (W != 0) if mask is None else np.asarray(mask, dtype=bool)
         WT = np.ascontiguousarray(W.T)
         keep_t = np.ascontiguousarray(keep.T)
@@ -236,6 +242,12 @@ class CSRLayer:
     def dense(self):
         return self.to_dense(self.data)
 
+    def sparse_coef(self):
+        """The weights as a scipy CSR array of shape (n_in, n_out), exact zeros not stored."""
+        A = self.csr().T.tocsr()
+        A.eliminate_zeros()
+        return A
+
     def to_dense(self, vals):
         """Per-nonzero array -> dense (n_in, n_out) with zeros off the pattern."""
         return np.ascontiguousarray(
@@ -274,3 +286,45 @@ def _narrow(a, bound):
         if bound <= np.iinfo(dt).max + 1:
             return a.astype(dt)
     return a
+
+
+def init_layers(sizes, dtype, rng, activation):
+    """Dense layers of widths ``sizes`` (n_features, *hidden, n_outputs), scikit-learn's init.
+
+    Glorot & Bengio (2010) uniform: weights and biases drawn from
+    ``U(-r, r)``, ``r = sqrt(6 / (n_in + n_out))`` (``sqrt(2 / ...)`` for the
+    logistic activation), in scikit-learn's draw order so that a seed gives
+    the same start as :class:`sklearn.neural_network.MLPClassifier`.
+    """
+    layers = []
+    factor = 2.0 if activation == "logistic" else 6.0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        bound = np.sqrt(factor / (n_in + n_out))
+        W = rng.uniform(-bound, bound, (n_in, n_out)).astype(dtype)
+        b = rng.uniform(-bound, bound, n_out).astype(dtype)
+        layers.append(DenseLayer(W, b))
+    return layers
+
+
+def make_layer(W, b, keep, crossover):
+    """Layer for weights ``W`` (n_in, n_out) restricted to ``keep``: CSR below the crossover."""
+    density = np.count_nonzero(keep) / keep.size
+    if density < crossover:
+        return CSRLayer.from_matrix(W * keep, b, keep)
+    if keep.all():
+        return DenseLayer(W, b)
+    return DenseLayer(W * keep, b, mask=keep)
+
+
+def kernel_arrays(layers):
+    """Per-layer arrays for the compiled paths (``mlp_fast``), or None.
+
+    None when a layer is dense or has indices other than int32.
+    """
+    out = []
+    for layer in layers:
+        arrays = layer.kernel_arrays() if layer.kind == "csr" else None
+        if arrays is None:
+            return None
+        out.append(arrays)
+    return out

@@ -1,0 +1,164 @@
+"""One epoch of mini-batch training: the compiled all-CSR epoch and the per-layer Python epoch.
+
+Both compute, for each mini-batch of ``b`` samples (in ``order`` when
+shuffling): the forward pass ``H_{i+1} = f(W_i^T H_i + b_i)`` on transposed
+activations, the output error ``delta = (P - Y) / b``, the backward pass
+``gW_i = H_i delta_i^T``, ``gb_i = sum(delta_i)``, ``delta_{i-1} = f'(z)
+* (W_i delta_i)``, and the optimizer step of each layer from the last to the
+first (see :mod:`._stochastic_optimizers`). The returned loss is the mean
+data loss plus ``alpha / (2 b) * ||w||^2 + l1 * ||w||_1`` at the epoch's end.
+
+A network whose layers are all CSR (int32 indices) runs the whole epoch in
+one call to :func:`fastprox._kernels.mlp_fast.train_epoch_impl`, without the
+GIL; any other network goes layer by layer through the layers' kernels.
+"""
+import numpy as np
+
+from .. import prox as _prox
+from .._kernels import mlp_fast
+from .._threads import get_num_threads
+from .._validation import empty_aligned
+from ._base import activate, batch_loss, derivative, output
+from ._layers import kernel_arrays
+
+__all__ = ["COMPILED_EPOCH", "run_epoch"]
+
+#: Train all-CSR networks with the compiled epoch; False runs the per-layer
+#: loop (the reference the tests compare it with). See docs/design/mlp-compiled-epoch.md.
+COMPILED_EPOCH = True
+
+
+def run_epoch(est, layers, opt, X, YT, batch_size, rng, out):
+    """One pass over ``X`` (n_samples, n_features), C-contiguous; returns the mean loss.
+
+    Parameters
+    ----------
+    est : MLPClassifier or MLPRegressor
+        Hyper-parameters (``shuffle``, ``alpha``, ``l1``, ``group_l1``, ``activation``...).
+    layers : list of DenseLayer or CSRLayer
+        Updated in place.
+    opt : Optimizer
+    X : ndarray (n_samples, n_features)
+    YT : ndarray (n_outputs, n_samples)
+        Encoded targets, transposed, in X's dtype.
+    batch_size : int
+        At most ``n_samples``.
+    rng : numpy.random.RandomState
+        Draws the epoch's permutation when ``est.shuffle``.
+    out : {'identity', 'logistic', 'softmax'}
+        Output function (and so the loss, see :mod:`._base`).
+    """
+    n = X.shape[0]
+    idx = rng.permutation(n) if est.shuffle else None
+    arrays = kernel_arrays(layers) if COMPILED_EPOCH else None
+    if arrays is not None:
+        total = _epoch_compiled(est, layers, arrays, opt, X, YT, batch_size, idx, out)
+    else:
+        total = _epoch_python(est, layers, opt, X, YT, batch_size, idx, out)
+    loss = total / n
+    pen = 0.0
+    for layer in layers:
+        v = layer.values.reshape(-1)
+        pen += 0.5 * est.alpha * float(v @ v) / min(batch_size, n)
+        pen += est.l1 * float(np.abs(v).sum())
+    return loss + pen
+
+
+def _epoch_compiled(est, layers, arrays, opt, X, YT, batch_size, idx, out):
+    """Summed loss of one epoch of an all-CSR network, in one call to ``mlp_fast``.
+
+    Same arithmetic as :func:`_epoch_python` (see ``mlp_fast.pyx``); the
+    kernel checks every array it indexes before releasing the GIL.
+    """
+    n = X.shape[0]
+    dtype = X.dtype
+    b = min(batch_size, n)
+    order = np.arange(n, dtype=np.int64) if idx is None else idx.astype(np.int64, copy=False)
+    widths = [layers[0].shape[0]] + [layer.shape[1] for layer in layers]
+    # 64-byte aligned: the CSR kernels load whole vectors from their rows
+    acts = [empty_aligned((w * b,), dtype) for w in widths]
+    deltas = [empty_aligned((w * b,), dtype) for w in widths[1:]]
+    empty = np.empty(0, dtype=dtype)
+    adam = opt.solver == "adam"
+    specs = []
+    for a, layer, (ws, bs) in zip(arrays, layers, opt.state):
+        specs.append(a + (np.empty(layer.nnz, dtype), np.empty(layer.b.shape, dtype),
+                          ws[0], ws[1] if adam else empty, bs[0], bs[1] if adam else empty))
+    total, opt.t = mlp_fast.train_epoch_impl(
+        X, YT, order, batch_size, specs, acts, deltas, np.empty(2 * b, dtype),
+        mlp_fast.ACTIVATIONS[est.activation], mlp_fast.OUTPUTS[out], adam,
+        opt.t, float(opt.lr), float(est.beta_1), float(est.beta_2), float(est.epsilon),
+        float(est.momentum), bool(est.nesterovs_momentum), float(est.l1), float(est.alpha),
+        get_num_threads())
+    return total
+
+
+def _workspace(layers, b, dtype):
+    """Per-batch-size buffers, allocated once per epoch instead of once per batch.
+
+    ``acts[i]`` is layer ``i``'s input (``acts[0]`` the batch of X),
+    ``deltas[i]`` the error at layer ``i``'s output, ``gW`` / ``gb`` the
+    gradients in each layer's value layout, ``masks`` scratch booleans
+    for the activation derivative.
+    """
+    widths = [layers[0].shape[0]] + [layer.shape[1] for layer in layers]
+    # 64-byte aligned: the CSR kernels load whole vectors from their rows
+    acts = [empty_aligned((w, b), dtype) for w in widths]
+    deltas = [empty_aligned((w, b), dtype) for w in widths[1:]]
+    gW = [np.empty(layer.values.shape, dtype=dtype) for layer in layers]
+    gb = [np.empty(layer.b.shape, dtype=dtype) for layer in layers]
+    masks = [np.empty((w, b), dtype=bool) for w in widths[1:-1]]
+    return {"acts": acts, "deltas": deltas, "gW": gW, "gb": gb, "masks": masks,
+            "Y": np.empty((widths[-1], b), dtype=dtype),
+            "rows": np.empty((b, widths[0]), dtype=dtype),
+            "tmp": np.empty((widths[-1], b), dtype=dtype)}
+
+
+def _epoch_python(est, layers, opt, X, YT, batch_size, idx, out):
+    """Summed loss of one epoch, layer by layer through the layers' kernels."""
+    n = X.shape[0]
+    last = len(layers) - 1
+    total = 0.0
+    group_t = est.learning_rate_init * est.group_l1
+    activation = est.activation
+    dtype = X.dtype
+    spaces = {}
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        b = stop - start
+        ws = spaces.get(b)
+        if ws is None:
+            ws = spaces[b] = _workspace(layers, b, dtype)
+        acts, deltas, Yb = ws["acts"], ws["deltas"], ws["Y"]
+        if idx is None:
+            acts[0][...] = X[start:stop].T
+            Yb[...] = YT[:, start:stop]
+        else:
+            sl = idx[start:stop]
+            # whole rows, then one transposed copy: see docs/design/mlp-python-epoch.md
+            np.take(X, sl, axis=0, out=ws["rows"])
+            acts[0][...] = ws["rows"].T
+            np.take(YT, sl, axis=1, out=Yb)
+        for i, layer in enumerate(layers):
+            # the ReLU of a hidden layer is fused into its forward pass
+            fuse = i < last and activation == "relu"
+            Z = layer.forward(acts[i], out=acts[i + 1], relu=fuse)
+            if i == last:
+                output(Z, out)
+            elif not fuse:
+                activate(Z, activation)
+        P = acts[-1]
+        total += batch_loss(Yb, P, ws["tmp"], out)
+        delta = np.subtract(P, Yb, out=deltas[last])
+        delta *= 1.0 / b
+        opt.t += 1
+        for i in range(last, -1, -1):
+            layer = layers[i]
+            gW, gb, d_in = layer.backward(deltas[i], acts[i], i > 0, gW=ws["gW"][i],
+                                          gb=ws["gb"][i], d_in=deltas[i - 1] if i else None)
+            opt.step(i, layer, gW, gb, b)
+            if group_t > 0 and i < last and layer.kind == "dense":
+                _prox.group_soft_threshold(layer.W, group_t, axis=0)
+            if i > 0:
+                derivative(d_in, acts[i], activation, ws["masks"][i - 1])
+    return total

@@ -1,0 +1,76 @@
+"""The fitted network as users see it: scikit-learn's weight attributes and the sparsity views.
+
+:class:`FittedNetworkMixin` gives an estimator that stores its network as
+``layers_`` (a list of :class:`~._layers.DenseLayer` / :class:`~._layers.CSRLayer`)
+scikit-learn's ``coefs_`` / ``intercepts_``, the sparse views
+``sparse_coefs_``, ``layer_storage_`` and ``sparsity_``, and
+:meth:`~FittedNetworkMixin.sparsity_report`.
+"""
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._report import sparsity_report
+
+__all__ = ["FittedNetworkMixin"]
+
+
+class FittedNetworkMixin:
+    """Read-only views of ``self.layers_`` (raise ``NotFittedError`` before fit)."""
+
+    def _fitted_layers(self):
+        check_is_fitted(self, "layers_")
+        return self.layers_
+
+    @property
+    def coefs_(self):
+        """list of ndarray (n_in, n_out): the weights as dense matrices (scikit-learn layout).
+
+        Built on access for CSR layers; use :attr:`sparse_coefs_` to keep them sparse.
+        """
+        return [layer.dense() for layer in self._fitted_layers()]
+
+    @property
+    def intercepts_(self):
+        """list of ndarray (n_out,): the biases."""
+        return [layer.b for layer in self._fitted_layers()]
+
+    @property
+    def sparsity_(self):
+        """Fraction of weights (biases excluded) that are exactly zero or not stored."""
+        layers = self._fitted_layers()
+        total = sum(int(np.prod(layer.shape)) for layer in layers)
+        nnz = sum(int(np.count_nonzero(layer.values)) for layer in layers)
+        return 1.0 - nnz / total
+
+    @property
+    def sparse_coefs_(self):
+        """list of scipy.sparse.csr_array (n_in, n_out): the weights, exact zeros not stored.
+
+        In the orientation of :attr:`coefs_`; a CSR layer computes with the
+        transpose, (n_out, n_in), which it stores.
+        """
+        return [layer.sparse_coef() for layer in self._fitted_layers()]
+
+    @property
+    def layer_storage_(self):
+        """list of str: 'dense' or 'csr' for each layer."""
+        return [layer.kind for layer in self._fitted_layers()]
+
+    def sparsity_report(self, X=None, y=None, *, repeats=None, n_threads=1):
+        """Memory, FLOP and measured latency accounting, dense vs CSR, per layer.
+
+        Parameters
+        ----------
+        X, y : array_like, optional
+            Data for the model score printed in the report (and the inputs the
+            latency is measured on; random inputs otherwise).
+        repeats : int, optional
+            Timing repetitions (default: enough for about 10 ms per round).
+        n_threads : int or None, default 1
+            BLAS and OpenMP threads while timing (None: current limits).
+
+        Returns
+        -------
+        fastprox.report.SparsityReport
+        """
+        return sparsity_report(self, X, y, repeats=repeats, n_threads=n_threads)

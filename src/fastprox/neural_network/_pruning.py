@@ -1,0 +1,238 @@
+"""Pruning: magnitude masks, neuron scores, sparsity schedules, and pruning a network.
+
+Masks are boolean arrays, ``True`` for the weights (or neurons) that are kept.
+Everything here is plain NumPy on the (small) weight matrices and runs only
+at pruning events, never inside the training loop.
+
+- Unstructured: magnitude pruning (Han et al. 2015, "Learning both weights
+  and connections for efficient neural networks"), globally or per layer.
+- Structured: whole hidden neurons ranked by ``||w_in||_2 * ||w_out||_2``.
+- Schedules: one shot, equal steps, or Zhu & Gupta's (2017) cubic schedule
+  ("To prune, or not to prune").
+
+The public names are re-exported by :mod:`fastprox.pruning`.
+"""
+import numbers
+
+import numpy as np
+
+from ._layers import CSRLayer, make_layer
+
+__all__ = ["magnitude_masks", "neuron_scores", "neuron_keep", "sparsity_schedule",
+           "cubic_sparsity", "pruning_events", "prune_weights", "prune_neurons", "compact"]
+
+
+def _check_fraction(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a real number in [0, 1), got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return float(value)
+
+
+def _smallest(a, n_prune):
+    """Keep mask of flat ``a`` pruning exactly ``n_prune`` smallest (ties: lowest index first)."""
+    keep = np.ones(a.shape[0], dtype=bool)
+    if n_prune > 0:
+        order = np.argsort(a, kind="stable")
+        keep[order[:n_prune]] = False
+    return keep
+
+
+def magnitude_masks(weights, sparsity=None, threshold=None, scope="global"):
+    """Magnitude-pruning masks for a list of weight matrices.
+
+    Exactly one of ``sparsity`` and ``threshold`` must be given.
+
+    Parameters
+    ----------
+    weights : list of ndarray
+        Dense weight matrices (any shape).
+    sparsity : float in [0, 1), optional
+        Prune exactly ``round(sparsity * n)`` weights, the smallest in
+        magnitude, where ``n`` is the total number of weights (``scope='global'``)
+        or each matrix's size (``scope='layer'``). Ties are broken
+        deterministically: among equal magnitudes the earliest (layer order,
+        then row-major) are pruned first, so weights already at zero go first.
+    threshold : float >= 0, optional
+        Prune every weight with ``|w| < threshold`` and every exact zero.
+    scope : {'global', 'layer'}, default 'global'
+        Rank all weights together (layers keep what they need: small output
+        layers are not starved) or each matrix on its own.
+
+    Returns
+    -------
+    masks : list of ndarray of bool
+        Same shapes as ``weights``; ``True`` where a weight is kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastprox.pruning import magnitude_masks
+    >>> magnitude_masks([np.array([[0.1, -2.0], [0.5, 0.3]])], sparsity=0.5)[0]
+    array([[False,  True],
+           [ True, False]])
+    """
+    if (sparsity is None) == (threshold is None):
+        raise ValueError("give exactly one of sparsity= and threshold=")
+    if scope not in ("global", "layer"):
+        raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}")
+    mags = [np.abs(np.asarray(w, dtype=np.float64)).ravel() for w in weights]
+    for m in mags:
+        if not np.isfinite(m).all():
+            raise ValueError("weights contain NaN or infinity; cannot rank them by magnitude")
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) \
+                or not np.isfinite(threshold) or threshold < 0:
+            raise ValueError(f"threshold must be a finite number >= 0, got {threshold!r}")
+        return [((m >= threshold) & (m > 0)).reshape(np.shape(w)) for m, w in zip(mags, weights)]
+    sparsity = _check_fraction(sparsity, "sparsity")
+    if scope == "layer":
+        return [_smallest(m, int(np.floor(sparsity * m.size + 0.5))).reshape(np.shape(w))
+                for m, w in zip(mags, weights)]
+    allm = np.concatenate(mags) if mags else np.zeros(0)
+    keep = _smallest(allm, int(np.floor(sparsity * allm.size + 0.5)))
+    out, start = [], 0
+    for m, w in zip(mags, weights):
+        out.append(keep[start:start + m.size].reshape(np.shape(w)))
+        start += m.size
+    return out
+
+
+def neuron_scores(W_in, W_out):
+    """Importance of each hidden neuron: ``||W_in[:, j]||_2 * ||W_out[j, :]||_2``.
+
+    ``W_in`` is the (n_prev, n_hidden) matrix feeding the neurons and ``W_out``
+    the (n_hidden, n_next) matrix reading them (scikit-learn's ``coefs_``
+    layout). A neuron with no incoming or no outgoing weight scores 0: it
+    contributes a constant at most (through its bias), which is lost.
+    """
+    return np.linalg.norm(W_in, axis=0) * np.linalg.norm(W_out, axis=1)
+
+
+def neuron_keep(scores, fraction=None, threshold=None):
+    """Keep mask over neurons: the top ``1 - fraction`` by score (at least one), or score >= threshold.
+
+    Ties are broken deterministically (lower index pruned first).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if threshold is not None:
+        keep = (scores >= threshold) & (scores > 0)
+    else:
+        fraction = _check_fraction(fraction, "fraction")
+        keep = _smallest(scores, int(np.floor(fraction * scores.size + 0.5)))
+    if not keep.any():  # a layer without neurons disconnects the network
+        keep[int(np.argmax(scores))] = True
+    return keep
+
+
+def cubic_sparsity(step, n_steps, final, initial=0.0):
+    """Zhu & Gupta (2017) gradual schedule: ``s = final + (initial - final) * (1 - step / n_steps)**3``.
+
+    ``step`` runs from 0 (sparsity ``initial``) to ``n_steps`` (``final``).
+    """
+    frac = min(max(step / n_steps, 0.0), 1.0)
+    return final + (initial - final) * (1.0 - frac) ** 3
+
+
+def sparsity_schedule(kind, final, n_steps):
+    """Sparsity to reach at each pruning event.
+
+    Parameters
+    ----------
+    kind : {'oneshot', 'iterative', 'gradual'}
+        One event at ``final``; ``n_steps`` events at equally spaced
+        sparsities; or ``n_steps`` events following the cubic schedule
+        (large steps first, while the network has redundancy to spare).
+    final : float in [0, 1)
+    n_steps : int >= 1
+
+    Returns
+    -------
+    list of float, ending at ``final``.
+    """
+    if kind == "oneshot":
+        return [final]
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    if kind == "iterative":
+        return [final * k / n_steps for k in range(1, n_steps + 1)]
+    if kind == "gradual":
+        return [cubic_sparsity(k, n_steps, final) for k in range(1, n_steps + 1)]
+    raise ValueError(f"pruning_schedule must be 'oneshot', 'iterative' or 'gradual', got {kind!r}")
+
+
+# ------------------------------------------------------- pruning a network
+def pruning_events(est):
+    """Targets of ``est``'s pruning events: sparsities, or None per threshold event."""
+    if est.target_sparsity is not None:
+        return sparsity_schedule(est.pruning_schedule, est.target_sparsity, est.pruning_steps)
+    return [None] * (1 if est.pruning_schedule == "oneshot" else est.pruning_steps)
+
+
+def prune_weights(layers, opt, sparsity, *, threshold, scope, crossover):
+    """Magnitude-prune ``layers`` (to ``sparsity``, or below ``threshold``); new layers.
+
+    Weights pruned before stay pruned; the optimizer state follows the new
+    patterns (see :meth:`Optimizer.remap`).
+    """
+    Ws = [layer.dense() for layer in layers]
+    old_keep = [layer.keep() for layer in layers]
+    if sparsity is not None:
+        masks = magnitude_masks(Ws, sparsity=sparsity, scope=scope)
+    else:
+        masks = magnitude_masks(Ws, threshold=threshold)
+    new_layers = []
+    for i, (layer, W, m, k) in enumerate(zip(layers, Ws, masks, old_keep)):
+        keep = m & k
+        new = make_layer(W, layer.b, keep, crossover)
+        opt.remap(i, layer, new, keep=keep)
+        new_layers.append(new)
+    return new_layers
+
+
+def prune_neurons(layers, opt, fraction, *, threshold, n_hidden0, crossover):
+    """Remove hidden neurons (by :func:`neuron_scores`), shrinking both adjacent layers.
+
+    ``fraction`` counts against ``n_hidden0``, the widths the hidden layers
+    were built with, so that repeated events compound to the target.
+    """
+    layers = list(layers)
+    for i in range(len(layers) - 1):
+        W_in, W_out = layers[i].dense(), layers[i + 1].dense()
+        scores = neuron_scores(W_in, W_out)
+        if fraction is not None:
+            cur = W_in.shape[1]
+            target_keep = max(1, int(np.floor((1 - fraction) * n_hidden0[i] + 0.5)))
+            frac_now = 1.0 - min(target_keep, cur) / cur
+            alive = neuron_keep(scores, fraction=frac_now)
+        else:
+            alive = neuron_keep(scores, threshold=threshold)
+        if alive.all():
+            continue
+        cols = np.flatnonzero(alive)
+        old_in, old_out = layers[i], layers[i + 1]
+        k_in = old_in.keep()[:, cols]
+        k_out = old_out.keep()[cols]
+        new_in = make_layer(W_in[:, cols], old_in.b[cols], k_in, crossover)
+        new_out = make_layer(W_out[cols], old_out.b, k_out, crossover)
+        opt.remap(i, old_in, new_in, keep=k_in, cols=cols)
+        opt.remap(i + 1, old_out, new_out, keep=k_out, rows=cols)
+        layers[i], layers[i + 1] = new_in, new_out
+    return layers
+
+
+def compact(layers, opt, crossover):
+    """Store dense layers whose exact zeros (from L1) put them below the crossover as CSR."""
+    out = []
+    for i, layer in enumerate(layers):
+        if layer.kind == "dense":
+            keep = layer.W != 0
+            if layer.mask is not None:
+                keep |= layer.mask != 0
+            if np.count_nonzero(keep) / keep.size < crossover:
+                new = CSRLayer.from_matrix(layer.W, layer.b, keep)
+                opt.remap(i, layer, new, keep=keep)  # kept for warm_start
+                layer = new
+        out.append(layer)
+    return out

@@ -1,0 +1,128 @@
+"""Optimizer state of the MLPs: Adam or momentum SGD, with the proximal L1 step fused in.
+
+One set of state arrays per layer, in the layer's value layout (dense
+(n_in, n_out) or one entry per stored nonzero of a CSR layer). A step is one
+call to :func:`fastprox.prox.adam_step` or :func:`fastprox.prox.momentum_step`
+per weight array and bias, with scikit-learn's L2 convention (``alpha *
+w / batch`` added to the gradient) and ``l1`` as the proximal threshold
+(Duchi & Singer 2009, "Efficient online and batch learning using forward
+backward splitting"; for Adam scaled by the per-coordinate step).
+
+The learning-rate schedules follow scikit-learn's ``SGDOptimizer``:
+'constant', 'invscaling' (``lr = learning_rate_init / (t + 1)**power_t``
+with ``t`` the samples seen) and 'adaptive' (divide by 5 on a plateau).
+"""
+import copy
+
+import numpy as np
+
+from .. import prox as _prox
+
+__all__ = ["Optimizer"]
+
+
+class Optimizer:
+    """Adam or momentum-SGD state, one set of arrays per layer (per nonzero for CSR layers).
+
+    Parameters
+    ----------
+    est : MLPClassifier or MLPRegressor
+        The estimator whose hyper-parameters (``solver``, ``learning_rate_init``,
+        ``alpha``, ``l1``, ``beta_1``, ...) the steps read; validated by its fit.
+    layers : list of DenseLayer or CSRLayer
+        The network; zero state is allocated for each layer's values and bias.
+    """
+
+    def __init__(self, est, layers):
+        self.solver = est.solver
+        self.lr = est.learning_rate_init
+        self.est = est
+        self.t = 0
+        self.state = [self._new(layer) for layer in layers]
+
+    def resume(self, est, layers):
+        """A copy of this state for a warm-started fit of ``est``, or None if it does not fit.
+
+        Moments and the step count carry over; the learning rate restarts at
+        ``learning_rate_init`` (scikit-learn restarts its schedule too).
+        """
+        if self.solver != est.solver or len(self.state) != len(layers):
+            return None
+        for (ws, bs), layer in zip(self.state, layers):
+            if ws[0].shape != layer.values.shape or bs[0].shape != layer.b.shape \
+                    or ws[0].dtype != layer.values.dtype:
+                return None
+        new = copy.copy(self)
+        new.est, new.lr = est, est.learning_rate_init
+        new.state = [([w.copy() for w in ws], [b.copy() for b in bs]) for ws, bs in self.state]
+        return new
+
+    def detached(self):
+        """This state without the estimator reference (kept on the fitted model)."""
+        new = copy.copy(self)
+        new.est = None
+        return new
+
+    def iteration_ends(self, samples_seen):
+        """scikit-learn's 'invscaling': ``lr = learning_rate_init / (t + 1) ** power_t`` (SGD)."""
+        est = self.est
+        if self.solver == "sgd" and est.learning_rate == "invscaling":
+            self.lr = float(est.learning_rate_init) / (samples_seen + 1) ** est.power_t
+
+    def trigger_stopping(self):
+        """On a plateau: stop, or with SGD and 'adaptive' divide the rate by 5 until 1e-6."""
+        if self.solver != "sgd" or self.est.learning_rate != "adaptive" or self.lr <= 1e-6:
+            return True
+        self.lr /= 5.0
+        if self.est.verbose:
+            print(f"Setting learning rate to {self.lr:f}")
+        return False
+
+    def _new(self, layer):
+        n = 2 if self.solver == "adam" else 1
+        return ([np.zeros_like(layer.values) for _ in range(n)],
+                [np.zeros_like(layer.b) for _ in range(n)])
+
+    def remap(self, i, old, new, keep=None, cols=None, rows=None):
+        """Carry layer ``i``'s state from ``old`` to ``new`` through dense (n_in, n_out) arrays.
+
+        ``rows`` / ``cols`` select the kept inputs / neurons (structured
+        pruning), ``keep`` zeroes the state of pruned weights.
+        """
+        ws, bs = self.state[i]
+        new_ws = []
+        for s in ws:
+            D = old.to_dense(s)
+            if rows is not None:
+                D = D[rows]
+            if cols is not None:
+                D = D[:, cols]
+            if keep is not None:
+                D = D * keep
+            new_ws.append(new.gather(D))
+        new_bs = [np.ascontiguousarray(s[cols]) if cols is not None else s for s in bs]
+        self.state[i] = (new_ws, new_bs)
+
+    def step(self, i, layer, gW, gb, batch):
+        """One update of layer ``i`` from its summed-over-batch-mean gradients ``gW``, ``gb``."""
+        est = self.est
+        ws, bs = self.state[i]
+        # scikit-learn's MLP: L2 term alpha * W / n_samples in the batch gradient
+        l2 = est.alpha / batch
+        # Trusted path (check_input=False): hyper-parameters were validated in
+        # fit, the state has the layer's sizes and dtype, and the training loop
+        # hands over C-contiguous gradients in the layer's layout; the per-call
+        # checks would cost as much as a small layer's whole update.
+        if gW.size != layer.values.size or gb.size != layer.b.size:
+            raise RuntimeError("internal error: gradient and weight sizes differ")
+        lr, l1 = float(self.lr), float(est.l1)
+        if self.solver == "adam":
+            b1, b2, eps = float(est.beta_1), float(est.beta_2), float(est.epsilon)
+            _prox.adam_step(layer.values, gW, ws[0], ws[1], self.t, lr, b1, b2, eps, l1, l2,
+                            check_input=False)
+            _prox.adam_step(layer.b, gb, bs[0], bs[1], self.t, lr, b1, b2, eps, 0.0, 0.0,
+                            check_input=False)
+        else:
+            mu, nest = float(est.momentum), bool(est.nesterovs_momentum)
+            _prox.momentum_step(layer.values, gW, ws[0], lr, mu, l1, l2, nest, check_input=False)
+            _prox.momentum_step(layer.b, gb, bs[0], lr, mu, 0.0, 0.0, nest, check_input=False)

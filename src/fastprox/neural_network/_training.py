@@ -1,0 +1,230 @@
+"""The training loop of the MLPs and their forward pass.
+
+``fit`` runs three phases on one :class:`Trainer`:
+
+1. **dense phase** -- up to ``max_iter`` epochs of mini-batch Adam or SGD
+   with L2 (``alpha``), proximal L1 (``l1``) and group L1 on hidden neurons
+   (``group_l1``); stops on ``tol`` / ``n_iter_no_change`` like scikit-learn,
+   on the training loss or (``early_stopping``) the validation score;
+2. **pruning phase** (with ``target_sparsity`` or ``prune_threshold``) --
+   the events of ``pruning_schedule`` (see :mod:`._pruning`), with
+   ``pruning_interval`` epochs trained between events on the frozen pattern;
+3. **fine-tuning** -- ``finetune_epochs`` epochs with the final pattern frozen.
+
+``partial_fit`` runs one epoch on the same :class:`Trainer`, continuing the
+recorded history. A layer whose density falls below ``sparse_crossover`` is
+stored and computed as CSR from then on (see :mod:`._layers`).
+"""
+import time
+import warnings
+import weakref
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from .._kernels import mlp_fast
+from .._threads import get_num_threads
+from ._base import activate, output
+from ._epochs import run_epoch
+from ._layers import kernel_arrays
+from ._pruning import compact, prune_neurons, prune_weights, pruning_events
+
+__all__ = ["SERIAL_TRAINING_WORK", "Trainer", "batch_size", "csr_net", "forward",
+           "training_threads"]
+
+#: Largest layer product (n_in * n_out * batch multiply-adds) trained on one
+#: thread: waking a thread team costs more than these products gain.
+#: See docs/design/mlp-serial-training.md.
+SERIAL_TRAINING_WORK = 2**26
+
+
+def training_threads(widths, batch):
+    """Thread limit (BLAS and OpenMP) for training layers of these widths: 1 or None (no limit)."""
+    work = max([a * b for a, b in zip(widths[:-1], widths[1:])], default=1) * batch
+    return 1 if work < SERIAL_TRAINING_WORK else None
+
+
+def batch_size(est, n_samples):
+    """Mini-batch size: ``min(200, n_samples)`` for 'auto', else ``min(batch_size, n_samples)``."""
+    return min(200 if est.batch_size == "auto" else est.batch_size, n_samples)
+
+
+def csr_net(layers, activation, out):
+    """Compiled forward pass of an all-CSR network (one call for all layers), or None.
+
+    Cached on the first layer, keyed by the layer objects (weak references)
+    and the functions: layers are replaced, never reallocated, when the
+    pattern changes, and the cache does not travel with pickles or copies.
+    """
+    if layers[0].kind != "csr":
+        return None
+    key = (activation, out)
+    cached = getattr(layers[0], "_net", None)
+    if cached is not None and cached[1] == key and len(cached[0]) == len(layers) \
+            and all(r() is layer for r, layer in zip(cached[0], layers)):
+        return cached[2]
+    arrays = kernel_arrays(layers)
+    if arrays is None:
+        return None
+    net = mlp_fast.CSRNet([a[:4] for a in arrays], layers[0].shape[0],
+                          mlp_fast.ACTIVATIONS[activation], mlp_fast.OUTPUTS[out])
+    layers[0]._net = (tuple(weakref.ref(layer) for layer in layers), key, net)
+    return net
+
+
+def forward(layers, H, activation, out):
+    """Output of the network ``layers`` for the transposed input ``H`` (n_features, n).
+
+    Parameters
+    ----------
+    layers : list of DenseLayer or CSRLayer
+    H : ndarray (n_features, n)
+        Not modified.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}
+        Hidden activation.
+    out : {'identity', 'logistic', 'softmax'}
+        Output function (:func:`._base.output_activation`).
+
+    Returns
+    -------
+    ndarray (n_outputs, n)
+    """
+    net = csr_net(layers, activation, out)
+    if net is not None and H.dtype == layers[0].b.dtype and H.flags.c_contiguous:
+        return net.forward(H, get_num_threads())
+    last = len(layers) - 1
+    relu = activation == "relu"
+    for i, layer in enumerate(layers):
+        hidden = i < last
+        H = layer.forward(H, relu=hidden and relu)
+        if hidden and not relu:
+            activate(H, activation)
+    return output(H, out)
+
+
+class Trainer:
+    """One training run of ``est``'s network: the layers, their optimizer and the history.
+
+    Parameters
+    ----------
+    est : MLPClassifier or MLPRegressor
+        Hyper-parameters, validated by its ``fit`` / ``partial_fit``.
+    layers : list of DenseLayer or CSRLayer
+        Trained in place; pruning replaces them (see :attr:`layers`).
+    opt : Optimizer
+    X : ndarray (n_samples, n_features), C-contiguous
+    YT : ndarray (n_outputs, n_samples)
+        Encoded targets, transposed, in X's dtype.
+    rng : numpy.random.RandomState
+    out : {'identity', 'logistic', 'softmax'}
+    seen : int
+        Samples seen before this run (the 'invscaling' schedule counts on).
+    history : tuple of 3 lists, optional
+        Loss curve, epoch times and phases to continue (partial_fit).
+    validation : tuple, optional
+        ``(XT_val, y_val, score)`` for early stopping: ``score(output, y_val)``.
+    """
+
+    def __init__(self, est, layers, opt, X, YT, rng, out, seen=0, history=None,
+                 validation=None):
+        self.est, self.layers, self.opt = est, layers, opt
+        self.X, self.YT, self.rng, self.out = X, YT, rng, out
+        self.n = X.shape[0]
+        self.batch_size = batch_size(est, self.n)
+        self.seen = seen
+        self.loss_curve, self.epoch_times, self.epoch_phases = history or ([], [], [])
+        self.validation = validation
+        self.validation_scores = []
+
+    def epoch(self, phase):
+        """Train one epoch; record its loss, time, phase (and validation score)."""
+        est = self.est
+        t0 = time.perf_counter()
+        loss = run_epoch(est, self.layers, self.opt, self.X, self.YT, self.batch_size,
+                         self.rng, self.out)
+        self.epoch_times.append(time.perf_counter() - t0)
+        self.epoch_phases.append(phase)
+        self.seen += self.n
+        self.opt.iteration_ends(self.seen)
+        if not np.isfinite(loss):
+            call = "partial_fit" if phase == "partial" else "fit"
+            raise ValueError(
+                f"training diverged at epoch {len(self.loss_curve) + 1} (loss is {loss}); "
+                "lower learning_rate_init or scale the inputs. The model was left as it "
+                f"was before {call}.")
+        self.loss_curve.append(loss)
+        if est.verbose and phase != "partial":  # partial_fit stays silent
+            print(f"Iteration {len(self.loss_curve)}, loss = {loss:.8f} ({phase})")
+        if self.validation is not None:
+            XT_val, y_val, score = self.validation
+            pred = forward(self.layers, XT_val, est.activation, self.out).T
+            self.validation_scores.append(score(pred, y_val))
+
+    def dense_phase(self):
+        """Up to ``max_iter`` epochs until the stopping rule; the best weights if early stopping."""
+        est = self.est
+        state = {"best_loss": np.inf, "best_val": -np.inf, "no_improve": 0, "best": None}
+        converged = False
+        for _ in range(est.max_iter):
+            self.epoch("dense")
+            if self._check_stop(state):
+                converged = True
+                break
+        if not converged and est.max_iter > 0:
+            warnings.warn(f"Stochastic optimizer: maximum iterations ({est.max_iter}) reached "
+                          "and the optimization hasn't converged yet.", ConvergenceWarning)
+        if self.validation is not None and state["best"] is not None:
+            for layer, (v, b) in zip(self.layers, state["best"]):
+                layer.values[...] = v
+                layer.b[...] = b
+
+    def _check_stop(self, state):
+        """scikit-learn's rule: stop after ``n_iter_no_change`` epochs without a ``tol`` gain."""
+        est = self.est
+        if self.validation is not None:
+            score = self.validation_scores[-1]
+            if score < state["best_val"] + est.tol:
+                state["no_improve"] += 1
+            else:
+                state["no_improve"] = 0
+            if score > state["best_val"]:
+                state["best_val"] = score
+                state["best"] = [(layer.values.copy(), layer.b.copy()) for layer in self.layers]
+        else:
+            loss = self.loss_curve[-1]
+            if loss > state["best_loss"] - est.tol:
+                state["no_improve"] += 1
+            else:
+                state["no_improve"] = 0
+            state["best_loss"] = min(state["best_loss"], loss)
+        if state["no_improve"] > est.n_iter_no_change:
+            if est.verbose:
+                print(f"No improvement for {est.n_iter_no_change} consecutive epochs.")
+            if self.opt.trigger_stopping():
+                return True
+            state["no_improve"] = 0
+        return False
+
+    def prune_phase(self):
+        """Pruning events with training in between, fine-tuning, then CSR for sparse layers."""
+        est = self.est
+        crossover = est.sparse_crossover
+        if est.target_sparsity is not None or est.prune_threshold is not None:
+            events = pruning_events(est)
+            # structured fractions count against the hidden widths this fit started with
+            n_hidden0 = [layer.shape[1] for layer in self.layers[:-1]]
+            for k, s in enumerate(events):
+                if est.structured:
+                    self.layers = prune_neurons(self.layers, self.opt, s,
+                                                threshold=est.prune_threshold,
+                                                n_hidden0=n_hidden0, crossover=crossover)
+                else:
+                    self.layers = prune_weights(self.layers, self.opt, s,
+                                                threshold=est.prune_threshold,
+                                                scope=est.pruning_scope, crossover=crossover)
+                if k < len(events) - 1:
+                    for _ in range(est.pruning_interval):
+                        self.epoch("prune")
+            for _ in range(est.finetune_epochs):
+                self.epoch("finetune")
+        self.layers = compact(self.layers, self.opt, crossover)
