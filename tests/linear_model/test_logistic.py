@@ -138,7 +138,7 @@ def test_errors():
         LogisticRegression(penalty="elasticnet").fit(X, y)
     with pytest.raises(ValueError, match="penalty"):
         LogisticRegression(penalty="l3").fit(X, y)
-    with pytest.raises(ValueError, match="C must"):
+    with pytest.raises(ValueError, match="'C' parameter"):
         LogisticRegression(C=0).fit(X, y)
 
 

@@ -7,15 +7,16 @@ changes::
     1/(2 n) ||y - X w - b||^2 + alpha * l1_ratio * ||w||_1
                                + alpha * (1 - l1_ratio) / 2 * ||w||^2
 """
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import MultiOutputMixin, RegressorMixin
+from sklearn.base import MultiOutputMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearModel
 from sklearn.utils import assert_all_finite
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._threads import blas_single_threaded
@@ -24,20 +25,6 @@ from ._cd_solver import enet_ws_cd
 from ._quadratic_design import QuadraticDesign
 
 __all__ = ["ElasticNet", "Lasso", "enet_path", "lasso_path"]
-
-
-def _check_params(alpha, l1_ratio, max_iter, tol):
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha >= 0 \
-            or not np.isfinite(alpha):
-        raise ValueError(f"alpha must be a finite real number >= 0, got {alpha!r}")
-    if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, numbers.Real) \
-            or not 0 <= l1_ratio <= 1:
-        raise ValueError(f"l1_ratio must be a real number in [0, 1], got {l1_ratio!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) \
-            or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
-        raise ValueError(f"tol must be a real number >= 0, got {tol!r}")
 
 
 def _center_y(y, fit_intercept):
@@ -87,6 +74,28 @@ def _apply_sample_weight(X, Y, sample_weight, fit_intercept):
     return Xw, Yw, X_mean, y_mean
 
 
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "y": ["array-like", "sparse matrix"],
+        "l1_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
+        "eps": [Interval(Real, 0.0, None, closed="neither")],
+        "n_alphas": [Interval(Integral, 1, None, closed="left")],
+        "alphas": ["array-like", None],
+        "precompute": [StrOptions({"auto"}), "boolean", "array-like"],
+        "Xy": ["array-like", None],
+        "copy_X": ["boolean"],
+        "coef_init": ["array-like", None],
+        "verbose": ["verbose"],
+        "return_n_iter": ["boolean"],
+        "positive": ["boolean"],
+        "check_input": ["boolean"],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precompute="auto",
               Xy=None, copy_X=True, coef_init=None, verbose=False, return_n_iter=False,
               positive=False, check_input=True, fit_intercept=False, max_iter=1000, tol=1e-4,
@@ -145,7 +154,6 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
     y = np.asarray(y, dtype=X.dtype)
     if y.ndim != 1:
         raise ValueError("enet_path supports a 1-D y only; fit each target separately")
-    _check_params(1.0, l1_ratio, max_iter, tol)
     n_samples, n_features = X.shape
     design = QuadraticDesign(X, fit_intercept)
     yc, _ = _center_y(y, fit_intercept)
@@ -256,6 +264,21 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
     array([0.431, 0.431])
     """
 
+    # scikit-learn's constraints, except: alpha finite, max_iter not None
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, np.inf, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "precompute": ["boolean", "array-like"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "copy_X": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "positive": ["boolean"],
+        "random_state": ["random_state"],
+        "selection": [StrOptions({"cyclic", "random"})],
+    }
+
     def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, precompute=False,
                  max_iter=1000, copy_X=True, tol=1e-4, warm_start=False, positive=False,
                  random_state=None, selection="cyclic"):
@@ -271,6 +294,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         self.random_state = random_state
         self.selection = selection
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, check_input=True):
         """Fit the model.
 
@@ -290,9 +314,6 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         -------
         self : object
         """
-        _check_params(self.alpha, self.l1_ratio, self.max_iter, self.tol)
-        if self.selection not in ("cyclic", "random"):
-            raise ValueError(f"selection must be 'cyclic' or 'random', got {self.selection!r}")
         if self.alpha == 0:
             warnings.warn("With alpha=0 this is ordinary least squares, which coordinate "
                           "descent solves slowly; use sklearn.linear_model.LinearRegression.",
@@ -403,6 +424,9 @@ class Lasso(ElasticNet):
     >>> Lasso(alpha=0.1).fit(X, y).coef_.round(3)
     array([0.85, 0.  ])
     """
+
+    _parameter_constraints: dict = {**ElasticNet._parameter_constraints}
+    _parameter_constraints.pop("l1_ratio")
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, precompute=False, copy_X=True,
                  max_iter=1000, tol=1e-4, warm_start=False, positive=False,

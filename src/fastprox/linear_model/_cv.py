@@ -1,8 +1,12 @@
 """LassoCV / ElasticNetCV: K-fold cross-validation along warm-started paths."""
+from numbers import Integral, Real
+
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
+from sklearn.base import _fit_context
 from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ._alpha_grid import alpha_grid
@@ -65,6 +69,25 @@ class ElasticNetCV(ElasticNet):
     True
     """
 
+    # scikit-learn's (LinearModelCV, ElasticNetCV), with its former n_alphas / alphas split
+    _parameter_constraints: dict = {
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), "array-like"],
+        "eps": [Interval(Real, 0, None, closed="neither")],
+        "n_alphas": [Interval(Integral, 1, None, closed="left")],
+        "alphas": ["array-like", None],
+        "fit_intercept": ["boolean"],
+        "precompute": [StrOptions({"auto"}), "array-like", "boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "copy_X": ["boolean"],
+        "cv": ["cv_object"],
+        "verbose": ["verbose"],
+        "n_jobs": [Integral, None],
+        "positive": ["boolean"],
+        "random_state": ["random_state"],
+        "selection": [StrOptions({"cyclic", "random"})],
+    }
+
     def __init__(self, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None,
                  fit_intercept=True, precompute="auto", max_iter=1000, tol=1e-4, cv=None,
                  copy_X=True, verbose=0, n_jobs=None, positive=False, random_state=None,
@@ -88,6 +111,7 @@ class ElasticNetCV(ElasticNet):
     def _l1_ratios(self):
         return np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Select the penalty by cross-validation, then refit on all the data.
 
@@ -145,6 +169,9 @@ class LassoCV(ElasticNetCV):
 
     See :class:`ElasticNetCV`; the penalty is pure L1 (``l1_ratio=1``).
     """
+
+    _parameter_constraints: dict = {**ElasticNetCV._parameter_constraints}
+    _parameter_constraints.pop("l1_ratio")
 
     def __init__(self, *, eps=1e-3, n_alphas=100, alphas=None, fit_intercept=True,
                  precompute="auto", max_iter=1000, tol=1e-4, copy_X=True, cv=None,

@@ -10,14 +10,15 @@ multinomial (softmax) log-loss for more, ``l1_ratio`` 1 for ``penalty='l1'``,
 0 for ``'l2'`` and the given value for ``'elasticnet'``; ``penalty=None`` drops
 the penalty. Solved by working-set proximal Newton (``_newton_solver.py``).
 """
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
@@ -108,21 +109,18 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
         self.max_iter = max_iter
         self.warm_start = warm_start
 
-    def _rho(self):
-        if self.penalty not in ("l1", "l2", "elasticnet", None):
-            raise ValueError(f"penalty must be 'l1', 'l2', 'elasticnet' or None, "
-                             f"got {self.penalty!r}")
-        C = self.C
-        if isinstance(C, bool) or not isinstance(C, numbers.Real) or not C > 0:
-            raise ValueError(f"C must be a positive real number, got {C!r}")
-        if self.penalty == "elasticnet":
-            r = self.l1_ratio
-            if isinstance(r, bool) or not isinstance(r, numbers.Real) or not 0 <= r <= 1:
-                raise ValueError("penalty='elasticnet' needs l1_ratio in [0, 1], "
-                                 f"got {r!r}")
-            return float(r)
-        return {"l1": 1.0, "l2": 0.0, None: 0.0}[self.penalty]
+    # scikit-learn's constraints for these parameters, except max_iter >= 1
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l1", "l2", "elasticnet"}), None],
+        "C": [Interval(Real, 0, None, closed="right")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "fit_intercept": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+    }
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -138,14 +136,12 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
         -------
         self : LogisticRegression
         """
-        rho = self._rho()
-        for name in ("max_iter",):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) \
-                or not self.tol >= 0:
-            raise ValueError(f"tol must be a real number >= 0, got {self.tol!r}")
+        if self.penalty == "elasticnet":
+            if self.l1_ratio is None:  # a relation the constraints cannot express
+                raise ValueError("penalty='elasticnet' needs l1_ratio in [0, 1], got None")
+            rho = float(self.l1_ratio)
+        else:
+            rho = 1.0 if self.penalty == "l1" else 0.0
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
                              dtype=[np.float64, np.float32])
         check_classification_targets(y)
