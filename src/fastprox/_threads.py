@@ -1,4 +1,8 @@
-"""The single place that decides how many OpenMP threads a kernel uses."""
+"""The single place that decides how many OpenMP threads a kernel uses.
+
+:func:`get_num_threads` gives every ``prange`` its thread count;
+:func:`blas_single_threaded` limits BLAS around the solvers' own loops.
+"""
 import contextlib
 import os
 import threading
@@ -65,7 +69,8 @@ def set_num_threads(n_threads):
     """
     global _user_n_threads
     if n_threads is not None:
-        if isinstance(n_threads, bool) or not isinstance(n_threads, (int,)) and not hasattr(n_threads, "__index__"):
+        if isinstance(n_threads, bool) or (not isinstance(n_threads, int)
+                                           and not hasattr(n_threads, "__index__")):
             raise TypeError(f"n_threads must be a positive int or None, got {n_threads!r}")
         n_threads = int(n_threads)
         if n_threads < 1:
@@ -76,19 +81,9 @@ def set_num_threads(n_threads):
 
 # -- BLAS threads during fastprox's own solvers ------------------------------
 #
-# OpenBLAS's worker threads spin for a while after each threaded call (a dot
-# of more than 10000 entries, a gemv of more than ~9000) before they sleep.
-# An OpenMP region started meanwhile waited for the spinning thread's core:
-# on the 2-core bench machine a 2-thread sparse X.T @ R took 4-9 ms right
-# after a 20000-long ddot instead of 1 ms, and the sparse Lasso
-# (20000 x 50000, alpha_max / 10) spent 60 of its 100 ms so. The solvers'
-# own NumPy algebra (gaps, norms, Anderson) is on vectors where BLAS threads
-# buy nothing, so their loops run with BLAS limited to one thread, as
-# scikit-learn's KMeans does around its OpenMP loops (sparse Lasso above,
-# with the one-pass sparse column statistics: 100 -> 25 ms). BLAS threads
-# already spinning from the caller's own calls still cost that once. With
-# OpenBLAS 0.3.31 a limit set from one thread was not always seen from
-# another: the solver's thread is what counts here.
+# OpenBLAS workers spin after each threaded call and hold up the OpenMP region
+# that follows; the solvers' vector algebra gains nothing from BLAS threads.
+# See docs/design/kernels-blas-single-threaded.md.
 _blas_lock = threading.Lock()
 _blas_depth = 0
 _blas_limiter = None
@@ -107,7 +102,7 @@ def blas_single_threaded():
         if _blas_depth == 0:
             if _controller is None:
                 from threadpoolctl import ThreadpoolController
-                _controller = ThreadpoolController()  # ~0.4 ms: once
+                _controller = ThreadpoolController()  # scans the libraries: once
             _blas_limiter = _controller.limit(limits=1, user_api="blas")
         _blas_depth += 1
     try:

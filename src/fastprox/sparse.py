@@ -271,7 +271,8 @@ def spmm(A, X, out=None, *, bias=None, relu=False, check_input=True):
             and A.nnz >= 8 * X.shape[0]:
         # Vector-aligned rows make every tile load hit one cache line; the copy
         # (n_in x batch) is cheap next to the product (nnz x batch) once rows
-        # hold several nonzeros per column of X on average.
+        # hold several nonzeros per column of X on average
+        # (see docs/design/kernels-aligned-operand.md).
         X = _aligned_copy(X)
     out = check_out(out, (A.shape[0], X.shape[1]), dtype)
     if bias is None:

@@ -7,15 +7,14 @@ The problem solved (unscaled, as in scikit-learn's ``_cd_fast.pyx``) is
 so the estimators pass ``l1 = n * alpha * l1_ratio`` and
 ``l2 = n * alpha * (1 - l1_ratio)``. Each kernel runs *one* epoch over a
 working set ``ws`` of column indices; the orchestration (working-set growth,
-Anderson extrapolation, duality gap) lives in ``linear_model/_solver.py``, in
+Anderson extrapolation, duality gap) lives in ``linear_model/_cd_solver.py``, in
 the style of lightning's ``solver.py`` + ``solver_fast.pyx`` pairs.
 
 Dense working-set columns are held Fortran-ordered (contiguous columns,
 gathered from ``X`` in whatever order it came); their dots are our own
 vectorised loops (``cd_kernels.h``), called sequentially -- a coordinate
-update depends on the previous one, and OpenBLAS's level-1 routines start
-threads above a few thousand elements, which cost more than the product on a
-busy 2-core machine.
+update depends on the previous one, and BLAS level-1 threads cost more than
+the product (see docs/design/kernels-no-blas-level1.md).
 
 Sparse ``X`` is CSC (``data``, ``indices``, ``indptr``). An intercept is fitted
 by *implicit* centering, never densifying ``X``: with column means ``mu`` the
@@ -133,9 +132,9 @@ def cd_solve_gram(const double[:, ::1] G, const double[::1] Xty, double y_norm2,
 
     For problems with a few dozen features: ``G = Xc.T @ Xc`` and
     ``Xty = Xc.T @ yc`` (float64), so an epoch costs ``O(p^2)`` instead of
-    ``O(n p)``; the whole solve is one call, as in scikit-learn, where the
-    Python orchestration of the working-set solver cost more than the
-    arithmetic (diabetes, 442 x 10: 0.8 ms against scikit-learn's 0.6 ms).
+    ``O(n p)``; the whole solve is one call, as in scikit-learn: on such
+    problems Python orchestration costs more than the arithmetic (see
+    docs/design/kernels-cd-gram-solve.md).
     Keeps ``H = G w``; the residual enters only through
     ``Xc.T R = Xty - H``, ``||R||^2 = ||yc||^2 - 2 w.Xty + w.H`` and
     ``yc.R = ||yc||^2 - w.Xty``. The gap is scikit-learn's, checked after an
@@ -276,8 +275,8 @@ def col_stats_sparse(const floating[::1] data, const index_t[::1] indptr,
                      double[::1] sums, double[::1] sq):
     """Column sums and sums of squares of a CSC matrix (float64 accumulators).
 
-    One pass over ``data`` (scipy's ``X.multiply(X).sum(0)`` and ``X.mean(0)``
-    took 13 ms on 20000 x 50000 with 10^6 nonzeros, this ~1 ms).
+    One pass over ``data``, no temporary matrix (see
+    docs/design/kernels-sparse-col-stats.md).
     """
     cdef Py_ssize_t p = indptr.shape[0] - 1, j, i
     cdef double s, q, v
@@ -322,9 +321,8 @@ def xt_r_dense(const floating[:, :] X, const floating[::1] R, floating[::1] out,
                int n_threads):
     """``out = X.T @ R`` for a C- or Fortran-ordered dense ``X``.
 
-    Written here rather than left to BLAS gemv because, measured on the
-    2-core bench machine, OpenBLAS's threaded gemv on a 1000 x 10000 matrix
-    ran at half the speed of its own single-threaded call. C order: each
+    Written here rather than left to BLAS gemv, whose threads cost more
+    than they give (see docs/design/kernels-no-blas-level1.md). C order: each
     thread owns a block of columns and streams the rows through it (an
     axpy the compiler vectorises); Fortran order: one dot product per column
     with four accumulators. Each output is summed by one thread in a fixed
@@ -341,9 +339,8 @@ def xt_r_dense(const floating[:, :] X, const floating[::1] R, floating[::1] out,
         return
     if n * p < 1048576:
         n_threads = 1  # waking threads costs more than an 8 MB pass
-    # raw pointers with unit inner stride: indexing the generic 2-D view
-    # leaves the stride unknown to the compiler, which then does not
-    # vectorise (measured 1.6x slower than OpenBLAS's single-thread gemv)
+    # raw pointers with unit inner stride: through the generic 2-D view the
+    # compiler does not vectorise (see docs/design/kernels-cd-vector-loops.md)
     cdef Py_ssize_t ld = X.strides[0] // sizeof(floating)
     with nogil:
         if X.strides[1] == sizeof(floating):  # C order
@@ -431,7 +428,7 @@ def col_stats_dense(const floating[:, :] X, bint center, double[::1] sums,
                     if with_v:
                         to[j] = 0
                 # four rows per sweep, as in xt_r_dense: a quarter of the
-                # accumulator loads and stores (1000 x 5000 float32: 4.0 -> 1.6 ms)
+                # accumulator loads and stores (docs/design/kernels-cd-vector-loops.md)
                 for i in range(0, n - 3, 4):
                     if floating is double:
                         fpc_dstats4(m, ld, &X[i, lo], x0, center, so, qo)

@@ -1,18 +1,15 @@
-/* Dense dot product for the coordinate-descent kernels (used by _cd_fast.pyx).
+/* Dense loops of the coordinate-descent kernels (used by cd_fast.pyx).
  *
  * The CD epoch is one dot product and one axpy per column, and the dot is the
  * half the compiler does not vectorise by itself (reassociating a sum needs
- * -ffast-math): with four scalar accumulators it ran 7x slower than OpenBLAS's
- * gemv over the same 1000 x 925 column block. Four vector accumulators of the
- * build's width (GCC/Clang vector extensions; SSE2 / AVX2 / AVX-512 after
- * -march) keep two FMA units busy. The summation order depends only on n.
+ * -ffast-math). Four vector accumulators of the build's width (GCC/Clang
+ * vector extensions; SSE2 / AVX2 / AVX-512 after -march) keep two FMA units
+ * busy (see docs/design/kernels-cd-vector-loops.md). The summation order
+ * depends only on n.
  *
  * Both also prefetch `next` (the column the loop will read two columns from
  * now) as they go, a line per 64 bytes read: memory stalls between columns,
- * not arithmetic, bounded the epochs. A float32 epoch over a 1000 x 4900
- * column pool where most coordinates move went from 1.4-1.6 to 1.0-1.2 ms on
- * a 2-core Zen3 (float64, from DRAM: 3.1-3.3 to 2.7-3.1 ms); streaming the
- * same pool with no coordinate moving takes 1.0 ms, so that is the floor.
+ * not arithmetic, bound the epochs (see docs/design/kernels-cd-prefetch.md).
  */
 #ifndef FASTPROX_CD_KERNELS_H
 #define FASTPROX_CD_KERNELS_H
@@ -73,10 +70,9 @@ FPC_DOT(fpc_ddot, double, 8)
 FPC_DOT(fpc_sdot, float, 4)
 
 /* y += a * x, the CD epoch's other half. Written with the same vector types:
- * the plain loop Cython emits was not vectorised by GCC (an all-moving float32
- * epoch over 1000 x 5000 spent 0.75 ms in its axpys, against 0.44 ms for the
- * dots; scikit-learn's BLAS epoch took 0.9 ms in all). Elementwise, so the
- * result does not depend on the vector width. */
+ * GCC does not vectorise the plain loop Cython emits (see
+ * docs/design/kernels-cd-vector-loops.md). Elementwise, so the result does
+ * not depend on the vector width. */
 #if defined(__GNUC__)
 #define FPC_AXPY(NAME, T, ALIGN)                                                          \
     typedef T NAME##_v __attribute__((vector_size(FPC_VBYTES), aligned(ALIGN), may_alias)); \
@@ -108,9 +104,9 @@ FPC_AXPY(fpc_saxpy, float, 4)
 
 /* Column sums and sums of squares, four rows of a C-ordered matrix at a time
  * (rows xi, xi + ld, xi + 2 ld, xi + 3 ld, shifted by x0 when center), into
- * float64 accumulators. restrict: in the float64 build Cython's loop could
- * not rule out that the accumulators alias the rows, and GCC left it scalar
- * (1000 x 5000: 4.3 ms, against 1.6 ms for float32). */
+ * float64 accumulators. restrict: otherwise GCC cannot rule out that the
+ * accumulators alias the rows and leaves the float64 loop scalar (see
+ * docs/design/kernels-cd-vector-loops.md). */
 #define FPC_STATS4(NAME, T)                                                               \
     static inline void NAME(ptrdiff_t m, ptrdiff_t ld, const T *__restrict__ xi,          \
                             const T *__restrict__ x0, int center,                         \
@@ -159,12 +155,10 @@ FPC_XTV4(fpc_sxtv4, float)
  * rows are loaded as vectors and transposed in registers, down the whole
  * height of the block (each pool column then written in order; the other half
  * of each line read is still in L2 for the next block); elsewhere, one element
- * at a time. On one Zen3 core, 1000 x 4900 hot, float32 8.4 -> 4.5 ms and
- * float64 11.5 -> 6.5 ms against the old scalar gather in panels of rows
- * (numpy's C -> F copy: 6.7 / 14 ms). Either way a column's squares go into
- * four accumulators by row mod 4 (one chain was bound by the add latency),
- * combined as (a0 + a1) + (a2 + a3): a column's norm does not depend on the
- * path it took, nor on the thread count.
+ * at a time (see docs/design/kernels-cd-gather.md). Either way a column's
+ * squares go into four accumulators by row mod 4 (one chain was bound by the
+ * add latency), combined as (a0 + a1) + (a2 + a3): a column's norm does not
+ * depend on the path it took, nor on the thread count.
  */
 #include <math.h>
 #if defined(__FMA__)

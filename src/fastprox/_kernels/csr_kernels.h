@@ -1,4 +1,4 @@
-/* Row-range micro-kernels for fastprox's CSR products (used by _sparse.pyx).
+/* Row-range micro-kernels for fastprox's CSR products (used by sparse_fast.pyx).
  *
  * Each function computes the outputs of rows [r0, r1) and nothing else, so the
  * caller can split rows across threads; every output is summed in an order
@@ -6,7 +6,8 @@
  *
  * spmm and sddmm use GCC/Clang vector extensions so that register allocation
  * is explicit: auto-vectorising the same loops kept the accumulator tile on
- * the stack and ran 2-3x slower. The vector width follows the -march of the
+ * the stack (see docs/design/kernels-csr-vector-extensions.md). The vector
+ * width follows the -march of the
  * build (SSE2 / AVX2 / AVX-512). spmv uses AVX-512 masked loads and gathers
  * where available (fault-suppressing, so nothing past a row is ever read).
  * Compilers without these extensions get plain loops.
@@ -77,13 +78,12 @@ typedef int32_t fpk_vfi __attribute__((vector_size(FPK_VBYTES)));
  * range masked loads/gathers (fault-suppressing) read nothing past it. */
 #define FPK_MASK16(n) ((__mmask16)_bzhi_u32(0xffffu, (unsigned)((n) < 16 ? (n) : 16)))
 
-/* double spmv, measured on Zen4 (1M x 1000, ~10 nnz/row): two costs
- * dominated the one-row-at-a-time kernel, and both are cut here.
- *  - Gathers: Zen4's vgatherdpd runs at about one element per cycle, while
- *    eight scalar loads assembled in registers (vmovsd/vmovhpd/vinsert) cost
- *    about half that, so x[ind[k]] is fetched with scalar loads (FPK_XLOAD8)
- *    on the in-range path; masked gathers remain only near the end of the
- *    range, where nothing past it may be read.
+/* double spmv: two costs dominated the one-row-at-a-time kernel, and both
+ * are cut here (see docs/design/kernels-csr-vector-extensions.md).
+ *  - Gathers: eight scalar loads assembled in registers (vmovsd/vmovhpd/
+ *    vinsert) beat vgatherdpd, so x[ind[k]] is fetched with scalar loads
+ *    (FPK_XLOAD8) on the in-range path; masked gathers remain only near the
+ *    end of the range, where nothing past it may be read.
  *  - Per-row fixed costs: instead of a full horizontal sum and a scalar store
  *    per row, rows are processed in groups of 8 aligned to absolute row
  *    numbers; each row keeps its own 8-lane accumulator and the 8

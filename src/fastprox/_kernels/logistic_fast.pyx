@@ -1,6 +1,6 @@
 """Kernels of the working-set proximal Newton solver for logistic regression.
 
-Binary and multinomial fits (``linear_model/_logistic_solver.py``) share
+Binary and multinomial fits (``linear_model/_newton_solver.py``) share
 them: a model has ``K`` blocks of scores (``K = 1`` binary, ``K = n_classes``
 multinomial), ``Z = W X.T + b`` of shape ``(K, n)``, and the solver works on
 one block at a time.
@@ -30,11 +30,11 @@ cdef enum:
 cdef inline double _dot(Py_ssize_t n, const floating* x, const double* y) noexcept nogil:
     """Sequential dot product, eight float64 accumulators.
 
-    Own loop rather than BLAS: mixed precision, and OpenBLAS threads its
-    level-1 calls, which on a shared 2-core machine cost more than the
-    product. The eight independent lanes are one AVX-512 (two AVX2) vector
-    FMA per step once the compiler packs them; four scalar chains ran at one
-    element per ns, latency-bound.
+    Own loop rather than BLAS: mixed precision, and no BLAS threads; eight
+    independent lanes pack into vector FMAs (see
+    docs/design/kernels-no-blas-level1.md). The summation order,
+    ``((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)) + tail``, depends
+    only on ``n``.
     """
     cdef Py_ssize_t i, m
     cdef double acc[8]
