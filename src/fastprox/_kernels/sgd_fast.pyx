@@ -204,7 +204,7 @@ cdef inline double _eta(const Params* P, double t) noexcept nogil:
 
 
 cdef inline floating _shrink(floating v, double thr) noexcept nogil:
-    # compare-and-select: vectorises (see _prox.pyx)
+    # compare-and-select: vectorises (as the prox of _prox_updates.pxd)
     if v > thr:
         return <floating> (v - thr)
     if v < -thr:
@@ -242,9 +242,8 @@ cdef inline double _dot(const floating* w, const floating* x, const index_t* idx
     cdef double acc[8]
     cdef double a0 = 0
     if not sparse:
-        # eight independent accumulators, one per lane: gcc turns the inner loop
-        # into one vector FMA; four named ones compiled to in-order scalar adds
-        # that topped the profile (about 25 % more time per update at 500 features)
+        # eight independent accumulators, one per lane, so that gcc emits one
+        # vector FMA per 8 entries; see docs/design/sgd-dense-dot.md
         for l in range(8):
             acc[l] = 0
         for jj in range(0, nnz - 7, 8):
