@@ -33,8 +33,8 @@ def select_violators(scores, support, size):
     -------
     ws : ndarray of int
         Features with a positive score, the ``size`` largest if there are
-        more; only the violators are partitioned (partitioning all ``p``
-        cost about 1 ms a round on 5000 features).
+        more; only the violators are partitioned (see
+        docs/design/solver-working-set.md).
     """
     scores[support] = np.inf
     ws = np.flatnonzero(scores > 0)
