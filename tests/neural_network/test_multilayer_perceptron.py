@@ -320,3 +320,27 @@ def test_warm_start_reuses_optimizer_state(digits, pruned):
     # a fresh (non-warm) fit starts from zero state
     cold = MLPClassifier(**kw).fit(X, y)
     assert cold._optimizer.t == steps
+
+
+@pytest.mark.parametrize("params", [
+    dict(solver="lbfgs"), dict(momentum=1.0), dict(pruning_schedule="cubic"),
+    dict(sparse_crossover=1.5), dict(pruning_interval=-1), dict(batch_size=0),
+    dict(target_sparsity="0.9"), dict(validation_fraction=0.0), dict(l1=np.inf)])
+def test_invalid_parameters_raise_sklearn_error(params):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    name = next(iter(params))
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of MLPClassifier"):
+        MLPClassifier(max_iter=1, **params).fit(X, np.arange(20) % 2)
+
+
+def test_public_facades_reexport_the_implementation():
+    import fastprox.pruning
+    import fastprox.report
+    from fastprox.neural_network import _pruning, _report
+
+    assert fastprox.report.sparsity_report is _report.sparsity_report
+    assert fastprox.report.SparsityReport is _report.SparsityReport
+    for name in fastprox.pruning.__all__:
+        assert getattr(fastprox.pruning, name) is getattr(_pruning, name)

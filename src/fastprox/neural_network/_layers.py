@@ -141,11 +141,8 @@ class CSRLayer:
         A = sp.csr_array((self.data, self.indices, self.indptr), shape=self.shape_t)
         self._A = check_csr(A, "layer weights")  # validated once per pattern
         self._A.data = self.data  # share: the optimizer updates self.data in place
-        # The pattern was validated just above and every dense operand this
-        # layer sees is C-contiguous in its dtype (the estimator's buffers, or
-        # checked in _dense_operand), so the hot paths use the kernels' trusted
-        # path (check_input=False with out=): the per-call checks (about 3 us)
-        # cost as much as a whole product of a small pruned layer.
+        # validated once here, so the hot paths call the kernels' trusted path
+        # (check_input=False with out=): see docs/design/mlp-trusted-paths.md
         nnz = self.data.shape[0]
         P = sp.csr_array((np.arange(1, nnz + 1, dtype=np.float64), self.indices, self.indptr),
                          shape=self.shape_t).T.tocsr()

@@ -145,9 +145,9 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
     def _predict_raw(self, X):
         check_is_fitted(self, "layers_")
         dtype = self.layers_[0].b.dtype
-        # lean path for a float ndarray of the right width (no validate_data,
-        # several times a small network's batch-1 forward pass); anything else
-        # gets validate_data's errors. See docs/design/mlp-predict-path.md.
+        # lean path for a finite float ndarray of the right width (validate_data
+        # costs more than a small network's forward pass); anything else gets
+        # validate_data's errors and warnings. See docs/design/mlp-trusted-paths.md.
         if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype in (np.float64, np.float32)
                 and X.shape[1] == self.n_features_in_ and X.shape[0] > 0
                 and not hasattr(self, "feature_names_in_") and np.isfinite(X).all()):
@@ -457,7 +457,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and targets ``y`` (n_samples,) or (n_samples, n_outputs)."""
+        """Train on ``X`` (n_samples, n_features), targets ``y`` (n_samples[, n_outputs]).
+
+        Returns
+        -------
+        self
+        """
         return self._fit(X, y)
 
     @available_if(_BaseMLP._can_partial_fit)

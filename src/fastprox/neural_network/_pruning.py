@@ -111,9 +111,9 @@ def neuron_scores(W_in, W_out):
 
 
 def neuron_keep(scores, fraction=None, threshold=None):
-    """Keep mask over neurons: the top ``1 - fraction`` by score (at least one), or score >= threshold.
+    """Keep mask over neurons: the top ``1 - fraction`` by score, or ``score >= threshold``.
 
-    Ties are broken deterministically (lower index pruned first).
+    At least one neuron is kept. Ties are broken deterministically (lower index pruned first).
     """
     scores = np.asarray(scores, dtype=np.float64)
     if threshold is not None:
@@ -127,8 +127,9 @@ def neuron_keep(scores, fraction=None, threshold=None):
 
 
 def cubic_sparsity(step, n_steps, final, initial=0.0):
-    """Zhu & Gupta (2017) gradual schedule: ``s = final + (initial - final) * (1 - step / n_steps)**3``.
+    """Zhu & Gupta (2017) gradual schedule.
 
+    ``s = final + (initial - final) * (1 - step / n_steps)**3``;
     ``step`` runs from 0 (sparsity ``initial``) to ``n_steps`` (``final``).
     """
     frac = min(max(step / n_steps, 0.0), 1.0)

@@ -104,15 +104,13 @@ class Optimizer:
         self.state[i] = (new_ws, new_bs)
 
     def step(self, i, layer, gW, gb, batch):
-        """One update of layer ``i`` from its summed-over-batch-mean gradients ``gW``, ``gb``."""
+        """One update of layer ``i`` from the gradients ``gW``, ``gb`` of the batch's mean loss."""
         est = self.est
         ws, bs = self.state[i]
         # scikit-learn's MLP: L2 term alpha * W / n_samples in the batch gradient
         l2 = est.alpha / batch
-        # Trusted path (check_input=False): hyper-parameters were validated in
-        # fit, the state has the layer's sizes and dtype, and the training loop
-        # hands over C-contiguous gradients in the layer's layout; the per-call
-        # checks would cost as much as a small layer's whole update.
+        # trusted path (check_input=False): parameters validated by fit, state and
+        # gradients in the layer's layout and dtype; see docs/design/mlp-trusted-paths.md
         if gW.size != layer.values.size or gb.size != layer.b.size:
             raise RuntimeError("internal error: gradient and weight sizes differ")
         lr, l1 = float(self.lr), float(est.l1)
