@@ -177,6 +177,16 @@ def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=
     -------
     nnz : int
         Number of nonzero weights after the step; ``velocity`` holds the new velocity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastprox.prox import momentum_step
+    >>> w, velocity = np.array([1.0, -0.05, 0.3]), np.zeros(3)
+    >>> momentum_step(w, np.array([0.5, 0.0, -1.0]), velocity, lr=0.1, l1=1.0)
+    2
+    >>> w, velocity
+    (array([0.85, 0.  , 0.3 ]), array([-0.05,  0.  ,  0.1 ]))
     """
     if not check_input:
         return specialised(prox_fast.momentum_step_impl, w.dtype)(
@@ -230,6 +240,19 @@ def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1
     -------
     nnz : int
         Number of nonzero weights after the step; ``m`` and ``v`` hold the new moments.
+
+    Examples
+    --------
+    At the first step Adam moves every coordinate with a nonzero gradient by
+    about ``lr``:
+
+    >>> import numpy as np
+    >>> from fastprox.prox import adam_step
+    >>> w, m, v = np.array([1.0, -0.05, 0.3]), np.zeros(3), np.zeros(3)
+    >>> adam_step(w, np.array([0.5, 0.0, -1.0]), m, v, step=1, lr=0.1)
+    3
+    >>> w
+    array([ 0.9 , -0.05,  0.4 ])
     """
     if not check_input:
         return specialised(prox_fast.adam_step_impl, w.dtype)(
@@ -266,6 +289,17 @@ def group_soft_threshold(W, t, axis=0):
     -------
     alive : ndarray of bool
         Which groups are nonzero after the step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastprox.prox import group_soft_threshold
+    >>> W = np.array([[3.0, 0.1], [4.0, 0.1]])  # column norms 5 and 0.14
+    >>> group_soft_threshold(W, 1.0)
+    array([ True, False])
+    >>> W
+    array([[2.4, 0. ],
+           [3.2, 0. ]])
     """
     W = check_inplace(W, "W", ndim=2)
     t = check_scalar(t, "t", min_val=0.0)

@@ -210,6 +210,14 @@ def spmv_t(A, x, out=None, *, check_input=True):
     Returns
     -------
     y : ndarray, shape (n_cols,)
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from fastprox.sparse import spmv_t
+    >>> A = sp.csr_array(np.array([[1.0, 0, 2], [0, 3, 0]]))
+    >>> spmv_t(A, np.array([1.0, 1.0]))
+    array([1., 3., 2.])
     """
     x, xd = _float_dtype(x)
     A, dtype = _prepare(A, xd, check_input)
@@ -253,6 +261,15 @@ def spmm(A, X, out=None, *, bias=None, relu=False, check_input=True):
     Returns
     -------
     Y : ndarray, shape (n_out, batch)
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from fastprox.sparse import spmm
+    >>> A = sp.csr_array(np.array([[1.0, 0, 2], [0, 3, 0]]))
+    >>> spmm(A, np.ones((3, 2)), bias=np.array([-4.0, 0.0]), relu=True)
+    array([[0., 0.],
+           [3., 3.]])
     """
     if _trusted(A, out, check_input):
         specialised(sparse_fast.spmm_impl, A.data.dtype, A.indices.dtype)(
@@ -308,6 +325,15 @@ def sddmm(pattern, U, V, out=None, *, check_input=True):
     values : ndarray, shape (nnz,)
         Aligned with ``pattern.indices`` / ``pattern.data``; build a matrix
         with ``csr_array((values, pattern.indices, pattern.indptr), pattern.shape)``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from fastprox.sparse import sddmm
+    >>> P = sp.csr_array(np.array([[1.0, 0, 1], [0, 1, 0]]))
+    >>> U, V = np.eye(2), np.array([[1.0, 2], [3, 4], [5, 6]])
+    >>> sddmm(P, U, V)  # (U @ V.T)[0, 0], [0, 2], [1, 1]
+    array([1., 5., 4.])
     """
     if _trusted(pattern, out, check_input):
         kernel = specialised(sparse_fast.sddmm_impl, pattern.indices.dtype, out.dtype)

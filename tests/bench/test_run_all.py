@@ -35,7 +35,8 @@ def _env():
 def bench_copy(tmp_path):
     d = tmp_path / "bench"
     d.mkdir()
-    for f in ("_common.py", "_summary.py", "run_all.py", "bench_prox.py", "bench_spmv.py"):
+    for f in ("_common.py", "_machine.py", "_summary.py", "run_all.py", "bench_prox.py",
+              "bench_spmv.py"):
         shutil.copy(os.path.join(BENCH, f), d / f)
     (d / "bench_broken.py").write_text(
         "import sys\nprint('about to fail')\nsys.exit('bench_broken: deliberate failure')\n")
