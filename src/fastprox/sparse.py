@@ -210,6 +210,7 @@ def spmv_t(A, x, out=None, *, check_input=True):
     Returns
     -------
     y : ndarray, shape (n_cols,)
+        ``A.T @ x``, bit-identical for any thread count.
 
     Examples
     --------
