@@ -179,8 +179,8 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
                 or check_random_state(self.random_state)
             layers = copy.deepcopy(self.layers_)
             if layers[-1].b.shape[0] != n_out:
-                raise ValueError(f"the model has {layers[-1].b.shape[0]} outputs, y needs "
-                                 f"{n_out}")
+                raise ValueError(f"{'' if incremental else 'warm_start: '}the model has "
+                                 f"{layers[-1].b.shape[0]} outputs, y needs {n_out}")
             X = X.astype(layers[0].b.dtype, copy=False)
             opt = getattr(self, "_optimizer", None)
             opt = (None if opt is None else opt.resume(self, layers)) or Optimizer(self, layers)
