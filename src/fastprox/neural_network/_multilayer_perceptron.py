@@ -157,6 +157,18 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         return forward(self.layers_, XT, self.activation, self._out()).T
 
     # --------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train (dense phase, pruning, fine-tuning) on ``X`` (n_samples, n_features).
+
+        ``y``: class labels (classifier) or targets (n_samples[, n_outputs]) (regressor).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y)
+
     def _fit(self, X, y, incremental=False, classes=None):
         """Train on ``(X, y)``: ``fit`` (all phases) or, if ``incremental``, one epoch.
 
@@ -390,16 +402,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return self.classes_[(out[:, 0] > 0.5).astype(int)]
         return self.classes_[np.argmax(out, axis=1)]
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Train (dense phase, pruning, fine-tuning) on ``X`` (n_samples, n_features), labels ``y``.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y)
-
     @available_if(_BaseMLP._can_partial_fit)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
@@ -454,16 +456,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         from sklearn.metrics import r2_score
 
         return float(r2_score(y, out[:, 0] if np.ndim(y) == 1 else out))
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features), targets ``y`` (n_samples[, n_outputs]).
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y)
 
     @available_if(_BaseMLP._can_partial_fit)
     @_fit_context(prefer_skip_nested_validation=True)
