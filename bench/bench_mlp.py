@@ -109,7 +109,7 @@ def main(argv=None):
     # 'auto' = 200, for the accuracy / fit-time reference): the dense-phase
     # epoch must not be slower than this one
     # (as it runs by default, and on one BLAS thread: the budget our small-network
-    # training uses, see SERIAL_TRAINING_WORK in _multilayer_perceptron)
+    # training uses, see SERIAL_TRAINING_WORK in neural_network/_training.py)
     from threadpoolctl import threadpool_limits
 
     n_ep = 3 if args.quick else 10

@@ -9,7 +9,7 @@ fused), output and loss, backward (``sddmm`` for the weight gradient, bias
 row sums, ``spmm`` on the cached transpose for the input gradient, activation
 derivative) and the fused Adam / momentum proximal update of the nonzeros.
 
-The arithmetic is that of the Python path (``_multilayer_perceptron``,
+The arithmetic is that of the Python path (``neural_network/_epochs.py``,
 ``fastprox.prox.adam_step`` / ``momentum_step`` and the CSR kernels of
 ``csr_kernels.h``, which this module compiles in too), in the same order,
 so the two paths agree up to the rounding of ``exp`` / ``log`` / ``tanh`` and
