@@ -28,7 +28,7 @@ SDIST_FILES = [
     "src/fastprox/_kernels/_shared.pxd",
     "tests/kernels/test_prox.py", "tests/kernels/test_sparse.py", "tests/bench/test_run_all.py",
     "bench/_common.py", "bench/_summary.py", "bench/run_all.py", "bench/README.md",
-    "bench/bench_prox.py", "bench/bench_spmv.py", "bench/bench_mlp.py",
+    "bench/bench_prox.py", "bench/bench_spmv.py", "bench/bench_mlp.py", "bench/_machine.py",
 ]
 
 

@@ -81,7 +81,6 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         "sparse_crossover": [Interval(Real, 0, 1, closed="both")],
     }
 
-
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, l1=0.0, group_l1=0.0, batch_size="auto",
                  learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
