@@ -120,6 +120,32 @@ def test_mlp_interrupted_keeps_previous_fit():
     assert not hasattr(fresh, "layers_") and not hasattr(fresh, "loss_curve_")
 
 
+def test_mlp_interrupted_cold_refit_on_other_shape_keeps_everything():
+    """A refit (not warm) on data of another width, interrupted: every attribute as before,
+    the input width included, so the model still predicts on the old shape."""
+    X, y = make_classification(4000, 100, n_informative=20, n_classes=3, random_state=0)
+    est = MLPClassifier(hidden_layer_sizes=(64,), max_iter=2, random_state=0).fit(X, y)
+    proba = est.predict_proba(X[:10])
+    state = dict(est.__dict__)
+    X2, y2 = make_classification(4000, 60, n_informative=20, n_classes=4, random_state=1)
+    est.set_params(max_iter=5000, tol=0.0, n_iter_no_change=10**9)
+    latency = _interrupted_fit(lambda: est.fit(X2, y2))
+    assert latency is not None and latency < PROMPT
+    assert est.__dict__.keys() == state.keys()
+    for k, v in state.items():
+        if k not in est.get_params():
+            assert est.__dict__[k] is v, k
+    assert est.n_features_in_ == 100 and len(est.classes_) == 3
+    np.testing.assert_array_equal(est.predict_proba(X[:10]), proba)
+    # partial_fit, interrupted between blocks or inside one, keeps whole blocks only
+    inc = MLPClassifier(hidden_layer_sizes=(64,), random_state=0)
+    inc.partial_fit(X, y, classes=np.unique(y))
+    latency = _interrupted_fit(lambda: [inc.partial_fit(X, y) for _ in range(5000)])
+    assert latency is not None and latency < PROMPT
+    assert inc.n_iter_ == len(inc.loss_curve_) == len(inc.epoch_times_)
+    assert inc.t_ == inc.n_iter_ * X.shape[0]
+
+
 def test_sgd_interrupted_restores_everything():
     X, y = make_classification(20000, 200, random_state=0)
     est = SGDClassifier(max_iter=1, tol=None, random_state=0).fit(X, y)

@@ -1,7 +1,8 @@
 """The single place that decides how many OpenMP threads a kernel uses.
 
 :func:`get_num_threads` gives every ``prange`` its thread count;
-:func:`blas_single_threaded` limits BLAS around the solvers' own loops.
+:func:`blas_limited` (and :func:`blas_single_threaded`) limit BLAS around
+fastprox's own loops, safely from several Python threads at once.
 """
 import contextlib
 import os
@@ -83,33 +84,101 @@ def set_num_threads(n_threads):
 #
 # OpenBLAS workers spin after each threaded call and hold up the OpenMP region
 # that follows; the solvers' vector algebra gains nothing from BLAS threads.
-# See docs/design/kernels-blas-single-threaded.md.
+# See docs/design/kernels-blas-single-threaded.md. The BLAS limit is
+# process-wide, so blocks from several Python threads share one limit under a
+# lock (threadpoolctl's own save/restore, entered from two threads, leaves
+# the inner limit behind: see docs/design/mlp-state.md).
 _blas_lock = threading.Lock()
-_blas_depth = 0
-_blas_limiter = None
-_controller = None
+_blas_active = []       # the limits of the blocks now open, in any thread
+_blas_limiter = None    # restores the limits found by the first block in
+_blas_current = None    # the limit set now (the strictest of _blas_active)
+_controllers = None     # (BLAS, OpenMP) threadpoolctl controllers
+
+
+def _get_controllers():
+    global _controllers
+    if _controllers is None:
+        from threadpoolctl import ThreadpoolController
+        ctl = ThreadpoolController()  # scans the loaded libraries: once
+        _controllers = (ctl.select(user_api="blas"), ctl.select(user_api="openmp"))
+    return _controllers
+
+
+def _release_blas_control():
+    """Let the next BLAS limit change come from any Python thread.
+
+    threadpoolctl >= 3.8 lets one "controlling" Python thread at a time set
+    OpenBLAS's process-wide limit and ignores the others; this module makes
+    its changes one at a time under ``_blas_lock`` and hands control back.
+    """
+    import threadpoolctl
+
+    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
+                    "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
+def _set_blas(limit):
+    """Set BLAS to ``limit`` threads (None: restore the limits found); holds ``_blas_lock``."""
+    global _blas_limiter, _blas_current
+    blas, _ = _get_controllers()
+    _release_blas_control()
+    if limit is None:
+        _blas_limiter.restore_original_limits()
+        _blas_limiter = None
+    elif _blas_limiter is None:
+        _blas_limiter = blas.limit(limits=limit)
+    else:
+        blas.limit(limits=limit)  # the originals stay with the first limiter
+    _blas_current = limit
+    _release_blas_control()
 
 
 @contextlib.contextmanager
+def blas_limited(n_threads=1, *, openmp=False):
+    """Limit BLAS (OpenBLAS, MKL, ...) to ``n_threads`` threads inside the block.
+
+    Re-entrant and safe across Python threads: blocks open at the same time
+    share one process-wide limit, the strictest of theirs; the last one out
+    restores the limits that were there before the first one in.
+
+    Parameters
+    ----------
+    n_threads : int or None, default 1
+        The limit; None leaves every limit as it is (the block does nothing).
+    openmp : bool, default False
+        Also limit OpenMP (fastprox's kernels, :func:`get_num_threads`) to
+        ``n_threads`` in the calling thread, whose limit it is (libgomp keeps
+        one per thread).
+    """
+    if n_threads is None:
+        yield
+        return
+    n_threads = int(n_threads)
+    with _blas_lock:
+        _blas_active.append(n_threads)
+        if _blas_current is None or n_threads < _blas_current:
+            _set_blas(n_threads)
+    try:
+        if openmp:
+            with _get_controllers()[1].limit(limits=n_threads):
+                yield
+        else:
+            yield
+    finally:
+        with _blas_lock:
+            _blas_active.remove(n_threads)
+            if not _blas_active:
+                _set_blas(None)
+            elif min(_blas_active) != _blas_current:
+                _set_blas(min(_blas_active))
+
+
 def blas_single_threaded():
     """Limit BLAS (OpenBLAS, MKL, ...) to one thread inside the block.
 
     Re-entrant and safe across threads: the first block in sets the limit,
-    the last one out restores what was there.
+    the last one out restores what was there (:func:`blas_limited` with 1).
     """
-    global _blas_depth, _blas_limiter, _controller
-    with _blas_lock:
-        if _blas_depth == 0:
-            if _controller is None:
-                from threadpoolctl import ThreadpoolController
-                _controller = ThreadpoolController()  # scans the libraries: once
-            _blas_limiter = _controller.limit(limits=1, user_api="blas")
-        _blas_depth += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_depth -= 1
-            if _blas_depth == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
+    return blas_limited(1)

@@ -18,8 +18,8 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
+from .._threads import blas_limited
 from ._base import ACTIVATIONS, output_activation
 from ._fitted import FittedNetworkMixin
 from ._layers import init_layers
@@ -173,8 +173,19 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
 
         ``fit`` starts from a new network unless ``warm_start``; ``partial_fit``
         continues the fitted one (weights, optimizer state, shuffling RNG,
-        sample count and curves). Nothing is published unless training succeeds.
+        sample count and curves). All or nothing: a failed or interrupted call
+        leaves every attribute (``n_features_in_`` and ``classes_`` included)
+        as it was.
         """
+        saved = dict(self.__dict__)
+        try:
+            return self._train(X, y, incremental, classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _train(self, X, y, incremental, classes):
         sizes = self._hidden_sizes()
         first = not (hasattr(self, "layers_") and (incremental or self.warm_start))
         X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32],
@@ -186,7 +197,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
             layers = init_layers((X.shape[1],) + sizes + (n_out,), X.dtype, rng, self.activation)
             opt, seen, history = Optimizer(self, layers), 0, None
         else:
-            rng = (incremental and getattr(self, "_partial_rng", None)) \
+            rng = (incremental and copy.deepcopy(getattr(self, "_partial_rng", None))) \
                 or check_random_state(self.random_state)
             layers = copy.deepcopy(self.layers_)
             if layers[-1].b.shape[0] != n_out:
@@ -212,7 +223,9 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         YT = np.ascontiguousarray(Y.T, dtype=X.dtype)
         trainer = Trainer(self, layers, opt, X, YT, rng, output_activation(self._is_clf, n_out),
                           seen=seen, history=history, validation=validation)
-        with threadpool_limits(training_threads((X.shape[1],) + sizes, trainer.batch_size)):
+        # BLAS and this thread's OpenMP; see docs/design/mlp-serial-training.md
+        with blas_limited(training_threads((X.shape[1],) + sizes, trainer.batch_size),
+                          openmp=True):
             if incremental:
                 trainer.epoch("partial")
             else:
@@ -268,23 +281,23 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         optimizer state (moments, step count, 'invscaling' schedule) carries
         over from call to call, pickles included.
         """
-        saved = dict(self.__dict__)
-        try:  # all or nothing, including n_features_in_ and classes_
-            self._fit(X, y, incremental=True, classes=classes)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
-        return self
+        return self._fit(X, y, incremental=True, classes=classes)
 
     def __getstate__(self):
-        # the optimizer state (1-2 arrays per weight) only serves warm_start
-        # within a session; pickles keep the model alone -- except after
-        # partial_fit, whose next block (often in another process: dask) needs it
-        state = super().__getstate__()
-        if not state.get("_optimizer_pickled", False):
+        # a copy: pickling never changes the live model. The optimizer state (1-2
+        # arrays per weight) travels when training may continue from it: after
+        # partial_fit, or with warm_start=True; see docs/design/mlp-state.md
+        state = dict(super().__getstate__())
+        if not (self.warm_start or state.get("_optimizer_pickled", False)):
             state.pop("_optimizer", None)
         return state
+
+    def __deepcopy__(self, memo):
+        # an in-memory copy is the whole model, optimizer state included
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):

@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 from sklearn.base import is_classifier
-from threadpoolctl import threadpool_limits
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._threads import get_num_threads
+from .._threads import blas_limited, get_num_threads
 from ._base import activate, output_activation
 from ._layers import CSRLayer, DenseLayer
 from ._training import forward
@@ -149,7 +149,10 @@ def sparsity_report(model, X=None, y=None, *, repeats=None, n_threads=1, seed=0)
     team and OpenBLAS's threads compete for the cores and small products get
     slower, not faster). ``None`` keeps the current limits.
     """
-    with threadpool_limits(limits=n_threads):
+    check_is_fitted(model, "layers_")
+    if X is not None:  # scikit-learn's input errors (feature count, NaN, ...)
+        X = validate_data(model, X, reset=False, dtype=[np.float64, np.float32])
+    with blas_limited(n_threads, openmp=True):
         return _sparsity_report(model, X, y, repeats, n_threads, seed)
 
 
