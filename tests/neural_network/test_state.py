@@ -265,3 +265,107 @@ def test_loaded_in_another_process_predicts_the_same(digits, tmp_path):
             np.testing.assert_array_equal(P, expected)
         else:
             np.testing.assert_allclose(P, expected, rtol=1e-12, atol=1e-15)
+
+
+# ------------------------------------------------------- settable weights
+def _numpy_forward(coefs, intercepts, X, activation="relu"):
+    acts = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "identity": lambda z: z,
+            "logistic": lambda z: 1 / (1 + np.exp(-z))}
+    H = X
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        H = H @ W + b
+        if i < len(coefs) - 1:
+            H = acts[activation](H)
+    return H
+
+
+@pytest.mark.parametrize("pruned", [False, True])
+def test_assigned_weights_predict_like_numpy(digits, pruned):
+    X, Xte, y, _ = digits
+    kw = dict(target_sparsity=0.9, finetune_epochs=1) if pruned else {}
+    m = MLPRegressor((32, 16), max_iter=3, random_state=0, **kw).fit(X, y.astype(float))
+    rng = np.random.default_rng(0)
+    coefs = [rng.standard_normal(c.shape) * 0.1 for c in m.coefs_]
+    intercepts = [rng.standard_normal(b.shape) for b in m.intercepts_]
+    m.coefs_ = coefs
+    m.intercepts_ = intercepts
+    for got, want in zip(m.coefs_, coefs):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(m.intercepts_, intercepts):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(m.predict(Xte), _numpy_forward(coefs, intercepts, Xte)[:, 0],
+                               rtol=1e-10, atol=1e-12)
+    assert pickle.loads(pickle.dumps(m)).predict(Xte[:3]).shape == (3,)
+
+
+def test_assigned_biases_reach_the_compiled_all_csr_forward(digits):
+    X, Xte, y, _ = digits
+    m = MLPClassifier((64, 64), max_iter=3, target_sparsity=0.9, pruning_scope="layer",
+                      random_state=0).fit(X, y)
+    assert m.layer_storage_ == ["csr", "csr", "csr"]
+    m.predict_proba(Xte[:2])  # builds and caches the compiled network
+    intercepts = [b + 1.0 for b in m.intercepts_]
+    m.intercepts_ = intercepts
+    Z = _numpy_forward(m.coefs_, intercepts, Xte)
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(m.predict_proba(Xte), P / P.sum(axis=1, keepdims=True),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_dense_array_on_a_pruned_layer_keeps_it_pruned_where_zero(digits):
+    X, Xte, y, _ = digits
+    m = MLPClassifier((64, 32), max_iter=3, target_sparsity=0.9, finetune_epochs=1,
+                      random_state=0).fit(X, y)
+    assert m.layer_storage_[0] == "csr"
+    nnz = m.sparse_coefs_[0].nnz
+    proba = m.predict_proba(Xte)
+    m.coefs_ = m.coefs_  # the same weights: the same pattern, storage and outputs
+    assert m.layer_storage_[0] == "csr" and m.sparse_coefs_[0].nnz == nnz
+    np.testing.assert_array_equal(m.predict_proba(Xte), proba)
+    W = m.coefs_[0].copy()
+    W[0, :] = 1.0  # a new row of nonzeros: stored (unpruned) from now on
+    W[W == 0.5] = 0.0
+    coefs = m.coefs_
+    coefs[0] = W
+    m.coefs_ = coefs
+    keep = m.layers_[0].keep()
+    assert keep[0].all() and (keep == ((W != 0) | keep)).all()
+    np.testing.assert_array_equal(m.coefs_[0], W)
+    # a warm-started fit trains the new pattern and leaves the pruned weights at zero
+    m.set_params(warm_start=True, max_iter=2, target_sparsity=None, finetune_epochs=0)
+    m.fit(X, y)
+    assert np.all(m.coefs_[0][~keep] == 0)
+
+
+def test_sklearn_weights_transplanted_predict_like_sklearn(digits):
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, Xte, y, _ = digits
+    sk = SkMLP((32, 16), max_iter=20, random_state=0).fit(X, y)
+    ours = MLPClassifier((32, 16), max_iter=1, random_state=1).fit(X, y)
+    ours.coefs_ = sk.coefs_
+    ours.intercepts_ = sk.intercepts_
+    np.testing.assert_allclose(ours.predict_proba(Xte), sk.predict_proba(Xte), rtol=1e-10,
+                               atol=1e-12)
+    np.testing.assert_array_equal(ours.predict(Xte), sk.predict(Xte))
+
+
+@pytest.mark.parametrize("which", ["coefs_", "intercepts_"])
+def test_assigning_wrong_shapes_names_the_layer(digits, which):
+    X, _, y, _ = digits
+    m = MLPClassifier((16,), max_iter=2, random_state=0).fit(X, y)
+    good = getattr(m, which)
+    with pytest.raises(ValueError, match="2 arrays"):
+        setattr(m, which, good[:1])
+    bad = list(good)
+    bad[1] = bad[1][:-1]
+    with pytest.raises(ValueError, match=rf"{which}\[1\].*layer 1"):
+        setattr(m, which, bad)
+    bad = [g.copy() for g in good]
+    bad[0].flat[0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        setattr(m, which, bad)
+    for got, want in zip(getattr(m, which), good):  # nothing half-assigned
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(NotFittedError):
+        setattr(MLPClassifier(), which, good)

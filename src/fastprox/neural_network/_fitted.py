@@ -2,20 +2,38 @@
 
 :class:`FittedNetworkMixin` gives an estimator that stores its network as
 ``layers_`` (a list of :class:`~._layers.DenseLayer` / :class:`~._layers.CSRLayer`)
-scikit-learn's ``coefs_`` / ``intercepts_``, the sparse views
+scikit-learn's ``coefs_`` / ``intercepts_`` (settable), the sparse views
 ``sparse_coefs_``, ``layer_storage_`` and ``sparsity_``, and
 :meth:`~FittedNetworkMixin.sparsity_report`.
 """
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._layers import replace_weights
 from ._report import sparsity_report
 
 __all__ = ["FittedNetworkMixin"]
 
 
+def _check_assigned(name, arrays, shapes, dtype):
+    """Copies of the arrays assigned to ``name``, in ``dtype``; ValueError naming the layer."""
+    arrays = list(arrays)
+    if len(arrays) != len(shapes):
+        raise ValueError(f"{name} needs {len(shapes)} arrays (one per layer), got {len(arrays)}")
+    out = []
+    for i, (a, shape) in enumerate(zip(arrays, shapes)):
+        a = np.array(a, dtype=dtype)
+        if a.shape != tuple(shape):
+            raise ValueError(f"{name}[{i}] (layer {i}) has shape {a.shape}, the layer needs "
+                             f"{tuple(shape)}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name}[{i}] (layer {i}) must be finite (it has NaN or inf)")
+        out.append(a)
+    return out
+
+
 class FittedNetworkMixin:
-    """Read-only views of ``self.layers_`` (raise ``NotFittedError`` before fit)."""
+    """Views of ``self.layers_`` (raise ``NotFittedError`` before fit); weights settable."""
 
     def _fitted_layers(self):
         check_is_fitted(self, "layers_")
@@ -26,13 +44,41 @@ class FittedNetworkMixin:
         """list of ndarray (n_in, n_out): the weights as dense matrices (scikit-learn layout).
 
         Built on access for CSR layers; use :attr:`sparse_coefs_` to keep them sparse.
+
+        Settable (to load, edit or transplant weights): a list of one array per
+        layer, of the layer's shape, finite, cast to the model's dtype and
+        copied. A pruned layer keeps its pattern where the new array is zero
+        and stores every nonzero of it: assigning a dense array to a pruned
+        layer keeps it pruned only where that array is zero (``model.coefs_ =
+        model.coefs_`` changes nothing). A layer is stored as CSR while its
+        pattern is sparser than ``sparse_crossover``. The widths cannot change
+        (refit for that). A ValueError naming the layer leaves the model as it was.
         """
         return [layer.dense() for layer in self._fitted_layers()]
 
+    @coefs_.setter
+    def coefs_(self, coefs):
+        layers = self._fitted_layers()
+        coefs = _check_assigned("coefs_", coefs, [layer.shape for layer in layers],
+                                layers[0].b.dtype)
+        self.layers_ = [replace_weights(layer, W, None, self.sparse_crossover)
+                        for layer, W in zip(layers, coefs)]
+
     @property
     def intercepts_(self):
-        """list of ndarray (n_out,): the biases."""
+        """list of ndarray (n_out,): the biases.
+
+        Settable: one finite array of shape (n_out,) per layer (see :attr:`coefs_`).
+        """
         return [layer.b for layer in self._fitted_layers()]
+
+    @intercepts_.setter
+    def intercepts_(self, intercepts):
+        layers = self._fitted_layers()
+        intercepts = _check_assigned("intercepts_", intercepts,
+                                     [layer.b.shape for layer in layers], layers[0].b.dtype)
+        self.layers_ = [replace_weights(layer, None, b, self.sparse_crossover)
+                        for layer, b in zip(layers, intercepts)]
 
     @property
     def sparsity_(self):

@@ -313,6 +313,22 @@ def make_layer(W, b, keep, crossover):
     return DenseLayer(W * keep, b, mask=keep)
 
 
+def replace_weights(layer, W, b, crossover):
+    """``layer`` with new weights ``W`` (n_in, n_out) and / or bias ``b`` (None: keep them).
+
+    The new pattern is the old one plus the nonzeros of ``W``: a weight pruned
+    in ``layer`` stays pruned where ``W`` is zero and is stored (trained)
+    wherever ``W`` is not; stored as CSR below ``crossover`` density
+    (:func:`make_layer`). Shapes and dtypes are the caller's to check.
+    """
+    b = layer.b if b is None else b
+    if W is not None:
+        return make_layer(W, b, layer.keep() | (W != 0), crossover)
+    if layer.kind == "csr":
+        return CSRLayer(layer.data, layer.indices, layer.indptr, layer.shape_t, b)
+    return DenseLayer(layer.W, b, layer.mask)
+
+
 def kernel_arrays(layers):
     """Per-layer arrays for the compiled paths (``mlp_fast``), or None.
 
