@@ -81,26 +81,60 @@ def clean():
     fastprox.unpatch_sklearn()
 
 
+PUBLIC_ONLY = ("LogisticRegression", "SGDClassifier", "SGDRegressor")
+
+
 def test_patch_is_reversible_and_idempotent(clean):
     import sklearn.linear_model as lm
     import sklearn.linear_model._coordinate_descent as cd
-    originals = {n: (getattr(lm, n), getattr(cd, n)) for n in fastprox._patch.PATCHABLE}
+    import sklearn.linear_model._logistic as lg
+    names = sorted(fastprox._patch.PATCHABLE)
+    assert set(PUBLIC_ONLY) <= set(names)
+    originals = {n: (getattr(lm, n), getattr(cd, n, None)) for n in names}
+    sk_logistic = lg.LogisticRegression
     assert not fastprox.sklearn_is_patched()
     first = fastprox.patch_sklearn()
     second = fastprox.patch_sklearn()
-    assert first == second == sorted(fastprox._patch.PATCHABLE)
+    assert first == second == names
     for name in first:
         assert getattr(lm, name) is getattr(fl, name)
-        assert getattr(cd, name) is getattr(fl, name)
-    from sklearn.linear_model import Lasso
+        if name not in PUBLIC_ONLY:
+            assert getattr(cd, name) is getattr(fl, name)
+    # scikit-learn's LogisticRegressionCV keeps building its own LogisticRegression
+    assert lg.LogisticRegression is sk_logistic
+    from sklearn.linear_model import Lasso, LogisticRegression, SGDClassifier, SGDRegressor
     assert Lasso is fl.Lasso and fastprox.sklearn_is_patched("Lasso")
+    assert LogisticRegression is fl.LogisticRegression
+    assert SGDClassifier is fl.SGDClassifier and SGDRegressor is fl.SGDRegressor
     fastprox.unpatch_sklearn()
     for name, (a, b) in originals.items():
-        assert getattr(lm, name) is a and getattr(cd, name) is b
+        assert getattr(lm, name) is a and getattr(cd, name, None) is b
+        assert a.__module__.startswith("sklearn")
     assert not fastprox.sklearn_is_patched()
     fastprox.unpatch_sklearn()  # unpatching twice is harmless
     for name, (a, b) in originals.items():
         assert getattr(lm, name) is a
+
+
+def test_patched_logistic_regression_fits_sklearn_model(clean):
+    """An unchanged script's LogisticRegression: same model, fallback for explicit solvers."""
+    from sklearn.datasets import make_classification
+    import sklearn.linear_model as lm
+    sk_cls = lm.LogisticRegression
+    X, y = make_classification(300, 20, n_informative=5, random_state=0)
+    ref = sk_cls(C=0.3, l1_ratio=1.0, solver="saga", tol=1e-10, max_iter=100_000,
+                 random_state=0).fit(X, y)
+    fastprox.patch_sklearn(["LogisticRegression"])
+    fast = lm.LogisticRegression(C=0.3, l1_ratio=1.0, tol=1e-10).fit(X, y)
+    same = lm.LogisticRegression(C=0.3, l1_ratio=1.0, solver="saga", tol=1e-10,
+                                 max_iter=100_000, random_state=0).fit(X, y)
+    assert type(fast).__module__.startswith("fastprox")
+    assert np.count_nonzero(fast.coef_) == np.count_nonzero(ref.coef_)
+    np.testing.assert_allclose(fast.coef_, ref.coef_, atol=1e-6)
+    np.testing.assert_array_equal(same.coef_, ref.coef_)  # scikit-learn's own saga ran
+    # scikit-learn's LogisticRegressionCV still works on top of the patch
+    cv = lm.LogisticRegressionCV(Cs=3, cv=3).fit(X, y)
+    assert cv.coef_.shape == (1, 20)
 
 
 def test_patch_subset_and_unknown_names(clean):

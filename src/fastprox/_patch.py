@@ -9,7 +9,13 @@ earlier ``from sklearn.linear_model import Lasso``) keep scikit-learn's object:
 patch first, as with any monkey-patch.
 
 Only names whose fastprox counterpart takes the same parameters, minimises the
-same objective and exposes the same fitted attributes are patched.
+same objective and exposes the same fitted attributes are patched; a
+combination fastprox does not accelerate runs scikit-learn's own fit inside
+the fastprox estimator (see the README's table), so a patched script never
+meets an error scikit-learn would not raise. ``LogisticRegression`` and the
+SGD estimators are patched in ``sklearn.linear_model`` only: scikit-learn's
+own ``LogisticRegressionCV`` builds ``LogisticRegression`` from its private
+module, which is left as it is.
 """
 import importlib
 
@@ -23,10 +29,15 @@ PATCHABLE = {
     "ElasticNetCV": "fastprox.linear_model",
     "lasso_path": "fastprox.linear_model",
     "enet_path": "fastprox.linear_model",
+    "LogisticRegression": "fastprox.linear_model",
+    "SGDClassifier": "fastprox.linear_model",
+    "SGDRegressor": "fastprox.linear_model",
 }
 
-# modules scripts import these names from
+# modules scripts import these names from (a name is patched where the module has it)
 _MODULES = ("sklearn.linear_model", "sklearn.linear_model._coordinate_descent")
+# names patched in the public module only
+_PUBLIC_ONLY = {"LogisticRegression", "SGDClassifier", "SGDRegressor"}
 
 # (module, name) -> scikit-learn's original object, while patched
 _ORIGINALS = {}
@@ -73,7 +84,8 @@ def patch_sklearn(names=None, *, verbose=False):
     for modname in _MODULES:
         module = importlib.import_module(modname)
         for name in names:
-            if not hasattr(module, name):
+            if not hasattr(module, name) or (name in _PUBLIC_ONLY
+                                             and modname != "sklearn.linear_model"):
                 continue
             replacement = getattr(importlib.import_module(PATCHABLE[name]), name)
             # record scikit-learn's object once: patching twice must not

@@ -58,8 +58,7 @@ def test_objective_matches_sklearn(data, penalty, rho, C, fit_intercept):
     X, y = DATA[data]
     if fit_intercept and C == 1.0 and penalty == "l1":
         C = 0.3  # saga converges too slowly to its own tol on the weakly penalised fits
-    ours = LogisticRegression(penalty=penalty, C=C, fit_intercept=fit_intercept,
-                              l1_ratio=rho if penalty == "elasticnet" else None,
+    ours = LogisticRegression(C=C, fit_intercept=fit_intercept, l1_ratio=rho,
                               tol=1e-10, max_iter=1000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -80,7 +79,7 @@ def test_objective_matches_sklearn(data, penalty, rho, C, fit_intercept):
 def test_predict_and_proba(data):
     X, y = DATA[data]
     labels = np.array(["no", "yes"])[y]
-    m = LogisticRegression(penalty="l1", C=0.5, tol=1e-8).fit(X, labels)
+    m = LogisticRegression(l1_ratio=1.0, C=0.5, tol=1e-8).fit(X, labels)
     assert list(m.classes_) == ["no", "yes"]
     assert m.coef_.shape == (1, X.shape[1]) and m.intercept_.shape == (1,)
     assert m.n_iter_.shape == (1,)
@@ -99,21 +98,21 @@ def test_predict_and_proba(data):
 
 def test_sparse_matches_dense():
     X, y = DATA["sparse"]
-    a = LogisticRegression(penalty="l1", C=0.3, tol=1e-10).fit(X, y)
-    b = LogisticRegression(penalty="l1", C=0.3, tol=1e-10).fit(X.toarray(), y)
+    a = LogisticRegression(l1_ratio=1.0, C=0.3, tol=1e-10).fit(X, y)
+    b = LogisticRegression(l1_ratio=1.0, C=0.3, tol=1e-10).fit(X.toarray(), y)
     np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-7)
     np.testing.assert_allclose(a.intercept_, b.intercept_, atol=1e-7)
 
 
 def test_float32_and_fortran_input():
     X, y = DATA["classif"]
-    a = LogisticRegression(penalty="l1", C=0.3, tol=1e-8).fit(np.asfortranarray(X), y)
-    b = LogisticRegression(penalty="l1", C=0.3, tol=1e-8).fit(X.astype(np.float32), y)
+    a = LogisticRegression(l1_ratio=1.0, C=0.3, tol=1e-8).fit(np.asfortranarray(X), y)
+    b = LogisticRegression(l1_ratio=1.0, C=0.3, tol=1e-8).fit(X.astype(np.float32), y)
     np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-4)
     # float32 in, float32 out, as scikit-learn does
     assert a.coef_.dtype == np.float64
     assert b.coef_.dtype == np.float32 and b.intercept_.dtype == np.float32
-    c = LogisticRegression(penalty="l1", C=0.3, tol=1e-8).fit(
+    c = LogisticRegression(l1_ratio=1.0, C=0.3, tol=1e-8).fit(
         sp.csr_matrix(X.astype(np.float32)), y)
     assert c.coef_.dtype == np.float32
     np.testing.assert_allclose(c.coef_, b.coef_, atol=1e-6)
@@ -121,12 +120,12 @@ def test_float32_and_fortran_input():
 
 def test_strong_penalty_gives_zero_coef_and_warm_start():
     X, y = DATA["classif"]
-    m = LogisticRegression(penalty="l1", C=1e-4).fit(X, y)
+    m = LogisticRegression(l1_ratio=1.0, C=1e-4).fit(X, y)
     assert np.all(m.coef_ == 0)
     np.testing.assert_allclose(m.intercept_, np.log(y.mean() / (1 - y.mean())), atol=1e-6)
-    m = LogisticRegression(penalty="l1", C=0.5, warm_start=True, tol=1e-8).fit(X, y)
+    m = LogisticRegression(l1_ratio=1.0, C=0.5, warm_start=True, tol=1e-8).fit(X, y)
     m.set_params(C=0.6).fit(X, y)
-    ref = LogisticRegression(penalty="l1", C=0.6, tol=1e-8).fit(X, y)
+    ref = LogisticRegression(l1_ratio=1.0, C=0.6, tol=1e-8).fit(X, y)
     np.testing.assert_allclose(m.coef_, ref.coef_, atol=1e-5)
 
 
@@ -135,7 +134,7 @@ def test_errors():
     with pytest.raises(ValueError, match="2 classes"):
         LogisticRegression().fit(X, np.zeros(len(y)))
     with pytest.raises(ValueError, match="l1_ratio"):
-        LogisticRegression(penalty="elasticnet").fit(X, y)
+        LogisticRegression(penalty="elasticnet", l1_ratio=None).fit(X, y)
     with pytest.raises(ValueError, match="penalty"):
         LogisticRegression(penalty="l3").fit(X, y)
     with pytest.raises(ValueError, match="'C' parameter"):
@@ -145,25 +144,25 @@ def test_errors():
 def test_sample_weight_matches_sklearn():
     X, y = DATA["classif"]
     sw = np.random.default_rng(0).uniform(0, 3, len(y))
-    ours = LogisticRegression(penalty="l1", C=0.3, tol=1e-10).fit(X, y, sample_weight=sw)
+    ours = LogisticRegression(l1_ratio=1.0, C=0.3, tol=1e-10).fit(X, y, sample_weight=sw)
     ref = sk.LogisticRegression(C=0.3, l1_ratio=1.0, solver="saga", tol=1e-12,
                                 max_iter=100_000).fit(X, y, sample_weight=sw)
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-3)
     # integer weights = repeated rows
     k = np.arange(len(y)) % 3
-    a = LogisticRegression(penalty="l1", C=0.3, tol=1e-10).fit(X, y, sample_weight=k)
-    b = LogisticRegression(penalty="l1", C=0.3, tol=1e-10).fit(np.repeat(X, k, axis=0),
+    a = LogisticRegression(l1_ratio=1.0, C=0.3, tol=1e-10).fit(X, y, sample_weight=k)
+    b = LogisticRegression(l1_ratio=1.0, C=0.3, tol=1e-10).fit(np.repeat(X, k, axis=0),
                                                                np.repeat(y, k))
     np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-6)
 
 
 def test_clone_pickle_pipeline_gridsearch():
     X, y = DATA["cancer"]
-    m = LogisticRegression(penalty="l1", C=0.2).fit(X, y)
+    m = LogisticRegression(l1_ratio=1.0, C=0.2).fit(X, y)
     m2 = pickle.loads(pickle.dumps(m))
     np.testing.assert_array_equal(m.predict(X), m2.predict(X))
     clone(m)
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(penalty="l1"))
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(l1_ratio=1.0))
     gs = GridSearchCV(pipe, {"logisticregression__C": [0.1, 1.0]}, cv=3).fit(X, y)
     assert gs.best_score_ > 0.9
 
@@ -178,8 +177,8 @@ def _expected_failed(estimator):
     return {}
 
 
-@parametrize_with_checks([LogisticRegression(), LogisticRegression(penalty="l1", C=0.5),
-                          LogisticRegression(penalty="l1", C=0.5, tol=1e-10)],
+@parametrize_with_checks([LogisticRegression(), LogisticRegression(l1_ratio=1.0, C=0.5),
+                          LogisticRegression(l1_ratio=1.0, C=0.5, tol=1e-10)],
                          expected_failed_checks=_expected_failed)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

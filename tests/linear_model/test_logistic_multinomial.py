@@ -65,8 +65,8 @@ def _reference(X, y, C, rho, fit_intercept):
 
 
 def _ours(penalty, C, rho, **kw):
-    return LogisticRegression(penalty=penalty, C=C, l1_ratio=rho if penalty == "elasticnet"
-                              else None, **kw)
+    # scikit-learn >= 1.8's spelling: l1_ratio selects the penalty
+    return LogisticRegression(C=C, l1_ratio=rho, **kw)
 
 
 CASES = [("l1", 1.0, 0.5), ("l2", 0.0, 1.0), ("elasticnet", 0.5, 0.5)]
@@ -117,7 +117,7 @@ def test_float32_stays_float32(data, penalty, rho, C):
 
 def test_sparse_matches_dense_and_any_order():
     X, y = DATA["sparse4"]
-    kw = dict(penalty="l1", C=0.3, tol=1e-10, max_iter=1000)
+    kw = dict(l1_ratio=1.0, C=0.3, tol=1e-10, max_iter=1000)
     a = LogisticRegression(**kw).fit(X, y)
     b = LogisticRegression(**kw).fit(X.toarray(), y)
     c = LogisticRegression(**kw).fit(np.asfortranarray(X.toarray()), y)
@@ -140,7 +140,7 @@ def test_no_penalty_objective():
     yn[:6] = (yn[:6] + 1) % 3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = LogisticRegression(penalty=None, tol=1e-9, max_iter=1000).fit(Xn, yn)
+        ours = LogisticRegression(C=np.inf, tol=1e-9, max_iter=1000).fit(Xn, yn)
         ref = sk.LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12).fit(Xn, yn)
     o1 = _objective(Xn, yn, ours.coef_, ours.intercept_, np.inf, 0.0)
     o2 = _objective(Xn, yn, ref.coef_, ref.intercept_, np.inf, 0.0)
@@ -151,7 +151,7 @@ def test_no_penalty_objective():
 def test_predict_proba_and_labels():
     X, y = DATA["classif4"]
     labels = np.array(["a", "b", "c", "d"])[y]
-    m = LogisticRegression(penalty="l1", C=0.5, tol=1e-8).fit(X, labels)
+    m = LogisticRegression(l1_ratio=1.0, C=0.5, tol=1e-8).fit(X, labels)
     assert list(m.classes_) == ["a", "b", "c", "d"]
     d = m.decision_function(X)
     assert d.shape == (X.shape[0], 4)
@@ -168,12 +168,12 @@ def test_predict_proba_and_labels():
 def test_sample_weight_is_repetition():
     X, y = DATA["classif4"]
     k = np.arange(len(y)) % 3
-    a = LogisticRegression(penalty="l1", C=0.3, tol=1e-10).fit(X, y, sample_weight=k)
-    b = LogisticRegression(penalty="l1", C=0.3, tol=1e-10).fit(np.repeat(X, k, axis=0),
+    a = LogisticRegression(l1_ratio=1.0, C=0.3, tol=1e-10).fit(X, y, sample_weight=k)
+    b = LogisticRegression(l1_ratio=1.0, C=0.3, tol=1e-10).fit(np.repeat(X, k, axis=0),
                                                                np.repeat(y, k))
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-7)
     sw = np.random.default_rng(0).uniform(0, 3, len(y))
-    ours = LogisticRegression(penalty="l2", C=0.3, tol=1e-10).fit(X, y, sample_weight=sw)
+    ours = LogisticRegression(l1_ratio=0.0, C=0.3, tol=1e-10).fit(X, y, sample_weight=sw)
     ref = sk.LogisticRegression(C=0.3, solver="newton-cholesky", tol=1e-12).fit(
         X, y, sample_weight=sw)
     o1 = _objective(X, y, ours.coef_, ours.intercept_, 0.3, 0.0, sw)
@@ -183,13 +183,13 @@ def test_sample_weight_is_repetition():
 
 def test_warm_start_and_strong_penalty():
     X, y = DATA["classif4"]
-    m = LogisticRegression(penalty="l1", C=1e-4).fit(X, y)
+    m = LogisticRegression(l1_ratio=1.0, C=1e-4).fit(X, y)
     assert np.all(m.coef_ == 0)
     freq = np.bincount(y) / len(y)
     np.testing.assert_allclose(m.intercept_, np.log(freq) - np.log(freq).mean(), atol=1e-6)
-    m = LogisticRegression(penalty="l1", C=0.5, warm_start=True, tol=1e-9).fit(X, y)
+    m = LogisticRegression(l1_ratio=1.0, C=0.5, warm_start=True, tol=1e-9).fit(X, y)
     m.set_params(C=0.6).fit(X, y)
-    ref = LogisticRegression(penalty="l1", C=0.6, tol=1e-9).fit(X, y)
+    ref = LogisticRegression(l1_ratio=1.0, C=0.6, tol=1e-9).fit(X, y)
     np.testing.assert_allclose(m.predict_proba(X), ref.predict_proba(X), atol=1e-6)
 
 
@@ -224,7 +224,7 @@ def test_bad_input():
 
 def test_clone_pickle():
     X, y = DATA["iris"]
-    m = LogisticRegression(penalty="elasticnet", l1_ratio=0.3, C=0.7).fit(X, y)
+    m = LogisticRegression(l1_ratio=0.3, C=0.7).fit(X, y)
     m2 = pickle.loads(pickle.dumps(m))
     np.testing.assert_array_equal(m.predict_proba(X), m2.predict_proba(X))
     c = clone(m)

@@ -13,6 +13,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import MultiOutputMixin, RegressorMixin, _fit_context
+from sklearn.linear_model import _coordinate_descent as _sk_cd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearModel
 from sklearn.utils import assert_all_finite
@@ -22,6 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .._threads import blas_single_threaded
 from ._alpha_grid import alpha_grid
 from ._cd_solver import enet_ws_cd
+from ._fallback import fit_with_sklearn
 from ._quadratic_design import QuadraticDesign
 
 __all__ = ["ElasticNet", "Lasso", "enet_path", "lasso_path"]
@@ -54,12 +56,19 @@ def _validate_X_y(estimator, X, y, reset=True):
     return X, y
 
 
+def sample_weight_fallback(X, sample_weight):
+    """Why a weighted fit runs scikit-learn's path (None: fastprox's runs it)."""
+    if sample_weight is None:
+        return None
+    if sp.issparse(X):
+        return "sample_weight with sparse X"
+    if np.any(np.asarray(sample_weight) < 0):
+        return "negative sample weights"
+    return None
+
+
 def _apply_sample_weight(X, Y, sample_weight, fit_intercept):
     """Rows scaled by ``sqrt(sw)`` after weighted centring (scikit-learn's convention)."""
-    if sp.issparse(X):
-        raise NotImplementedError(
-            "sample_weight with sparse X is not supported yet by fastprox ElasticNet/Lasso; "
-            "pass a dense X or use sklearn.linear_model.ElasticNet")
     sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
     sw = sw * (X.shape[0] / sw.sum())
     if fit_intercept:
@@ -278,6 +287,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         "random_state": ["random_state"],
         "selection": [StrOptions({"cyclic", "random"})],
     }
+    _sklearn_class = _sk_cd.ElasticNet  # run where fastprox does not accelerate
 
     def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, precompute=False,
                  max_iter=1000, copy_X=True, tol=1e-4, warm_start=False, positive=False,
@@ -303,10 +313,11 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             float32 data stay float32.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        sample_weight : array-like of shape (n_samples,), default=None
-            Dense ``X`` only (sparse ``X`` raises ``NotImplementedError``).
-            As in scikit-learn, weights are rescaled to sum to ``n_samples``
-            and the weighted problem is solved on ``sqrt(sw)``-scaled rows.
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            With sparse ``X`` or a negative weight, scikit-learn's fit runs
+            (``_fallback.py``; see the README's table). As in scikit-learn,
+            weights are rescaled to sum to ``n_samples`` and the weighted
+            problem is solved on ``sqrt(sw)``-scaled rows.
         check_input : bool, default=True
             Accepted for compatibility; input is always validated.
 
@@ -314,6 +325,10 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         -------
         self : object
         """
+        reason = sample_weight_fallback(X, sample_weight)
+        if reason is not None:
+            return fit_with_sklearn(self, self._sklearn_class, reason, X, y,
+                                    sample_weight=sample_weight, check_input=check_input)
         if self.alpha == 0:
             warnings.warn("With alpha=0 this is ordinary least squares, which coordinate "
                           "descent solves slowly; use sklearn.linear_model.LinearRegression.",
@@ -427,6 +442,7 @@ class Lasso(ElasticNet):
 
     _parameter_constraints: dict = {**ElasticNet._parameter_constraints}
     _parameter_constraints.pop("l1_ratio")
+    _sklearn_class = _sk_cd.Lasso
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, precompute=False, copy_X=True,
                  max_iter=1000, tol=1e-4, warm_start=False, positive=False,

@@ -5,12 +5,14 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import _fit_context
+from sklearn.linear_model import _coordinate_descent as _sk_cd
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ._alpha_grid import alpha_grid
 from ._coordinate_descent import ElasticNet, enet_path
+from ._fallback import fit_with_sklearn
 from ._quadratic_design import QuadraticDesign
 
 
@@ -50,7 +52,8 @@ class ElasticNetCV(ElasticNet):
 
     Notes
     -----
-    ``fit`` takes no ``sample_weight`` yet (scikit-learn's does).
+    ``fit`` with ``sample_weight`` or routed metadata (``groups``...) runs
+    scikit-learn's ``ElasticNetCV`` / ``LassoCV`` (``_fallback.py``).
 
     Attributes
     ----------
@@ -87,6 +90,7 @@ class ElasticNetCV(ElasticNet):
         "random_state": ["random_state"],
         "selection": [StrOptions({"cyclic", "random"})],
     }
+    _sklearn_class = _sk_cd.ElasticNetCV  # run where fastprox does not accelerate
 
     def __init__(self, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None,
                  fit_intercept=True, precompute="auto", max_iter=1000, tol=1e-4, cv=None,
@@ -111,19 +115,39 @@ class ElasticNetCV(ElasticNet):
     def _l1_ratios(self):
         return np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
 
+    def _sklearn_params(self):
+        """This estimator's grid in the installed scikit-learn's spelling."""
+        sk_n_alphas = _sk_cd.LassoCV().get_params().get("n_alphas")
+        if sk_n_alphas is not None and sk_n_alphas != "deprecated":
+            return {}  # scikit-learn < 1.7: n_alphas and alphas as here
+        out = {"alphas": self.n_alphas if self.alphas is None else self.alphas}
+        if sk_n_alphas is not None:
+            out["n_alphas"] = "deprecated"
+        return out
+
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None, **params):
         """Select the penalty by cross-validation, then refit on all the data.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            Runs scikit-learn's fit (weighted folds and grid, its semantics).
+        **params : dict
+            Metadata routed to the CV splitter (scikit-learn's); runs
+            scikit-learn's fit.
 
         Returns
         -------
         self : object
         """
+        if sample_weight is not None or params:
+            reason = "sample_weight" if sample_weight is not None else "routed metadata"
+            return fit_with_sklearn(self, self._sklearn_class, reason, X, y,
+                                    params=self._sklearn_params(),
+                                    sample_weight=sample_weight, **params)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                              dtype=[np.float64, np.float32], y_numeric=True)
         if sp.issparse(X):
@@ -172,6 +196,7 @@ class LassoCV(ElasticNetCV):
 
     _parameter_constraints: dict = {**ElasticNetCV._parameter_constraints}
     _parameter_constraints.pop("l1_ratio")
+    _sklearn_class = _sk_cd.LassoCV
 
     def __init__(self, *, eps=1e-3, n_alphas=100, alphas=None, fit_intercept=True,
                  precompute="auto", max_iter=1000, tol=1e-4, copy_X=True, cv=None,
