@@ -15,12 +15,17 @@ Policies (documented in the public functions too):
   to float64, as NumPy and SciPy do; in-place arrays decide the dtype of the
   update kernels. Integer and other inputs are cast to float64 (update kernels:
   to the dtype of the in-place arrays).
+- ``out=`` arrays that share memory with an input get a temporary
+  (:func:`check_result`); long CSR products are cut into row blocks
+  (:func:`row_blocks`) so that Ctrl-C is seen between compiled calls
+  (see docs/design/kernels-aliasing.md).
 - CSR structure: ``indptr`` of length n_rows + 1, starting at 0, monotone,
   ending at nnz = len(indices) = len(data); indices in [0, n_cols). Index
   arrays are used as int32 when both fit, else int64.
 """
 import math
 import numbers
+from bisect import bisect_left
 
 import numpy as np
 import scipy.sparse as sp
@@ -100,6 +105,15 @@ def check_input(x, name, dtype, shape=None, ndim=None):
     return np.ascontiguousarray(x, dtype=dtype)
 
 
+def overlaps(a, b):
+    """True if ``a`` and ``b`` share memory.
+
+    The bounds check (``np.may_share_memory``, about 0.2 us) answers almost
+    every call; the exact check runs only when the bounds overlap.
+    """
+    return np.may_share_memory(a, b) and np.shares_memory(a, b)
+
+
 def result_dtype(*dtypes):
     """float32 only if every input is float32, else float64."""
     return np.float32 if all(np.dtype(d) == np.float32 for d in dtypes) else np.float64
@@ -115,6 +129,57 @@ def check_out(out, shape, dtype, name="out"):
     if out.shape != tuple(shape):
         raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
     return out
+
+
+def check_result(out, shape, dtype, *inputs):
+    """``(array to compute into, array to return)`` for an ``out=`` argument.
+
+    A user ``out`` that shares memory with one of ``inputs`` is not written by
+    the kernel: the result goes to a temporary, copied into ``out`` at the end.
+    """
+    if out is None:
+        out = np.empty(shape, dtype=dtype)
+        return out, out
+    out = check_out(out, shape, dtype)
+    for a in inputs:
+        if overlaps(out, a):
+            return np.empty(shape, dtype=dtype), out
+    return out, out
+
+
+def row_blocks(indptr, n_rows, per_unit, block_work, n_threads):
+    """Row bounds ``[0, ..., n_rows]`` of blocks of about equal work, or None for one call.
+
+    The work of rows ``[r0, r1)`` is ``indptr[r1] + r1 - indptr[r0] - r0`` (as
+    in the kernels' thread split) times ``per_unit``; there are as many blocks
+    as ``block_work * n_threads`` goes into the total, found by bisection
+    (O(blocks * log(n_rows)), no pass over ``indptr``).
+    """
+    row_work = int(indptr[n_rows]) + n_rows
+    n_blocks = min(-(-row_work * max(per_unit, 1) // (block_work * n_threads)), n_rows)
+    if n_blocks <= 1:
+        return None
+    rows = range(n_rows + 1)
+    return [0] + [bisect_left(rows, row_work * c // n_blocks, key=lambda r: int(indptr[r]) + r)
+                  for c in range(1, n_blocks)] + [n_rows]
+
+
+def row_block_views(bounds, indptr, nt):
+    """``(r0, r1, k0, k1, indptr of the block)`` for each nonempty block.
+
+    On several threads the block's ``indptr`` is rebased to start at 0 (a
+    copy) and the values sliced at ``[k0, k1)``: the kernels split rows by
+    ``indptr[r] + r``, which must start at 0 for an even split. One thread
+    does no split, so the block then reads the whole arrays through a view of
+    ``indptr`` (``k0 = 0``, no copy).
+    """
+    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+        if r1 > r0:
+            if nt > 1:
+                k0 = indptr[r0]
+                yield r0, r1, k0, indptr[r1], indptr[r0:r1 + 1] - k0
+            else:
+                yield r0, r1, 0, None, indptr[r0:r1 + 1]
 
 
 def empty_aligned(shape, dtype, align=64):
@@ -174,10 +239,14 @@ def check_csr(A, name="A", dtype=None, check_structure=True):
     if len(A.shape) != 2:
         raise ValueError(f"{name} must be 2-D, got shape {A.shape}")
     n_rows, n_cols = (int(s) for s in A.shape)
+    if n_rows < 0 or n_cols < 0:
+        raise ValueError(f"{name} has shape {A.shape}; a shape cannot be negative")
     data, indices, indptr = A.data, A.indices, A.indptr
     for arr, what in ((data, "data"), (indices, "indices"), (indptr, "indptr")):
-        if type(arr) is not np.ndarray or arr.ndim != 1:
-            raise ValueError(f"{name}.{what} must be a 1-D numpy array")
+        if not isinstance(arr, np.ndarray):  # subclasses such as np.memmap are fine
+            raise TypeError(f"{name}.{what} must be a numpy array, got {type(arr).__name__}")
+        if arr.ndim != 1:
+            raise ValueError(f"{name}.{what} must be a 1-D numpy array, got shape {arr.shape}")
     if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
         raise TypeError(f"{name}.indices and {name}.indptr must hold integers, got dtypes "
                         f"{indices.dtype} and {indptr.dtype}")

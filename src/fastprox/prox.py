@@ -10,6 +10,15 @@ would silently drop the update), so anything else raises. Gradients are read
 only: they are cast to the weights' dtype and made contiguous if needed.
 Weights may be any shape; they are updated element-wise.
 
+Overlapping arrays (see docs/design/kernels-aliasing.md): ``grad`` must not
+share memory with an array the update writes (``w``, ``velocity``, ``m``,
+``v``), nor the state arrays with ``w`` or one another (ValueError naming
+them: the update reads and writes them element by element, so an overlap
+would feed values written in this step back into it). ``soft_threshold`` may
+write in place (``out=x``); an ``out`` that overlaps ``x`` in any other way is
+computed from a copy of ``x``, as NumPy does for ufuncs. The unchecked paths
+(``check_input=False``) check none of this: the caller guarantees it.
+
 NaN and infinity propagate (a NaN gradient gives a NaN weight, never a silent
 zero), so a diverging optimisation stays visible to the caller.
 """
@@ -17,8 +26,10 @@ import numpy as np
 
 from ._kernels import prox_fast, specialised
 from ._threads import get_num_threads
-from ._validation import check_inplace, check_input, check_out, check_scalar
+from ._validation import check_inplace, check_input, check_out, check_scalar, overlaps
 
+
+_MAX_STEP = 2**63 - 1  # the kernel's int64 step counter
 
 __all__ = ["soft_threshold", "sgd_step", "momentum_step", "adam_step", "group_soft_threshold"]
 
@@ -59,7 +70,26 @@ def _check_arrays(w, grad, *states):
         for j in range(i + 1, len(states)):
             if np.shares_memory(flat[i], flat[j]):
                 raise ValueError(f"{name} and {states[j][0]} must not share memory")
-    return wf, flat, _grad(grad, w)
+    g = _grad(grad, w)
+    # the kernels read grad[i] while writing w[i] and the state: any overlap,
+    # even grad being w itself, is refused as for the state (bounds check first)
+    if np.may_share_memory(g, wf):
+        _refuse_overlap(g, wf, "w")
+    for (name, _), arr in zip(states, flat):
+        if np.may_share_memory(g, arr):
+            _refuse_overlap(g, arr, name)
+    return wf, flat, g
+
+
+def _refuse_overlap(g, arr, name):
+    if np.shares_memory(g, arr):
+        raise ValueError(f"grad must not share memory with {name}, which the step updates "
+                         f"in place; pass a copy ({name}.copy()) if that is meant")
+
+
+def _same_start(a, b):
+    """Same first byte: two C-contiguous arrays of one shape and dtype are then one."""
+    return a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
 
 
 def _check_penalties(l1, l2):
@@ -77,7 +107,9 @@ def soft_threshold(x, t, out=None):
         Threshold, ``t >= 0``.
     out : ndarray, optional
         C-contiguous array of ``x``'s shape and result dtype to write into; may
-        be ``x`` itself for an in-place update.
+        be ``x`` itself (or another view of exactly its memory) for an in-place
+        update; an ``out`` that overlaps ``x`` otherwise is computed from a copy
+        of ``x`` (the kernel writes ``out[i]`` right after reading ``x[i]``).
 
     Returns
     -------
@@ -97,7 +129,12 @@ def soft_threshold(x, t, out=None):
     else:
         dtype = np.float64
     xa = check_input(x, "x", dtype)
-    out = check_out(out, xa.shape, dtype)
+    if out is None:
+        out = np.empty(xa.shape, dtype=dtype)
+    else:
+        out = check_out(out, xa.shape, dtype)
+        if out is not xa and overlaps(out, xa) and not _same_start(out, xa):
+            xa = xa.copy()  # a shifted overlap: read x before any of it is written
     kernel = specialised(prox_fast.soft_threshold_impl, dtype)
     kernel(xa.reshape(-1), out.reshape(-1), t, get_num_threads())
     return out
@@ -111,7 +148,8 @@ def sgd_step(w, grad, lr, l1=0.0, l2=0.0, *, check_input=True):
     w : ndarray of float32 or float64
         Weights, C-contiguous; updated in place.
     grad : array_like
-        Gradient of the smooth loss at ``w``, same number of elements.
+        Gradient of the smooth loss at ``w``, same number of elements; must not
+        share memory with ``w`` (ValueError; unchecked with ``check_input=False``).
     lr : float
         Step size, ``lr >= 0``.
     l1, l2 : float, default 0
@@ -161,7 +199,8 @@ def momentum_step(w, grad, velocity, lr, momentum=0.9, l1=0.0, l2=0.0, nesterov=
     w, velocity : ndarray of float32 or float64
         Weights and velocity (same dtype and size, C-contiguous); updated in place.
     grad : array_like
-        Gradient of the smooth loss at ``w``.
+        Gradient of the smooth loss at ``w``; shares no memory with the arrays
+        updated in place (ValueError).
     lr : float
         Step size, ``lr >= 0``.
     momentum : float, default 0.9
@@ -223,9 +262,10 @@ def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1
         Weights, first and second moments (same dtype and size, C-contiguous,
         not overlapping); updated in place. Start ``m`` and ``v`` at zero.
     grad : array_like
-        Gradient of the smooth loss at ``w``.
+        Gradient of the smooth loss at ``w``; shares no memory with the arrays
+        updated in place (ValueError).
     step : int
-        1-based step number, for the bias correction.
+        1-based step number, for the bias correction, in ``[1, 2**63 - 1]``.
     lr : float, default 1e-3
     beta1, beta2 : float, default 0.9, 0.999
         In ``[0, 1)``.
@@ -259,8 +299,10 @@ def adam_step(w, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, l1
             w.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), step, lr, beta1,
             beta2, eps, l1, l2, get_num_threads())
     wf, (mf, vf), g = _check_arrays(w, grad, ("m", m), ("v", v))
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise ValueError(f"step must be an integer >= 1 (1 for the first update), got {step!r}")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or not \
+            1 <= step <= _MAX_STEP:
+        raise ValueError("step must be an integer in [1, 2**63 - 1] (1 for the first update), "
+                         f"got {step!r}")
     lr = check_scalar(lr, "lr", min_val=0.0)
     beta1 = check_scalar(beta1, "beta1", min_val=0.0, max_val=1.0, include_max=False)
     beta2 = check_scalar(beta2, "beta2", min_val=0.0, max_val=1.0, include_max=False)
@@ -283,7 +325,8 @@ def group_soft_threshold(W, t, axis=0):
         Axis along which the group norm is taken, as in
         ``np.linalg.norm(W, axis=axis)``: ``axis=0`` makes each *column* a
         group (a neuron of a layer stored (n_in, n_out), scikit-learn's
-        ``coefs_`` layout); ``axis=1`` makes each row a group.
+        ``coefs_`` layout); ``axis=1`` makes each row a group. An int
+        (``1.0`` or ``True`` raise TypeError).
 
     Returns
     -------
@@ -303,6 +346,9 @@ def group_soft_threshold(W, t, axis=0):
     """
     W = check_inplace(W, "W", ndim=2)
     t = check_scalar(t, "t", min_val=0.0)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be the int 0 (column groups) or 1 (row groups), got "
+                        f"{type(axis).__name__} {axis!r}")
     if axis not in (0, 1):
         raise ValueError(f"axis must be 0 (column groups) or 1 (row groups), got {axis!r}")
     n_groups = W.shape[1] if axis == 0 else W.shape[0]

@@ -18,19 +18,35 @@ as in ``A @ x``.
 Rows are split across threads by work (nonzeros), and every output value is
 computed by one thread in a fixed order, so results do not depend on the
 thread count.
+
+An ``out=`` that shares memory with an input (the dense operand, ``bias``,
+the matrix's arrays) is computed into a temporary, then copied into ``out``,
+as NumPy does for ufuncs. Products longer than about 10-50 ms (``spmv``,
+``spmm``, ``sddmm``) run as compiled calls over row blocks, so that Ctrl-C is
+seen between two, with the same bits as one call. The trusted path
+(``check_input=False`` with a :class:`CSR` and ``out=``) is one call and
+checks no overlap: the caller guarantees none (see
+``docs/design/kernels-aliasing.md``).
 """
 import numpy as np
 import scipy.sparse as sp
 
 from ._kernels import sparse_fast, specialised
 from ._threads import get_num_threads
-from ._validation import (CSR, FLOAT_DTYPES, _as_ndarray, check_out, check_scalar, empty_aligned,
+from ._validation import (CSR, FLOAT_DTYPES, _as_ndarray, check_scalar, empty_aligned, overlaps,
                           result_dtype)
+from ._validation import check_result as _result
+from ._validation import row_block_views as _blocks
+from ._validation import row_blocks as _row_blocks
 from ._validation import check_csr as _check_csr
 from ._validation import check_input as _check_dense
 
 _NO_BIAS = {np.dtype(np.float32): np.empty(0, np.float32),
             np.dtype(np.float64): np.empty(0, np.float64)}
+
+# Work per thread ((nnz + rows) x batch or dot length) of one compiled call, 10-50 ms: longer
+# products run in row blocks so Ctrl-C is seen between them (docs/design/kernels-aliasing.md)
+_SPMV_BLOCK, _SPMM_BLOCK, _SDDMM_BLOCK = 1 << 26, 1 << 28, 1 << 27
 
 __all__ = ["check_csr", "spmv", "spmv_t", "spmm", "sddmm", "prune_to_csr"]
 
@@ -106,7 +122,9 @@ def _prepare(A, other_dtype, check_input_):
         if A.data.dtype != dtype:
             A = CSR(A.data.astype(dtype), A.indices, A.indptr, A.shape)
         return A, dtype
-    a_dtype = A.dtype if sp.issparse(A) and A.dtype in FLOAT_DTYPES else np.float64
+    data = A.data if sp.issparse(A) else None  # check_csr says what is wrong with it
+    a_dtype = data.dtype if isinstance(data, np.ndarray) and data.dtype in FLOAT_DTYPES \
+        else np.float64
     dtype = result_dtype(a_dtype, other_dtype)
     return _check_csr(A, "A", dtype=dtype, check_structure=check_input_), dtype
 
@@ -124,6 +142,31 @@ def _trusted(A, out, check_input):
     return not check_input and out is not None and type(A) is CSR
 
 
+def _spmv_blocks(kernel, A, x, out, nt):
+    bounds = _row_blocks(A.indptr, A.shape[0], 1, _SPMV_BLOCK, nt)
+    if bounds is None:
+        return kernel(A.data, A.indices, A.indptr, x, out, nt)
+    for r0, r1, k0, k1, ptr in _blocks(bounds, A.indptr, nt):
+        kernel(A.data[k0:k1], A.indices[k0:k1], ptr, x, out[r0:r1], nt)
+
+
+def _spmm_blocks(kernel, A, X, out, bias, relu, nt):
+    bounds = _row_blocks(A.indptr, A.shape[0], out.shape[1], _SPMM_BLOCK, nt)
+    if bounds is None:
+        return kernel(A.data, A.indices, A.indptr, X, out, bias, relu, nt)
+    for r0, r1, k0, k1, ptr in _blocks(bounds, A.indptr, nt):
+        kernel(A.data[k0:k1], A.indices[k0:k1], ptr, X, out[r0:r1],
+               bias[r0:r1] if bias.shape[0] else bias, relu, nt)
+
+
+def _sddmm_blocks(kernel, P, U, V, out, nt):
+    bounds = _row_blocks(P.indptr, P.shape[0], U.shape[1], _SDDMM_BLOCK, nt)
+    if bounds is None:
+        return kernel(P.indices, P.indptr, U, V, out, nt)
+    for r0, r1, k0, k1, ptr in _blocks(bounds, P.indptr, nt):
+        kernel(P.indices[k0:k1], ptr, U[r0:r1], V, out[k0:k1], nt)
+
+
 def _float_dtype(x):
     x = _as_ndarray(x, "x")
     return x, (x.dtype if x.dtype in FLOAT_DTYPES else np.float64)
@@ -137,7 +180,7 @@ def spmv(A, x, out=None, *, check_input=True):
     A : scipy.sparse CSR array or matrix, shape (n_rows, n_cols)
     x : array_like, shape (n_cols,)
     out : ndarray, shape (n_rows,), optional
-        Where to write the result.
+        Where to write the result; may overlap ``x`` (then via a temporary).
     check_input : bool, default True
         Validate the CSR structure. Pass False only for a matrix you have
         already validated: a malformed one would be read out of bounds. With
@@ -165,9 +208,11 @@ def spmv(A, x, out=None, *, check_input=True):
     x, xd = _float_dtype(x)
     A, dtype = _prepare(A, xd, check_input)
     x = _check_vector(x, A.shape[1], dtype, "x", "n_cols")
-    out = check_out(out, (A.shape[0],), dtype)
+    res, out = _result(out, (A.shape[0],), dtype, x, A.data, A.indices, A.indptr)
     kernel = specialised(sparse_fast.spmv_impl, dtype, A.indices.dtype)
-    kernel(A.data, A.indices, A.indptr, x, out, get_num_threads())
+    _spmv_blocks(kernel, A, x, res, get_num_threads())
+    if res is not out:
+        np.copyto(out, res)
     return out
 
 
@@ -203,7 +248,7 @@ def spmv_t(A, x, out=None, *, check_input=True):
     A : scipy.sparse CSR array or matrix, shape (n_rows, n_cols)
     x : array_like, shape (n_rows,)
     out : ndarray, shape (n_cols,), optional
-        Where to write ``A.T @ x``.
+        Where to write ``A.T @ x``; may overlap ``x`` (then via a temporary).
     check_input : bool, default True
         See :func:`spmv`.
 
@@ -223,11 +268,13 @@ def spmv_t(A, x, out=None, *, check_input=True):
     x, xd = _float_dtype(x)
     A, dtype = _prepare(A, xd, check_input)
     x = _check_vector(x, A.shape[0], dtype, "x", "n_rows")
-    out = check_out(out, (A.shape[1],), dtype)
+    res, out = _result(out, (A.shape[1],), dtype, x, A.data, A.indices, A.indptr)
     parts = _n_parts(A)
     buffers = np.empty((parts - 1, A.shape[1]), dtype=dtype)
     kernel = specialised(sparse_fast.spmv_t_impl, dtype, A.indices.dtype)
-    kernel(A.data, A.indices, A.indptr, x, out, buffers, get_num_threads())
+    kernel(A.data, A.indices, A.indptr, x, res, buffers, get_num_threads())
+    if res is not out:
+        np.copyto(out, res)
     return out
 
 
@@ -250,7 +297,7 @@ def spmm(A, X, out=None, *, bias=None, relu=False, check_input=True):
         ``H.T`` (a copy is then made to get this layout; keep activations
         transposed to avoid it).
     out : ndarray, shape (n_out, batch), optional
-        C-contiguous.
+        C-contiguous; may overlap ``X`` or ``bias`` (then via a temporary).
     bias : array_like, shape (n_out,), optional
         Added to every column of the product.
     relu : bool, default False
@@ -292,13 +339,17 @@ def spmm(A, X, out=None, *, bias=None, relu=False, check_input=True):
         # hold several nonzeros per column of X on average
         # (see docs/design/kernels-aligned-operand.md).
         X = _aligned_copy(X)
-    out = check_out(out, (A.shape[0], X.shape[1]), dtype)
+    res, out = _result(out, (A.shape[0], X.shape[1]), dtype, X, A.data, A.indices, A.indptr)
     if bias is None:
         bias = _NO_BIAS[np.dtype(dtype)]
     else:
         bias = _check_dense(bias, "bias", dtype, shape=(A.shape[0],))
+        if res is out and overlaps(out, bias):
+            res = np.empty_like(out)
     kernel = specialised(sparse_fast.spmm_impl, dtype, A.indices.dtype)
-    kernel(A.data, A.indices, A.indptr, X, out, bias, bool(relu), get_num_threads())
+    _spmm_blocks(kernel, A, X, res, bias, bool(relu), get_num_threads())
+    if res is not out:
+        np.copyto(out, res)
     return out
 
 
@@ -317,7 +368,7 @@ def sddmm(pattern, U, V, out=None, *, check_input=True):
     U : array_like, shape (m, d)
     V : array_like, shape (n, d)
     out : ndarray, shape (nnz,), optional
-        Where to write the sampled values.
+        Where to write the sampled values; may overlap ``U``/``V`` (via a temporary).
     check_input : bool, default True
         See :func:`spmv`.
 
@@ -337,7 +388,11 @@ def sddmm(pattern, U, V, out=None, *, check_input=True):
     array([1., 5., 4.])
     """
     if _trusted(pattern, out, check_input):
-        kernel = specialised(sparse_fast.sddmm_impl, pattern.indices.dtype, out.dtype)
+        try:
+            kernel = specialised(sparse_fast.sddmm_impl, pattern.indices.dtype, out.dtype)
+        except KeyError:
+            raise TypeError(f"out has dtype {out.dtype}; sddmm computes in float32 or "
+                            "float64") from None
         kernel(pattern.indices, pattern.indptr, U, V, out, get_num_threads())
         return out
     U, ud = _float_dtype(U)
@@ -356,9 +411,11 @@ def sddmm(pattern, U, V, out=None, *, check_input=True):
                          f"got U {U.shape} and V {V.shape}")
     U = _check_dense(U, "U", dtype)
     V = _check_dense(V, "V", dtype)
-    out = check_out(out, (P.nnz,), dtype)
+    res, out = _result(out, (P.nnz,), dtype, U, V, P.indices, P.indptr)
     kernel = specialised(sparse_fast.sddmm_impl, P.indices.dtype, dtype)
-    kernel(P.indices, P.indptr, U, V, out, get_num_threads())
+    _sddmm_blocks(kernel, P, U, V, res, get_num_threads())
+    if res is not out:
+        np.copyto(out, res)
     return out
 
 
