@@ -4,11 +4,14 @@
 ``layers_`` (a list of :class:`~._layers.DenseLayer` / :class:`~._layers.CSRLayer`)
 scikit-learn's ``coefs_`` / ``intercepts_`` (settable), the sparse views
 ``sparse_coefs_``, ``layer_storage_`` and ``sparsity_``, and
-:meth:`~FittedNetworkMixin.sparsity_report`.
+:meth:`~FittedNetworkMixin.sparsity_report`; through
+:class:`~._interop.ImportWeightsMixin`, the constructors ``from_sklearn`` and
+``from_weights``.
 """
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._interop import ImportWeightsMixin
 from ._layers import replace_weights
 from ._report import sparsity_report
 
@@ -32,8 +35,12 @@ def _check_assigned(name, arrays, shapes, dtype):
     return out
 
 
-class FittedNetworkMixin:
-    """Views of ``self.layers_`` (raise ``NotFittedError`` before fit); weights settable."""
+class FittedNetworkMixin(ImportWeightsMixin):
+    """Views of ``self.layers_`` (raise ``NotFittedError`` before fit); weights settable.
+
+    Fitted models are also built from trained weights: ``from_sklearn``,
+    ``from_weights`` (:class:`._interop.ImportWeightsMixin`).
+    """
 
     def _fitted_layers(self):
         check_is_fitted(self, "layers_")
