@@ -6,23 +6,26 @@ in place where the training loop hands over its own buffers (scikit-learn's
 
 Hidden activations ``f``: ``identity``, ``logistic`` (``1 / (1 + exp(-z))``),
 ``tanh`` and ``relu`` (``max(z, 0)``). Output functions: ``identity``
-(regression), ``logistic`` (binary classification, one output unit) and
-``softmax`` (multiclass). Losses, with ``P`` the network output and ``Y`` the
-encoded targets:
+(regression), ``exp`` (Poisson regression), ``logistic`` (binary
+classification with one output unit, or one unit per label for multilabel)
+and ``softmax`` (multiclass). Losses, with ``P`` the network output and ``Y``
+the encoded targets (sums over outputs and samples):
 
 - squared error, ``sum((P - Y)**2) / (2 n)`` (regressor);
-- log-loss, ``-sum(Y log P + (1 - Y) log(1 - P)) / n`` (binary) or
+- half Poisson deviance, ``sum(Y log(Y / P) - Y + P) / n`` (``loss='poisson'``);
+- log-loss, ``-sum(Y log P + (1 - Y) log(1 - P)) / n`` (logistic) or
   ``-sum(Y log P) / n`` (softmax), with ``P`` clipped to ``[eps, 1 - eps]``.
 
-The gradient of either loss with respect to the pre-activation of the output
-layer is ``(P - Y) / n`` (the canonical link), so the training loop needs no
-output derivative.
+With sample weights ``s`` the mean over samples becomes ``sum_i s_i l_i /
+sum(s)``. The gradient of each loss with respect to the pre-activation of the
+output layer is ``(P - Y) / n`` (the canonical link), so the training loop
+needs no output derivative.
 """
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, xlogy
 
 __all__ = ["ACTIVATIONS", "activate", "derivative", "softmax", "output", "output_activation",
-           "loss", "batch_loss"]
+           "loss", "batch_loss", "sample_losses"]
 
 #: Hidden-layer activations, as scikit-learn names them.
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
@@ -65,11 +68,15 @@ def softmax(Z):
     return Z
 
 
-def output_activation(is_classifier, n_outputs):
-    """Name of the output function: 'identity' (regressor), 'logistic' (one unit) or 'softmax'."""
+def output_activation(is_classifier, n_outputs, multilabel=False, poisson=False):
+    """Name of the output function, as scikit-learn's ``out_activation_``.
+
+    'identity' (regressor), 'exp' (Poisson regressor), 'logistic' (one unit,
+    or multilabel) or 'softmax'.
+    """
     if not is_classifier:
-        return "identity"
-    return "logistic" if n_outputs == 1 else "softmax"
+        return "exp" if poisson else "identity"
+    return "logistic" if n_outputs == 1 or multilabel else "softmax"
 
 
 def output(Z, name):
@@ -78,30 +85,56 @@ def output(Z, name):
         return expit(Z, out=Z)
     if name == "softmax":
         return softmax(Z)
+    if name == "exp":
+        return np.exp(Z, out=Z)
     return Z
 
 
 def loss(Y, P, name):
     """Mean loss of outputs ``P`` against targets ``Y`` (both (n_outputs, n)).
 
-    ``name`` is the output function: squared error for 'identity', log-loss otherwise.
+    ``name`` is the output function: squared error for 'identity', half
+    Poisson deviance for 'exp', log-loss otherwise.
     """
     if name == "identity":
         d = P - Y
         return float((d * d).sum() / (2 * P.shape[1]))
+    if name == "exp":
+        return float(sample_losses(Y, P, name).sum() / P.shape[1])
     eps = np.finfo(P.dtype).eps
     Pc = np.clip(P, eps, 1 - eps)
-    if P.shape[0] == 1:
+    if name == "logistic":
         return float(-(Y * np.log(Pc) + (1 - Y) * np.log(1 - Pc)).sum() / P.shape[1])
     return float(-(Y * np.log(Pc)).sum() / P.shape[1])
 
 
-def batch_loss(Y, P, tmp, name):
-    """Summed (not mean) loss of a batch; ``tmp`` is scratch of P's shape."""
+def sample_losses(Y, P, name):
+    """Loss of each sample (column) of ``P`` against ``Y``, summed over the outputs: (n,)."""
+    if name == "identity":
+        d = P - Y
+        return 0.5 * (d * d).sum(axis=0)
+    if name == "exp":
+        return (xlogy(Y, Y / P) - Y + P).sum(axis=0)
+    eps = np.finfo(P.dtype).eps
+    Pc = np.clip(P, eps, 1 - eps)
+    if name == "logistic":
+        return -(xlogy(Y, Pc) + xlogy(1 - Y, 1 - Pc)).sum(axis=0)
+    return -xlogy(Y, Pc).sum(axis=0)
+
+
+def batch_loss(Y, P, tmp, name, weights=None):
+    """Summed (not mean) loss of a batch; ``tmp`` is scratch of P's shape.
+
+    ``weights`` (batch,): the sum is ``sum_i weights_i * loss_i``.
+    """
+    if weights is not None:
+        return float(np.dot(sample_losses(Y, P, name), weights))
     if name == "identity":
         np.subtract(P, Y, out=tmp)
         return 0.5 * float(np.vdot(tmp, tmp))
-    if P.shape[0] == 1:
+    if name == "exp":
+        return float(sample_losses(Y, P, name).sum())
+    if name == "logistic":
         return loss(Y, P, name) * P.shape[1]
     eps = np.finfo(P.dtype).eps
     np.clip(P, eps, 1 - eps, out=tmp)

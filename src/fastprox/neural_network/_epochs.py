@@ -8,6 +8,12 @@ activations, the output error ``delta = (P - Y) / b``, the backward pass
 first (see :mod:`._stochastic_optimizers`). The returned loss is the mean
 data loss plus ``alpha / (2 b) * ||w||^2 + l1 * ||w||_1`` at the epoch's end.
 
+With sample weights ``s`` (scikit-learn >= 1.7), a batch's error is
+``delta = s * (P - Y) / sum(s_batch)`` and its L2 term ``alpha * w /
+sum(s_batch)``: the gradient of the batch's weighted mean loss; the
+returned loss is the weighted mean ``sum_i s_i l_i / sum(s)`` (L2 term over
+the mean batch weight ``b * mean(s)``).
+
 A network whose layers are all CSR (int32 indices) runs the whole epoch in
 one call to :func:`fastprox._kernels.mlp_fast.train_epoch_impl`, without the
 GIL; any other network goes layer by layer through the layers' kernels.
@@ -28,7 +34,7 @@ __all__ = ["COMPILED_EPOCH", "run_epoch"]
 COMPILED_EPOCH = True
 
 
-def run_epoch(est, layers, opt, X, YT, batch_size, rng, out):
+def run_epoch(est, layers, opt, X, YT, batch_size, rng, out, sample_weight=None):
     """One pass over ``X`` (n_samples, n_features), C-contiguous; returns the mean loss.
 
     Parameters
@@ -45,21 +51,28 @@ def run_epoch(est, layers, opt, X, YT, batch_size, rng, out):
         At most ``n_samples``.
     rng : numpy.random.RandomState
         Draws the epoch's permutation when ``est.shuffle``.
-    out : {'identity', 'logistic', 'softmax'}
+    out : {'identity', 'exp', 'logistic', 'softmax'}
         Output function (and so the loss, see :mod:`._base`).
+    sample_weight : ndarray (n_samples,), optional
+        Weights of the samples (None: all 1, the unweighted arithmetic).
     """
     n = X.shape[0]
     idx = rng.permutation(n) if est.shuffle else None
-    arrays = kernel_arrays(layers) if COMPILED_EPOCH else None
+    # the compiled epoch knows the unweighted losses of mlp_fast.OUTPUTS
+    arrays = kernel_arrays(layers) if COMPILED_EPOCH and sample_weight is None \
+        and out in mlp_fast.OUTPUTS else None
     if arrays is not None:
         total = _epoch_compiled(est, layers, arrays, opt, X, YT, batch_size, idx, out)
     else:
-        total = _epoch_python(est, layers, opt, X, YT, batch_size, idx, out)
-    loss = total / n
+        total = _epoch_python(est, layers, opt, X, YT, batch_size, idx, out, sample_weight)
+    if sample_weight is None:
+        loss, scale = total / n, min(batch_size, n)
+    else:
+        loss, scale = total / sample_weight.sum(), min(batch_size, n) * sample_weight.mean()
     pen = 0.0
     for layer in layers:
         v = layer.values.reshape(-1)
-        pen += 0.5 * est.alpha * float(v @ v) / min(batch_size, n)
+        pen += 0.5 * est.alpha * float(v @ v) / scale
         pen += est.l1 * float(np.abs(v).sum())
     return loss + pen
 
@@ -114,8 +127,8 @@ def _workspace(layers, b, dtype):
             "tmp": np.empty((widths[-1], b), dtype=dtype)}
 
 
-def _epoch_python(est, layers, opt, X, YT, batch_size, idx, out):
-    """Summed loss of one epoch, layer by layer through the layers' kernels."""
+def _epoch_python(est, layers, opt, X, YT, batch_size, idx, out, sample_weight=None):
+    """Summed (weighted) loss of one epoch, layer by layer through the layers' kernels."""
     n = X.shape[0]
     last = len(layers) - 1
     total = 0.0
@@ -133,12 +146,14 @@ def _epoch_python(est, layers, opt, X, YT, batch_size, idx, out):
         if idx is None:
             acts[0][...] = X[start:stop].T
             Yb[...] = YT[:, start:stop]
+            wb = None if sample_weight is None else sample_weight[start:stop]
         else:
             sl = idx[start:stop]
             # whole rows, then one transposed copy: see docs/design/mlp-python-epoch.md
             np.take(X, sl, axis=0, out=ws["rows"])
             acts[0][...] = ws["rows"].T
             np.take(YT, sl, axis=1, out=Yb)
+            wb = None if sample_weight is None else sample_weight[sl]
         for i, layer in enumerate(layers):
             # the ReLU of a hidden layer is fused into its forward pass
             fuse = i < last and activation == "relu"
@@ -148,9 +163,13 @@ def _epoch_python(est, layers, opt, X, YT, batch_size, idx, out):
             elif not fuse:
                 activate(Z, activation)
         P = acts[-1]
-        total += batch_loss(Yb, P, ws["tmp"], out)
+        total += batch_loss(Yb, P, ws["tmp"], out, wb)
         delta = np.subtract(P, Yb, out=deltas[last])
-        delta *= 1.0 / b
+        if wb is None:
+            delta *= 1.0 / b
+        else:
+            b = float(wb.sum())  # the batch's weight: gradient of its weighted mean loss
+            delta *= (wb / b).astype(dtype, copy=False)
         opt.t += 1
         for i in range(last, -1, -1):
             layer = layers[i]

@@ -8,78 +8,37 @@ loop (dense phase, pruning, fine-tuning) in :mod:`._training`, pruning in
 :mod:`._report`.
 """
 import copy
-from numbers import Integral, Real
+import inspect
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
+                                      validate_data)
 
 from .._threads import blas_limited
-from ._base import ACTIVATIONS, output_activation
+from ._base import output_activation
 from ._fitted import FittedNetworkMixin
 from ._layers import init_layers
+from ._parameters import (DEFAULT_SPARSE_CROSSOVER, PARAMETER_CONSTRAINTS,
+                          REGRESSOR_CONSTRAINTS, STOCHASTIC_SOLVERS)
 from ._stochastic_optimizers import Optimizer
+from ._targets import classifier_targets, decode_classes, regressor_targets
 from ._training import Trainer, forward, training_threads
 
 __all__ = ["MLPClassifier", "MLPRegressor", "DEFAULT_SPARSE_CROSSOVER"]
 
-#: Density below which a pruned layer is stored and computed as CSR
-#: (see docs/design/mlp-sparse-crossover.md).
-DEFAULT_SPARSE_CROSSOVER = 0.3
-
 # pickles written before the package was split name the optimizer class here
 _Optimizer = Optimizer
-
-_REAL_GE0 = [Interval(Real, 0, None, closed="left")]
-_INT_GE1 = [Interval(Integral, 1, None, closed="left")]
-
 
 class _BaseMLP(FittedNetworkMixin, BaseEstimator):
     """Shared fit / predict machinery; see :class:`MLPClassifier` for the parameters."""
 
-    # scikit-learn's constraints for the parameters it shares, where our range
-    # is the same; momentum < 1, validation_fraction > 0 and an integer
-    # n_iter_no_change are the ranges this implementation has always accepted
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"sgd", "adam"})],
-        "alpha": _REAL_GE0,
-        "l1": _REAL_GE0,
-        "group_l1": _REAL_GE0,
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": _REAL_GE0,
-        "max_iter": _INT_GE1,
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": _REAL_GE0,
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": _INT_GE1,
-        "target_sparsity": [Interval(Real, 0, 1, closed="left"), None],
-        "prune_threshold": [Interval(Real, 0, None, closed="left"), None],
-        "pruning_schedule": [StrOptions({"oneshot", "iterative", "gradual"})],
-        "pruning_steps": _INT_GE1,
-        "pruning_interval": [Interval(Integral, 0, None, closed="left")],
-        "pruning_scope": [StrOptions({"global", "layer"})],
-        "structured": ["boolean"],
-        "finetune_epochs": [Interval(Integral, 0, None, closed="left")],
-        "sparse_crossover": [Interval(Real, 0, 1, closed="both")],
-    }
+    _parameter_constraints: dict = PARAMETER_CONSTRAINTS
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, l1=0.0, group_l1=0.0, batch_size="auto",
@@ -88,7 +47,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 target_sparsity=None, prune_threshold=None, pruning_schedule="oneshot",
+                 max_fun=15000, target_sparsity=None, prune_threshold=None, pruning_schedule="oneshot",
                  pruning_steps=10, pruning_interval=1, pruning_scope="global",
                  structured=False, finetune_epochs=10,
                  sparse_crossover=DEFAULT_SPARSE_CROSSOVER):
@@ -116,6 +75,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.target_sparsity = target_sparsity
         self.prune_threshold = prune_threshold
         self.pruning_schedule = pruning_schedule
@@ -134,11 +94,19 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes!r}")
         if self.target_sparsity is not None and self.prune_threshold is not None:
             raise ValueError("give target_sparsity or prune_threshold, not both")
+        if self.solver not in STOCHASTIC_SOLVERS and (self.l1 > 0 or self.group_l1 > 0):
+            raise ValueError(f"l1={self.l1} and group_l1={self.group_l1}: L1 penalties need the "
+                             f"proximal steps of solver='adam' or solver='sgd'; solver="
+                             f"{self.solver!r} (smooth quasi-Newton) supports alpha (L2) only")
         return sizes
 
-    def _out(self):
-        """Name of the output function of the fitted network (see ``_base.output_activation``)."""
-        return output_activation(self._is_clf, self.layers_[-1].b.shape[0])
+    def _out(self, n_out=None):
+        """Name of the output function (``out_activation_``; see ``_base.output_activation``)."""
+        if n_out is None:
+            n_out = self.layers_[-1].b.shape[0]
+        return output_activation(self._is_clf, n_out,
+                                 getattr(self, "_y_type", None) == "multilabel-indicator",
+                                 getattr(self, "loss", None) == "poisson")
 
     # ----------------------------------------------------------------- predict
     def _predict_raw(self, X):
@@ -157,18 +125,21 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
 
     # --------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train (dense phase, pruning, fine-tuning) on ``X`` (n_samples, n_features).
 
-        ``y``: class labels (classifier) or targets (n_samples[, n_outputs]) (regressor).
+        ``y``: class labels or a multilabel indicator matrix (classifier), or
+        targets (n_samples[, n_outputs]) (regressor). ``sample_weight``
+        (n_samples,), optional: the loss is the weighted mean (scikit-learn
+        >= 1.7); with 'lbfgs' a weight of 2 is the same as a repeated row.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental=False, classes=None):
+    def _fit(self, X, y, incremental=False, classes=None, sample_weight=None):
         """Train on ``(X, y)``: ``fit`` (all phases) or, if ``incremental``, one epoch.
 
         ``fit`` starts from a new network unless ``warm_start``; ``partial_fit``
@@ -179,17 +150,22 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         """
         saved = dict(self.__dict__)
         try:
-            return self._train(X, y, incremental, classes)
+            return self._train(X, y, incremental, classes, sample_weight)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _train(self, X, y, incremental, classes):
+    def _train(self, X, y, incremental, classes, sample_weight):
         sizes = self._hidden_sizes()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
         first = not (hasattr(self, "layers_") and (incremental or self.warm_start))
         X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32],
-                             multi_output=self._multi_output, y_numeric=not self._is_clf)
+                             multi_output=True, y_numeric=not self._is_clf)
+        if self._is_clf and y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X)
         Y = self._targets(y, first, incremental, classes)
         n_out = Y.shape[1]
         if first:
@@ -213,16 +189,13 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
                 history = (list(self.loss_curve_), list(self.epoch_times_),
                            list(self.epoch_phases_))
         validation = None
-        if self.early_stopping and not incremental:
-            X, X_val, Y, Y_val, y, y_val = train_test_split(
-                X, Y, y, test_size=self.validation_fraction, stratify=y if self._is_clf else None,
-                random_state=rng.randint(np.iinfo(np.int32).max))
-            validation = (np.ascontiguousarray(X_val.T), y_val if self._is_clf else Y_val,
-                          self._score_output)
+        if self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
+            X, y, Y, sw, validation = self._split(X, y, Y, sw, rng)
         X = np.ascontiguousarray(X)
         YT = np.ascontiguousarray(Y.T, dtype=X.dtype)
-        trainer = Trainer(self, layers, opt, X, YT, rng, output_activation(self._is_clf, n_out),
-                          seen=seen, history=history, validation=validation)
+        sw = None if sw is None else np.ascontiguousarray(sw, dtype=X.dtype)
+        trainer = Trainer(self, layers, opt, X, YT, rng, self._out(n_out), seen=seen,
+                          history=history, validation=validation, sample_weight=sw)
         # BLAS and this thread's OpenMP; see docs/design/mlp-serial-training.md
         with blas_limited(training_threads((X.shape[1],) + sizes, trainer.batch_size),
                           openmp=True):
@@ -234,9 +207,24 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         self._publish(trainer, n_out, incremental)
         return self
 
+    def _split(self, X, y, Y, sw, rng):
+        """Training and validation parts for early stopping (stratified for class labels)."""
+        stratify = y if self._is_clf and y.ndim == 1 else None
+        parts = train_test_split(X, Y, y, *([] if sw is None else [sw]),
+                                 test_size=self.validation_fraction, stratify=stratify,
+                                 random_state=rng.randint(np.iinfo(np.int32).max))
+        X, X_val, Y, Y_val, y, y_val = parts[:6]
+        sw, sw_val = parts[6:] if sw is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                             "or the size of your dataset.")
+        target = y_val if self._is_clf else Y_val
+        return X, y, Y, sw, (np.ascontiguousarray(X_val.T), target,
+                             lambda out, t: self._score_output(out, t, sw_val))
+
     def _publish(self, trainer, n_out, incremental):
         """Set the fitted attributes from a finished training run."""
-        es = self.early_stopping and not incremental
+        es = self.early_stopping and not incremental and self.solver in STOCHASTIC_SOLVERS
         loss_curve = trainer.loss_curve
         self.layers_ = trainer.layers
         self.loss_curve_ = loss_curve
@@ -249,7 +237,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         self._optimizer = trainer.opt.detached()
         self.n_layers_ = len(trainer.layers) + 1
         self.n_outputs_ = n_out
-        self.out_activation_ = self._out_name
+        self.out_activation_ = trainer.out
         self.epoch_times_ = np.array(trainer.epoch_times)
         self.epoch_phases_ = trainer.epoch_phases
         if incremental:
@@ -258,12 +246,11 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
             self._partial_rng = trainer.rng
             self._optimizer_pickled = True
 
-    def _targets(self, y, first, incremental, classes):
-        """Encoded targets (n_samples, n_outputs) for ``_fit``."""
-        return self._encode_y(y, first)
-
     # ------------------------------------------------------------- partial_fit
     def _can_partial_fit(self):
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
         if self.target_sparsity is not None or self.prune_threshold is not None:
             raise AttributeError("partial_fit is not available with pruning (target_sparsity / "
                                  "prune_threshold set): it trains the dense network only. "
@@ -271,7 +258,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
                                  "fit with warm_start=True to prune and fine-tune.")
         return True
 
-    def _partial_fit(self, X, y, classes=None):
+    def _partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass of the optimizer over the block ``(X, y)``, dense phase only.
 
         Pruning belongs to ``fit`` (it needs the whole training run): with
@@ -281,7 +268,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         optimizer state (moments, step count, 'invscaling' schedule) carries
         over from call to call, pickles included.
         """
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def __getstate__(self):
         # a copy: pickling never changes the live model. The optimizer state (1-2
@@ -304,14 +291,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier with proximal L1, pruning and CSR layers.
 
     Parameters shared with :class:`sklearn.neural_network.MLPClassifier` keep
-    its meaning (``hidden_layer_sizes``, ``activation``, ``solver`` 'adam' or
-    'sgd' with ``momentum`` / ``nesterovs_momentum``, ``alpha`` (L2, divided
-    by the batch size as scikit-learn does), ``batch_size``,
+    its meaning (``hidden_layer_sizes``, ``activation``, ``solver`` 'adam',
+    'sgd' with ``momentum`` / ``nesterovs_momentum``, or 'lbfgs' (L-BFGS-B
+    on the whole training set, ``max_fun``; no ``l1`` / ``group_l1``, no
+    ``partial_fit``), ``alpha`` (L2, divided by the batch size -- the
+    training set for 'lbfgs' -- as scikit-learn does), ``batch_size``,
     ``learning_rate`` ('constant', or with SGD 'invscaling' (``power_t``) and
     'adaptive'), ``learning_rate_init``, ``max_iter``, ``shuffle``,
     ``random_state``, ``tol``, ``early_stopping``, ``validation_fraction``,
     ``n_iter_no_change``, ``beta_1``, ``beta_2``, ``epsilon``, ``verbose``,
-    ``warm_start``).
+    ``warm_start``). ``y`` may be a multilabel indicator matrix (one
+    logistic output per label); ``fit`` and ``partial_fit`` take
+    ``sample_weight``.
 
     Parameters
     ----------
@@ -369,54 +360,26 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     _is_clf = True
-    _multi_output = False
-    _out_name = "softmax"
-
-    def _encode_y(self, y, reset):
-        if reset:
-            check_classification_targets(y)  # 'Unknown label type' for object / float labels
-            kind = type_of_target(y)
-            if kind not in ("binary", "multiclass"):
-                raise ValueError(f"MLPClassifier supports binary and multiclass targets, got "
-                                 f"{kind!r}")
-            self.classes_ = np.unique(y)
-            if self.classes_.shape[0] < 2:
-                raise ValueError(f"y has only one class ({self.classes_[0]!r}); a classifier "
-                                 "needs samples of at least 2 classes")
-        elif not np.isin(y, self.classes_).all():
-            raise ValueError("y contains classes not seen in the first fit (warm_start)")
-        if self.classes_.shape[0] == 2:
-            return (y == self.classes_[1]).astype(np.float64)[:, None]
-        return (y[:, None] == self.classes_[None, :]).astype(np.float64)
 
     def _targets(self, y, first, incremental, classes):
-        if not incremental:
-            return self._encode_y(y, first)
-        if first and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit")
-        if classes is not None:
-            classes = np.unique(np.asarray(classes))
-            if not first and not np.array_equal(classes, self.classes_):
-                raise ValueError(f"classes={classes!r} is not the same as on the first "
-                                 f"call to partial_fit ({self.classes_!r})")
-            if classes.shape[0] < 2:
-                raise ValueError("classes must hold at least 2 classes")
-            self.classes_ = classes
-        if not np.isin(y, self.classes_).all():
-            raise ValueError(f"y has labels not in classes {self.classes_!r}")
-        return self._encode_y(y, False)
+        return classifier_targets(self, y, first, incremental, classes)
 
-    def _score_output(self, out, y):
-        return float(np.mean(self._decode(out) == y))
+    def _score_output(self, out, y, sample_weight=None):
+        if sample_weight is None and y.ndim == 1:
+            return float(np.mean(self._decode(out) == y))
+        return float(accuracy_score(y, self._decode(out), sample_weight=sample_weight))
 
     def _decode(self, out):
-        if out.shape[1] == 1:
-            return self.classes_[(out[:, 0] > 0.5).astype(int)]
-        return self.classes_[np.argmax(out, axis=1)]
+        return decode_classes(self, out)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
     @available_if(_BaseMLP._can_partial_fit)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of the optimizer over the block ``(X, y)`` (dense phase only).
 
         ``classes`` (all labels) is required on the first call. See
@@ -426,16 +389,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         self
         """
-        return self._partial_fit(X, y, classes)
+        return self._partial_fit(X, y, classes, sample_weight)
 
     def predict(self, X):
         """Class labels for ``X``."""
         return self._decode(self._predict_raw(X))
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes)."""
+        """Class probabilities (n_samples, n_classes), or label probabilities if multilabel."""
         P = self._predict_raw(X)
-        if P.shape[1] == 1:
+        if P.shape[1] == 1 and getattr(self, "_y_type", None) != "multilabel-indicator":
             return np.hstack([1 - P, P])
         return P
 
@@ -444,36 +407,54 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor (squared loss) with proximal L1, pruning and CSR layers.
+    """Multi-layer perceptron regressor with proximal L1, pruning and CSR layers.
 
     Same parameters and attributes as :class:`MLPClassifier` (without
-    ``classes_``); the output layer is linear and the loss
-    ``sum of squared errors / (2 * n_samples)``.
+    ``classes_``), and scikit-learn's ``loss``:
+
+    loss : {'squared_error', 'poisson'}, default 'squared_error'
+        'squared_error': linear output, loss ``sum of squared errors / (2 *
+        n_samples)`` (summed over the outputs). 'poisson': exponential output
+        (``out_activation_ = 'exp'``), half Poisson deviance ``mean(y log(y /
+        p) - y + p)``; ``y`` must be non-negative. Keyword-only here, so that
+        ``MLPRegressor((64,))`` keeps meaning ``hidden_layer_sizes=(64,)``
+        (scikit-learn's first positional parameter is ``loss``).
     """
 
     _is_clf = False
-    _multi_output = True
-    _out_name = "identity"
+    _parameter_constraints: dict = REGRESSOR_CONSTRAINTS
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="squared_error",
+                 **params):
+        self.loss = loss
+        super().__init__(hidden_layer_sizes, activation, **params)
+
+    # the signature scikit-learn's get_params / clone read: the base's plus ``loss``
+    __init__.__signature__ = inspect.signature(_BaseMLP.__init__).replace(parameters=[
+        *list(inspect.signature(_BaseMLP.__init__).parameters.values())[:3],
+        inspect.Parameter("loss", inspect.Parameter.KEYWORD_ONLY, default="squared_error"),
+        *list(inspect.signature(_BaseMLP.__init__).parameters.values())[3:]])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True  # y of shape (n_samples, n_outputs) is supported
         return tags
 
-    def _encode_y(self, y, reset):
-        y = np.asarray(y, dtype=np.float64)
-        return y[:, None] if y.ndim == 1 else y
+    def _targets(self, y, first, incremental, classes):
+        Y = regressor_targets(y)
+        if self.loss == "poisson" and (Y < 0).any():
+            raise ValueError("loss='poisson' needs non-negative targets y")
+        return Y
 
-    def _score_output(self, out, y):
-        from sklearn.metrics import r2_score
-
-        return float(r2_score(y, out[:, 0] if np.ndim(y) == 1 else out))
+    def _score_output(self, out, y, sample_weight=None):
+        return float(r2_score(y, out[:, 0] if np.ndim(y) == 1 else out,
+                              sample_weight=sample_weight))
 
     @available_if(_BaseMLP._can_partial_fit)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch of the optimizer over the block ``(X, y)`` (dense phase only); returns self."""
-        return self._partial_fit(X, y)
+        return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs)."""

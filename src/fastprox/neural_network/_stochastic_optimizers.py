@@ -1,5 +1,9 @@
 """Optimizer state of the MLPs: Adam or momentum SGD, with the proximal L1 step fused in.
 
+(With ``solver='lbfgs'`` an :class:`Optimizer` holds no arrays: pruning and
+warm starts pass it along unchanged; the quasi-Newton memory lives in scipy
+for one run, see :mod:`._lbfgs`.)
+
 One set of state arrays per layer, in the layer's value layout (dense
 (n_in, n_out) or one entry per stored nonzero of a CSR layer). A step is one
 call to :func:`fastprox.prox.adam_step` or :func:`fastprox.prox.momentum_step`
@@ -49,8 +53,8 @@ class Optimizer:
         if self.solver != est.solver or len(self.state) != len(layers):
             return None
         for (ws, bs), layer in zip(self.state, layers):
-            if ws[0].shape != layer.values.shape or bs[0].shape != layer.b.shape \
-                    or ws[0].dtype != layer.values.dtype:
+            if ws and (ws[0].shape != layer.values.shape or bs[0].shape != layer.b.shape
+                       or ws[0].dtype != layer.values.dtype):
                 return None
         new = copy.copy(self)
         new.est, new.lr = est, est.learning_rate_init
@@ -78,8 +82,15 @@ class Optimizer:
             print(f"Setting learning rate to {self.lr:f}")
         return False
 
+    def reset(self):
+        """Zero every moment (after a diverged epoch left them non-finite); the step count stays."""
+        for ws, bs in self.state:
+            for s in ws + bs:
+                s[...] = 0
+
     def _new(self, layer):
-        n = 2 if self.solver == "adam" else 1
+        # 'lbfgs' keeps no per-weight state here (scipy holds its own)
+        n = {"adam": 2, "sgd": 1}.get(self.solver, 0)
         return ([np.zeros_like(layer.values) for _ in range(n)],
                 [np.zeros_like(layer.b) for _ in range(n)])
 

@@ -5,11 +5,16 @@
 1. **dense phase** -- up to ``max_iter`` epochs of mini-batch Adam or SGD
    with L2 (``alpha``), proximal L1 (``l1``) and group L1 on hidden neurons
    (``group_l1``); stops on ``tol`` / ``n_iter_no_change`` like scikit-learn,
-   on the training loss or (``early_stopping``) the validation score;
+   on the training loss or (``early_stopping``) the validation score. With
+   ``solver='lbfgs'``, up to ``max_iter`` iterations of L-BFGS-B on the
+   whole training set (:mod:`._lbfgs`);
 2. **pruning phase** (with ``target_sparsity`` or ``prune_threshold``) --
    the events of ``pruning_schedule`` (see :mod:`._pruning`), with
    ``pruning_interval`` epochs trained between events on the frozen pattern;
 3. **fine-tuning** -- ``finetune_epochs`` epochs with the final pattern frozen.
+
+With ``lbfgs`` an "epoch" of phases 2 and 3 is one L-BFGS-B iteration on the
+stored nonzeros (one run per stretch between pruning events).
 
 ``partial_fit`` runs one epoch on the same :class:`Trainer`, continuing the
 recorded history. A layer whose density falls below ``sparse_crossover`` is
@@ -27,6 +32,7 @@ from .._threads import get_num_threads
 from ._base import activate, output
 from ._epochs import run_epoch
 from ._layers import kernel_arrays
+from ._lbfgs import Objective, run_lbfgs
 from ._pruning import compact, prune_neurons, prune_weights, pruning_events
 
 __all__ = ["SERIAL_TRAINING_WORK", "Trainer", "batch_size", "csr_net", "forward",
@@ -56,7 +62,7 @@ def csr_net(layers, activation, out):
     and the functions: layers are replaced, never reallocated, when the
     pattern changes, and the cache does not travel with pickles or copies.
     """
-    if layers[0].kind != "csr":
+    if layers[0].kind != "csr" or out not in mlp_fast.OUTPUTS:
         return None
     key = (activation, out)
     cached = getattr(layers[0], "_net", None)
@@ -123,12 +129,16 @@ class Trainer:
         Loss curve, epoch times and phases to continue (partial_fit).
     validation : tuple, optional
         ``(XT_val, y_val, score)`` for early stopping: ``score(output, y_val)``.
+    sample_weight : ndarray (n_samples,), optional
+        Weights of the training samples, in X's dtype.
     """
 
     def __init__(self, est, layers, opt, X, YT, rng, out, seen=0, history=None,
-                 validation=None):
+                 validation=None, sample_weight=None):
         self.est, self.layers, self.opt = est, layers, opt
         self.X, self.YT, self.rng, self.out = X, YT, rng, out
+        self.sample_weight = sample_weight
+        self.diverged = False
         self.n = X.shape[0]
         self.batch_size = batch_size(est, self.n)
         self.seen = seen
@@ -141,11 +151,17 @@ class Trainer:
         est = self.est
         t0 = time.perf_counter()
         loss = run_epoch(est, self.layers, self.opt, self.X, self.YT, self.batch_size,
-                         self.rng, self.out)
+                         self.rng, self.out, self.sample_weight)
         self.epoch_times.append(time.perf_counter() - t0)
         self.epoch_phases.append(phase)
         self.seen += self.n
         self.opt.iteration_ends(self.seen)
+        if not np.isfinite(loss) and phase == "dense" and self.validation is not None:
+            # scikit-learn: no error with early stopping; the best weights come back
+            self.diverged = True
+            self.loss_curve.append(loss)
+            self.validation_scores.append(np.nan)
+            return
         if not np.isfinite(loss):
             call = "partial_fit" if phase == "partial" else "fit"
             raise ValueError(
@@ -160,13 +176,47 @@ class Trainer:
             pred = forward(self.layers, XT_val, est.activation, self.out).T
             self.validation_scores.append(score(pred, y_val))
 
+    def lbfgs(self, phase, max_iter):
+        """Up to ``max_iter`` L-BFGS-B iterations on the stored values; one record each."""
+        est = self.est
+        objective = Objective(self.layers, np.ascontiguousarray(self.X.T), self.YT,
+                              self.sample_weight, est.activation, self.out, est.alpha)
+        verbose = bool(est.verbose)
+        with warnings.catch_warnings():
+            if phase != "dense":  # a pruning stretch or fine-tuning runs its count by design
+                warnings.simplefilter("ignore", ConvergenceWarning)
+            losses, times, n_iter = run_lbfgs(objective, max_iter, est.max_fun, est.tol, verbose)
+        if not np.isfinite(losses[-1]):
+            raise ValueError(
+                "Solver produced non-finite parameter weights (lbfgs: the loss is "
+                f"{losses[-1]}). The input data may contain large values and need to be "
+                "preprocessed. The model was left as it was before fit.")
+        self.loss_curve.extend(losses)
+        self.epoch_times.extend(times)
+        self.epoch_phases.extend([phase] * len(losses))
+        return n_iter
+
     def dense_phase(self):
         """Up to ``max_iter`` epochs until the stopping rule; the best weights if early stopping."""
         est = self.est
+        if est.solver == "lbfgs":
+            self.lbfgs("dense", est.max_iter)
+            return
         state = {"best_loss": np.inf, "best_val": -np.inf, "no_improve": 0, "best": None}
+        if self.validation is not None:
+            # what a fit that diverges before its first finite score keeps (scikit-learn's too)
+            state["best"] = [(layer.values.copy(), layer.b.copy()) for layer in self.layers]
         converged = False
         for _ in range(est.max_iter):
             self.epoch("dense")
+            if self.diverged:
+                warnings.warn(f"training diverged at epoch {len(self.loss_curve)} (loss is "
+                              f"{self.loss_curve[-1]}); the weights of the best validation "
+                              "score were kept. Lower learning_rate_init or scale the inputs.",
+                              ConvergenceWarning)
+                self.opt.reset()
+                converged = True
+                break
             if self._check_stop(state):
                 converged = True
                 break
@@ -223,8 +273,15 @@ class Trainer:
                                                 threshold=est.prune_threshold,
                                                 scope=est.pruning_scope, crossover=crossover)
                 if k < len(events) - 1:
-                    for _ in range(est.pruning_interval):
-                        self.epoch("prune")
-            for _ in range(est.finetune_epochs):
-                self.epoch("finetune")
+                    self._train("prune", est.pruning_interval)
+            self._train("finetune", est.finetune_epochs)
         self.layers = compact(self.layers, self.opt, crossover)
+
+    def _train(self, phase, count):
+        """``count`` epochs (or L-BFGS-B iterations) of ``phase`` on the current pattern."""
+        if self.est.solver == "lbfgs":
+            if count > 0:
+                self.lbfgs(phase, count)
+            return
+        for _ in range(count):
+            self.epoch(phase)
