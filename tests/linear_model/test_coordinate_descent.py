@@ -374,7 +374,7 @@ def _expected_failed_checks(estimator):
     return {}
 
 
-@parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(cv=3, n_alphas=5)],
+@parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(cv=3, alphas=5)],
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():

@@ -17,23 +17,18 @@ from sklearn.linear_model import _coordinate_descent as _sk_cd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearModel
 from sklearn.utils import assert_all_finite
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._threads import blas_single_threaded
-from ._alpha_grid import alpha_grid
 from ._cd_solver import enet_ws_cd
+from ._enet_checks import check_finite_fit, user_gram_needs_sklearn, warm_start_coef, \
+    warn_alpha_zero
 from ._fallback import fit_with_sklearn
+from ._path import enet_path, lasso_path
 from ._quadratic_design import QuadraticDesign
 
 __all__ = ["ElasticNet", "Lasso", "enet_path", "lasso_path"]
-
-
-def _center_y(y, fit_intercept):
-    if fit_intercept:
-        y_mean = y.mean(axis=0, dtype=np.float64)
-        return (y - y_mean).astype(y.dtype), y_mean
-    return y, np.zeros(y.shape[1:]) if y.ndim > 1 else 0.0
 
 
 def _validate_X_y(estimator, X, y, reset=True):
@@ -83,132 +78,6 @@ def _apply_sample_weight(X, Y, sample_weight, fit_intercept):
     return Xw, Yw, X_mean, y_mean
 
 
-@validate_params(
-    {
-        "X": ["array-like", "sparse matrix"],
-        "y": ["array-like", "sparse matrix"],
-        "l1_ratio": [Interval(Real, 0.0, 1.0, closed="both")],
-        "eps": [Interval(Real, 0.0, None, closed="neither")],
-        "n_alphas": [Interval(Integral, 1, None, closed="left")],
-        "alphas": ["array-like", None],
-        "precompute": [StrOptions({"auto"}), "boolean", "array-like"],
-        "Xy": ["array-like", None],
-        "copy_X": ["boolean"],
-        "coef_init": ["array-like", None],
-        "verbose": ["verbose"],
-        "return_n_iter": ["boolean"],
-        "positive": ["boolean"],
-        "check_input": ["boolean"],
-        "fit_intercept": ["boolean"],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
-)
-def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precompute="auto",
-              Xy=None, copy_X=True, coef_init=None, verbose=False, return_n_iter=False,
-              positive=False, check_input=True, fit_intercept=False, max_iter=1000, tol=1e-4,
-              **params):
-    """Compute an elastic-net path with warm-started working-set coordinate descent.
-
-    Same return convention as :func:`sklearn.linear_model.enet_path`. As there,
-    the data are *not* centred unless ``fit_intercept=True`` (an extension).
-
-    Parameters
-    ----------
-    X : {array-like, sparse matrix} of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
-    l1_ratio : float, default=0.5
-    eps : float, default=1e-3
-        ``alpha_min / alpha_max`` of the automatic grid.
-    n_alphas : int, default=100
-    alphas : array-like, default=None
-        Explicit grid (sorted in decreasing order before use).
-    precompute, Xy, copy_X, verbose, check_input : accepted for compatibility
-        The Gram matrix is never formed; ``X`` is never modified.
-    coef_init : array-like of shape (n_features,), default=None
-    return_n_iter : bool, default=False
-    positive : bool, default=False
-    fit_intercept : bool, default=False
-        Centre ``X`` (implicitly when sparse) and ``y``.
-    max_iter, tol : see :class:`ElasticNet`.
-
-    Returns
-    -------
-    alphas : ndarray of shape (n_alphas,)
-    coefs : ndarray of shape (n_features, n_alphas)
-    dual_gaps : ndarray of shape (n_alphas,)
-        Duality gaps divided by ``n_samples``.
-    n_iters : list of int
-        Only if ``return_n_iter``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastprox.linear_model import lasso_path
-    >>> X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]]); y = np.array([1.0, 2.0, 3.0])
-    >>> alphas, coefs, gaps = lasso_path(X, y, n_alphas=3)
-    >>> coefs.shape
-    (2, 3)
-    """
-    if check_input:
-        if sp.issparse(X):
-            X = sp.csc_matrix(X)
-            if X.dtype not in (np.float32, np.float64):
-                X = X.astype(np.float64)
-        else:
-            X = np.asarray(X)
-            if X.dtype not in (np.float32, np.float64):
-                X = X.astype(np.float64)
-    y = np.asarray(y, dtype=X.dtype)
-    if y.ndim != 1:
-        raise ValueError("enet_path supports a 1-D y only; fit each target separately")
-    n_samples, n_features = X.shape
-    design = QuadraticDesign(X, fit_intercept)
-    yc, _ = _center_y(y, fit_intercept)
-    if alphas is None:
-        alphas = alpha_grid(design, yc, l1_ratio, eps, n_alphas)
-    else:
-        alphas = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
-    w = (np.zeros(n_features, dtype=X.dtype) if coef_init is None
-         else np.array(coef_init, dtype=X.dtype).ravel())
-    coefs = np.empty((n_features, len(alphas)), dtype=X.dtype)
-    gaps = np.empty(len(alphas))
-    n_iters = []
-    for i, a in enumerate(alphas):
-        gap, n_ep, conv, _ = enet_ws_cd(design, yc, w, n_samples * a * l1_ratio,
-                                        n_samples * a * (1 - l1_ratio), positive=positive,
-                                        max_iter=max_iter, tol=tol)
-        if not conv:
-            warnings.warn(f"Objective did not converge for alpha={a:.3e}. Duality gap: "
-                          f"{gap:.3e}, tolerance: {tol * float(yc @ yc):.3e}. Consider "
-                          "increasing max_iter or the regularisation.", ConvergenceWarning,
-                          stacklevel=2)
-        coefs[:, i] = w
-        gaps[i] = gap / n_samples
-        n_iters.append(n_ep)
-    if return_n_iter:
-        return alphas, coefs, gaps, n_iters
-    return alphas, coefs, gaps
-
-
-def lasso_path(X, y, *, eps=1e-3, n_alphas=100, alphas=None, **params):
-    """Compute a Lasso path (:func:`enet_path` with ``l1_ratio=1``).
-
-    Same return convention as :func:`sklearn.linear_model.lasso_path`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastprox.linear_model import lasso_path
-    >>> X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]]); y = np.array([1.0, 2.0, 3.0])
-    >>> alphas, coefs, gaps = lasso_path(X, y, alphas=[0.1, 0.01])
-    >>> alphas
-    array([0.1 , 0.01])
-    """
-    return enet_path(X, y, l1_ratio=1.0, eps=eps, n_alphas=n_alphas, alphas=alphas, **params)
-
-
 class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
     """Linear regression with combined L1 and L2 priors, solved by working-set CD.
 
@@ -227,7 +96,10 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         Fit an unpenalised intercept. ``X`` is centred implicitly, never in a
         copy of the whole matrix; sparse ``X`` (CSR/CSC) is never densified.
     precompute : bool or array-like, default=False
-        Accepted for compatibility; the Gram matrix is never used.
+        ``True`` / ``False``: the same fit (the solver needs no Gram matrix).
+        A user Gram matrix of ``X`` is checked and used by scikit-learn's fit
+        (``_fallback.py``); with ``fit_intercept`` and uncentred ``X`` it is
+        recomputed, with scikit-learn's ``UserWarning``, and fastprox's solver runs.
     max_iter : int, default=1000
         Bounds the total number of CD epochs. They run on working sets, so
         each is cheaper than one of scikit-learn's full epochs.
@@ -330,13 +202,14 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
             return fit_with_sklearn(self, self._sklearn_class, reason, X, y,
                                     sample_weight=sample_weight, check_input=check_input)
         if self.alpha == 0:
-            warnings.warn("With alpha=0 this is ordinary least squares, which coordinate "
-                          "descent solves slowly; use sklearn.linear_model.LinearRegression.",
-                          UserWarning, stacklevel=2)
+            warn_alpha_zero()
         X, y = _validate_X_y(self, X, y)
+        if user_gram_needs_sklearn(self.precompute, X, self.fit_intercept, sample_weight):
+            return fit_with_sklearn(self, self._sklearn_class, "a user Gram matrix", X, y,
+                                    sample_weight=sample_weight, check_input=check_input)
         n_samples, n_features = X.shape
         single = y.ndim == 1
-        Y = y[:, None] if single else y
+        Y = y[:, None] if single else y  # y of shape (n, 1): 1-D coef_, as scikit-learn
         n_targets = Y.shape[1]
         if sample_weight is not None:
             assert_all_finite(X, input_name="X")  # before the weighting turns inf into NaN
@@ -356,7 +229,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
             if sample_weight is None:
                 X_mean_w = design.X_mean.astype(np.float64)
             if self.warm_start and hasattr(self, "coef_"):
-                W = np.array(self.coef_, dtype=X.dtype).reshape(n_targets, n_features)
+                W = warm_start_coef(self.coef_, n_targets, n_features, X.dtype)
             else:
                 W = np.zeros((n_targets, n_features), dtype=X.dtype)
             l1 = n_samples * self.alpha * self.l1_ratio
@@ -379,16 +252,18 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
                 n_iters.append(n_ep)
             intercept = y_mean - W.astype(np.float64) @ X_mean_w if self.fit_intercept \
                 else np.zeros(n_targets)
-        if single:
+        with np.errstate(over="ignore"):  # column sums that overflow scikit-learn's centring
+            sums = (X_mean_w * n_samples).astype(X.dtype) if self.fit_intercept else 0.0
+        check_finite_fit(W, intercept, sums)
+        if n_targets == 1:
             self.coef_ = W[0]
-            self.intercept_ = float(intercept[0])
             self.dual_gap_ = float(gaps[0])
             self.n_iter_ = n_iters[0]
         else:
             self.coef_ = W
-            self.intercept_ = intercept.astype(X.dtype)
             self.dual_gap_ = gaps
             self.n_iter_ = n_iters
+        self.intercept_ = float(intercept[0]) if single else intercept.astype(X.dtype)
         return self
 
     @property

@@ -7,11 +7,13 @@ from joblib import Parallel, delayed
 from sklearn.base import _fit_context
 from sklearn.linear_model import _coordinate_descent as _sk_cd
 from sklearn.model_selection import check_cv
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ._alpha_grid import alpha_grid
-from ._coordinate_descent import ElasticNet, enet_path
+from ._coordinate_descent import ElasticNet
+from ._enet_checks import CV_N_ALPHAS_DEPRECATED, check_alphas, cv_n_alphas_warning
+from ._path import enet_path
 from ._fallback import fit_with_sklearn
 from ._quadratic_design import QuadraticDesign
 
@@ -33,7 +35,7 @@ class ElasticNetCV(ElasticNet):
     """Elastic net with the penalty chosen by K-fold cross-validation.
 
     Same role and main parameters as :class:`sklearn.linear_model.ElasticNetCV`:
-    for each ``l1_ratio`` a grid of ``n_alphas`` values from ``alpha_max``
+    for each ``l1_ratio`` a grid of ``alphas`` values from ``alpha_max``
     down to ``eps * alpha_max`` is fitted along a warm-started path on every
     fold (folds in parallel with ``n_jobs``), the pair with the lowest mean
     squared error is kept, and the model is refitted on all the data.
@@ -42,8 +44,12 @@ class ElasticNetCV(ElasticNet):
     ----------
     l1_ratio : float or list of float, default=0.5
     eps : float, default=1e-3
-    n_alphas : int, default=100
-    alphas : array-like, default=None
+    n_alphas : int
+        Deprecated (scikit-learn 1.7 deprecated it, 1.9 removed it; a
+        ``FutureWarning`` with scikit-learn >= 1.7): pass ``alphas=int``.
+    alphas : int or array-like, default=100
+        Size of the automatic grid per ``l1_ratio``, or an explicit grid
+        (entries ``>= 0``). ``None``: the automatic grid of 100.
     fit_intercept, max_iter, tol, positive, copy_X, precompute : see :class:`ElasticNet`
     cv : int, cross-validation generator or iterable, default=None (5-fold)
     n_jobs : int, default=None
@@ -68,16 +74,17 @@ class ElasticNetCV(ElasticNet):
     >>> from sklearn.datasets import make_regression
     >>> from fastprox.linear_model import LassoCV
     >>> X, y = make_regression(60, 20, n_informative=3, noise=1.0, random_state=0)
-    >>> LassoCV(cv=3, n_alphas=10).fit(X, y).alpha_ > 0
+    >>> LassoCV(cv=3, alphas=10).fit(X, y).alpha_ > 0
     True
     """
 
-    # scikit-learn's (LinearModelCV, ElasticNetCV), with its former n_alphas / alphas split
+    # scikit-learn's (LinearModelCV, ElasticNetCV), with its former n_alphas kept, deprecated
     _parameter_constraints: dict = {
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), "array-like"],
         "eps": [Interval(Real, 0, None, closed="neither")],
-        "n_alphas": [Interval(Integral, 1, None, closed="left")],
-        "alphas": ["array-like", None],
+        "n_alphas": [Interval(Integral, 1, None, closed="left"),
+                     Hidden(StrOptions({"deprecated"}))],
+        "alphas": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "fit_intercept": ["boolean"],
         "precompute": [StrOptions({"auto"}), "array-like", "boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -92,7 +99,7 @@ class ElasticNetCV(ElasticNet):
     }
     _sklearn_class = _sk_cd.ElasticNetCV  # run where fastprox does not accelerate
 
-    def __init__(self, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None,
+    def __init__(self, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas=100,
                  fit_intercept=True, precompute="auto", max_iter=1000, tol=1e-4, cv=None,
                  copy_X=True, verbose=0, n_jobs=None, positive=False, random_state=None,
                  selection="cyclic"):
@@ -115,13 +122,21 @@ class ElasticNetCV(ElasticNet):
     def _l1_ratios(self):
         return np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
 
+    def _grid(self):
+        """The grid's size (int) or the explicit grid, as given."""
+        if not isinstance(self.n_alphas, str) and (self.alphas is None
+                                                   or isinstance(self.alphas, Integral)):
+            return int(self.n_alphas)  # the deprecated spelling, given explicitly
+        return 100 if self.alphas is None else self.alphas
+
     def _sklearn_params(self):
         """This estimator's grid in the installed scikit-learn's spelling."""
-        sk_n_alphas = _sk_cd.LassoCV().get_params().get("n_alphas")
-        if sk_n_alphas is not None and sk_n_alphas != "deprecated":
-            return {}  # scikit-learn < 1.7: n_alphas and alphas as here
-        out = {"alphas": self.n_alphas if self.alphas is None else self.alphas}
-        if sk_n_alphas is not None:
+        grid = self._grid()
+        if not CV_N_ALPHAS_DEPRECATED:  # scikit-learn < 1.7: n_alphas and alphas=None
+            return ({"n_alphas": grid, "alphas": None} if isinstance(grid, Integral)
+                    else {"n_alphas": 100, "alphas": grid})
+        out = {"alphas": grid}
+        if "n_alphas" in _sk_cd.LassoCV._get_param_names():  # 1.7, 1.8
             out["n_alphas"] = "deprecated"
         return out
 
@@ -143,24 +158,29 @@ class ElasticNetCV(ElasticNet):
         -------
         self : object
         """
+        cv_n_alphas_warning(self.n_alphas)
         if sample_weight is not None or params:
             reason = "sample_weight" if sample_weight is not None else "routed metadata"
             return fit_with_sklearn(self, self._sklearn_class, reason, X, y,
                                     params=self._sklearn_params(),
                                     sample_weight=sample_weight, **params)
+        if len(getattr(y, "shape", ())) > 1 and y.shape[1] > 1:  # scikit-learn's message
+            raise ValueError(f"For multi-task outputs, use MultiTask{type(self).__name__}")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                              dtype=[np.float64, np.float32], y_numeric=True)
         if sp.issparse(X):
             X = sp.csr_matrix(X)  # row slicing for the folds
         y = np.asarray(y, dtype=X.dtype)
         l1_ratios = self._l1_ratios()
-        if self.alphas is None:
+        grid = self._grid()
+        if isinstance(grid, Integral):
             yc = y - y.mean() if self.fit_intercept else y
             design = QuadraticDesign(X, self.fit_intercept)
-            grids = np.array([alpha_grid(design, yc, r, self.eps, self.n_alphas)
+            grids = np.array([alpha_grid(design, yc, r, self.eps, grid, self.positive)
                               for r in l1_ratios])
         else:
-            grids = np.tile(np.sort(np.asarray(self.alphas, dtype=np.float64))[::-1],
+            check_alphas(grid)  # scikit-learn's messages, before sorting
+            grids = np.tile(np.sort(np.asarray(grid, dtype=np.float64))[::-1],
                             (len(l1_ratios), 1))
         folds = list(check_cv(self.cv).split(X, y))
         params = dict(max_iter=self.max_iter, tol=self.tol, positive=self.positive)
@@ -198,7 +218,7 @@ class LassoCV(ElasticNetCV):
     _parameter_constraints.pop("l1_ratio")
     _sklearn_class = _sk_cd.LassoCV
 
-    def __init__(self, *, eps=1e-3, n_alphas=100, alphas=None, fit_intercept=True,
+    def __init__(self, *, eps=1e-3, n_alphas="deprecated", alphas=100, fit_intercept=True,
                  precompute="auto", max_iter=1000, tol=1e-4, copy_X=True, cv=None,
                  verbose=False, n_jobs=None, positive=False, random_state=None,
                  selection="cyclic"):

@@ -11,7 +11,7 @@ see the README's table of accelerated options.
 """
 import logging
 
-__all__ = ["fit_with_sklearn", "logger"]
+__all__ = ["fit_with_sklearn", "path_with_sklearn", "logger"]
 
 #: the package logger: ``logging.getLogger("fastprox").setLevel(logging.DEBUG)``
 #: shows which fits ran scikit-learn's path
@@ -63,3 +63,11 @@ def fit_with_sklearn(estimator, sk_class, reason, X, y, params=None, **fit_param
     for name in _fitted_names(model):
         setattr(estimator, name, getattr(model, name))
     return estimator
+
+
+def path_with_sklearn(sk_path, reason, *args, **kwargs):
+    """Run scikit-learn's path function ``sk_path`` (one DEBUG record saying why)."""
+    if sk_path.__module__.startswith("fastprox"):  # a patched name caught at import
+        raise RuntimeError(f"fastprox's fallback needs scikit-learn's function, got {sk_path}")
+    logger.debug("%s runs scikit-learn's: %s", sk_path.__name__, reason)
+    return sk_path(*args, **kwargs)
