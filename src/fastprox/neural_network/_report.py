@@ -18,11 +18,10 @@ import json
 import time
 
 import numpy as np
-from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._threads import blas_limited, get_num_threads
-from ._base import activate, output_activation
+from ._base import activate
 from ._layers import CSRLayer, DenseLayer
 from ._training import forward
 
@@ -159,7 +158,7 @@ def sparsity_report(model, X=None, y=None, *, repeats=None, n_threads=1, seed=0)
 def _sparsity_report(model, X, y, repeats, n_threads, seed):
     layers = model.layers_
     activation = model.activation
-    out = output_activation(is_classifier(model), layers[-1].b.shape[0])
+    out = model.out_activation_
     dtype = layers[0].b.dtype
     itemsize = np.dtype(dtype).itemsize
     n_in0 = layers[0].shape[0]
