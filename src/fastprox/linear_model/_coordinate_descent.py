@@ -252,9 +252,9 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
                 n_iters.append(n_ep)
             intercept = y_mean - W.astype(np.float64) @ X_mean_w if self.fit_intercept \
                 else np.zeros(n_targets)
-        with np.errstate(over="ignore"):  # column sums that overflow scikit-learn's centring
-            sums = (X_mean_w * n_samples).astype(X.dtype) if self.fit_intercept else 0.0
-        check_finite_fit(W, intercept, sums)
+        # column sums that overflow scikit-learn's centring: its error, as non-finite results
+        col_sum = n_samples * float(np.abs(X_mean_w).max()) if self.fit_intercept else 0.0
+        check_finite_fit(W, intercept, col_sum, X.dtype)
         if n_targets == 1:
             self.coef_ = W[0]
             self.dual_gap_ = float(gaps[0])

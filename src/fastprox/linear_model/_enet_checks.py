@@ -24,6 +24,7 @@ CV_N_ALPHAS_DEPRECATED = SKLEARN_VERSION >= parse_version("1.7")
 #: lasso_path / enet_path: the same deprecation, and ``alphas=None`` deprecated (1.9)
 PATH_N_ALPHAS_DEPRECATED = SKLEARN_VERSION >= parse_version("1.9")
 
+_DTYPE_MAX = {np.dtype(t): float(np.finfo(t).max) for t in (np.float32, np.float64)}
 _NONFINITE = ("Coordinate descent iterations resulted in non-finite parameter values. The "
               "input data may contain large values and need to be preprocessed.")
 
@@ -34,23 +35,25 @@ def warn_alpha_zero():
                   "use the LinearRegression estimator", UserWarning, stacklevel=3)
 
 
-def check_finite_fit(*arrays):
+def check_finite_fit(coef, intercept, col_sum=0.0, dtype=np.float64):
     """Raise scikit-learn's ``ValueError`` when a fitted parameter is not finite.
 
     Parameters
     ----------
-    *arrays : array-like
-        ``coef_``, ``intercept_``, or the products that overflow before
-        them (``n_samples * X_mean``: scikit-learn's centring sums the
-        columns, and an overflowing sum leaves it with non-finite
-        coefficients).
+    coef, intercept : ndarray
+    col_sum : float, default=0.0
+        The largest absolute column sum of ``X`` when it is centred:
+        scikit-learn's centring sums the columns in ``dtype``, and a sum that
+        overflows leaves it with non-finite coefficients.
+    dtype : dtype, default=float64
 
     Raises
     ------
     ValueError
         "Coordinate descent iterations resulted in non-finite parameter values..."
     """
-    if not all(np.isfinite(a).all() for a in arrays):
+    if not (col_sum <= _DTYPE_MAX.get(dtype, np.inf) and np.isfinite(coef).all()
+            and np.isfinite(intercept).all()):
         raise ValueError(_NONFINITE)
 
 
