@@ -72,12 +72,11 @@ def test_mlp_partial_fit_classes_and_errors(digits):
     for layer, v in zip(clf.layers_, before):
         np.testing.assert_array_equal(layer.values, v)
     assert clf.n_iter_ == 1
-    # pruning needs the full fit: partial_fit is not offered
-    pruned = MLPClassifier(target_sparsity=0.5)
-    assert not hasattr(pruned, "partial_fit")
-    with pytest.raises(AttributeError, match="partial_fit") as err:
-        pruned.partial_fit(X, y, classes=np.arange(10))
-    assert "pruning" in str(err.value.__cause__)
+    # partial_fit never prunes (pruning needs the full fit): with target_sparsity
+    # set it trains the dense network, which a warm-started fit then prunes
+    dense = MLPClassifier((8,), target_sparsity=0.5, random_state=0)
+    dense.partial_fit(X, y, classes=np.arange(10))
+    assert dense.sparsity_ < 0.05
 
 
 def test_mlp_regressor_partial_fit():
@@ -130,6 +129,25 @@ def test_incremental_classifier(client, est):
         for i in range(0, 2000, 500):
             ref.partial_fit(X[i:i + 500], y[i:i + 500], classes=[0, 1])
     np.testing.assert_array_equal(inc.estimator_.predict(X), ref.predict(X))
+
+
+def test_incremental_finetunes_a_pruned_mlp(client):
+    # prune in memory, fine-tune block by block: the zeros stay zeros
+    from fastprox.pruning import prune
+    da, Incremental = _incremental()
+    X, y = make_classification(2000, 20, n_informative=5, class_sep=2.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = MLPClassifier((32,), max_iter=30, random_state=0).fit(X[:500], y[:500])
+    pruned = prune(dense, sparsity=0.9)
+    zeros = [W == 0 for W in pruned.coefs_]
+    inc = Incremental(pruned, scoring="accuracy", shuffle_blocks=False)
+    inc.estimator_ = pruned  # continue this model (Incremental would start from a clone)
+    inc.partial_fit(da.from_array(X, chunks=500), da.from_array(y, chunks=500), classes=[0, 1])
+    model = inc.estimator_
+    assert all(np.all(W[z] == 0) for W, z in zip(model.coefs_, zeros))
+    assert model.sparsity_ == pytest.approx(0.9, abs=1e-3)
+    assert model.score(X, y) > 0.8
 
 
 def test_incremental_sgd_regressor_l1(client):

@@ -357,3 +357,20 @@ def test_sensitivity_plot(digits, fp_clf):
     _, X_test, _, y_test = digits
     ax = sensitivity(fp_clf, X_test, y_test, sparsities=(0.5, 0.9)).plot()
     assert len(ax.lines) == 1 + len(fp_clf.layers_)
+
+
+def test_partial_fit_after_a_pruning_fit_keeps_the_pattern(digits):
+    # fit prunes; partial_fit then fine-tunes block by block, pattern frozen
+    X_train, X_test, y_train, y_test = digits
+    model = MLPClassifier((32,), target_sparsity=0.9, max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X_train, y_train)
+    zeros = [W == 0 for W in model.coefs_]
+    sparsity, score = model.sparsity_, model.score(X_test, y_test)
+    for block in np.array_split(np.arange(len(X_train)), 4):
+        model.partial_fit(X_train[block], y_train[block])
+    for W, z in zip(model.coefs_, zeros):
+        assert np.all(W[z] == 0)
+    assert model.sparsity_ >= sparsity - 1e-12
+    assert model.score(X_test, y_test) > score - 0.05

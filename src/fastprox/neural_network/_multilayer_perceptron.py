@@ -251,20 +251,18 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         if self.solver not in STOCHASTIC_SOLVERS:
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
                                  f"{self.solver} is not stochastic.")
-        if self.target_sparsity is not None or self.prune_threshold is not None:
-            raise AttributeError("partial_fit is not available with pruning (target_sparsity / "
-                                 "prune_threshold set): it trains the dense network only. "
-                                 "Train with partial_fit, then set target_sparsity and call "
-                                 "fit with warm_start=True to prune and fine-tune.")
         return True
 
     def _partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One pass of the optimizer over the block ``(X, y)``, dense phase only.
+        """One pass of the optimizer over the block ``(X, y)``; it never prunes.
 
-        Pruning belongs to ``fit`` (it needs the whole training run): with
-        ``target_sparsity`` or ``prune_threshold`` set, ``partial_fit`` is not
-        offered (``_can_partial_fit``). Early stopping and the convergence test
-        are not applied (each call is one epoch, as in scikit-learn). The
+        Pruning belongs to ``fit`` (it needs the whole training run), whatever
+        ``target_sparsity`` or ``prune_threshold`` say: on a pruned model
+        ``partial_fit`` trains the weights that survived pruning only, the
+        pattern frozen; on an unfitted one it trains the dense network, which
+        a later ``fit`` with ``warm_start=True`` prunes. Early stopping and the
+        convergence test are not applied (each call is one epoch, as in
+        scikit-learn). The
         optimizer state (moments, step count, 'invscaling' schedule) carries
         over from call to call, pickles included.
         """
@@ -380,7 +378,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     @available_if(_BaseMLP._can_partial_fit)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One epoch of the optimizer over the block ``(X, y)`` (dense phase only).
+        """One epoch of the optimizer over the block ``(X, y)``; never prunes.
 
         ``classes`` (all labels) is required on the first call. See
         ``_BaseMLP._partial_fit`` for what carries over between calls.
@@ -453,7 +451,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     @available_if(_BaseMLP._can_partial_fit)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch of the optimizer over the block ``(X, y)`` (dense phase only); returns self."""
+        """One epoch of the optimizer over the block ``(X, y)``; never prunes. returns self."""
         return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
