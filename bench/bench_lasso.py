@@ -233,7 +233,7 @@ def bench_cv(sets, args, threads):
     print(f"LassoCV, 100 alphas x 5 folds, tol {args.cv_tol:g}")
     print(f"{'data':24s} {'solver':>9s} {'time s':>9s} {'speedup':>8s} {'alpha_':>12s} "
           f"{'best mse':>12s}")
-    makers = {"fastprox": lambda: fp.LassoCV(cv=5, n_alphas=100, tol=args.cv_tol),
+    makers = {"fastprox": lambda: fp.LassoCV(cv=5, alphas=100, tol=args.cv_tol),
               "sklearn": lambda: sk.LassoCV(cv=5, alphas=100, tol=args.cv_tol)}
     rows = []
     for name, X, y in sets:

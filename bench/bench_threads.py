@@ -178,7 +178,7 @@ def lasso_cv_rows(args, timed, cores):
         def run():
             ctx = parallel_backend(backend) if backend else contextlib.nullcontext()
             with ctx:
-                m = LassoCV(n_alphas=n_alphas, cv=5, n_jobs=n_jobs).fit(X, y)
+                m = LassoCV(alphas=n_alphas, cv=5, n_jobs=n_jobs).fit(X, y)
             return m.alpha_, m.coef_
         return run
 
