@@ -96,6 +96,27 @@ class FittedNetworkMixin(ImportWeightsMixin):
         return 1.0 - nnz / total
 
     @property
+    def built_layer_sizes_(self):
+        """tuple of int: the widths (n_features, *hidden, n_outputs) the network was built with.
+
+        Structured pruning removes hidden neurons (``fit(structured=True)``,
+        ``prune(structured=True)``); this is the architecture before it, the
+        dense reference of :meth:`sparsity_report`. Recorded by ``prune``;
+        for a network trained here, ``hidden_layer_sizes``; the current widths
+        when neither fits them (a width can only shrink).
+        """
+        layers = self._fitted_layers()
+        now = (int(layers[0].shape[0]),) + tuple(int(layer.shape[1]) for layer in layers)
+        hidden = self.hidden_layer_sizes
+        hidden = (hidden,) if np.ndim(hidden) == 0 else tuple(hidden)
+        for sizes in (getattr(self, "_built_layer_sizes", None), (now[0], *hidden, now[-1])):
+            if sizes is not None and len(sizes) == len(now) \
+                    and all(int(a) >= b for a, b in zip(sizes, now)) \
+                    and (sizes[0], sizes[-1]) == (now[0], now[-1]):
+                return tuple(int(s) for s in sizes)
+        return now
+
+    @property
     def sparse_coefs_(self):
         """list of scipy.sparse.csr_array (n_in, n_out): the weights, exact zeros not stored.
 
@@ -117,10 +138,17 @@ class FittedNetworkMixin(ImportWeightsMixin):
         X, y : array_like, optional
             Data for the model score printed in the report (and the inputs the
             latency is measured on; random inputs otherwise).
-        repeats : int, optional
+        repeats : int >= 1, optional
             Timing repetitions (default: enough for about 10 ms per round).
-        n_threads : int or None, default 1
+        n_threads : int >= 1 or None, default 1
             BLAS and OpenMP threads while timing (None: current limits).
+
+        The table has one row per layer (dense, CSR and stored figures) and
+        their sums; the summary compares the dense network as built
+        (:attr:`built_layer_sizes_`) with the network as stored and with all
+        layers CSR, gives the measured pickle size and arrays held in RAM,
+        and the whole forward pass timed dense vs as stored. Every ratio is
+        the quotient of the two figures printed beside it.
 
         Returns
         -------

@@ -218,6 +218,7 @@ def pruned_copy(model, *, sparsity=None, threshold=None, structured=False, metho
     rng = check_random_state(random_state)
     crossover = new.sparse_crossover
     if structured:
+        new._built_layer_sizes = model.built_layer_sizes_  # the report's dense reference
         idx = range(n_layers - 1) if layers is None else layers
         new.layers_ = _prune_neurons(new.layers_, idx, sparsity=sparsity, threshold=threshold,
                                      method=method, rng=rng, taylor=taylor, crossover=crossover)

@@ -1,4 +1,4 @@
-"""Memory and FLOP accounting and measured latency of a pruned network.
+"""Memory and FLOP accounting, measured memory and latency of a pruned network.
 
 Accounting rules, per layer of shape (in, out) with ``nnz``
 stored weights, value size ``itemsize`` and index size ``index_size``:
@@ -8,16 +8,30 @@ stored weights, value size ``itemsize`` and index size ``index_size``:
   (out + 1) * index_size`` bytes;
 - biases counted in both: ``out`` FLOPs (the add) and ``out * itemsize`` bytes.
 
-For a layer stored dense, ``nnz`` counts its nonzero weights and the CSR
-column says what it would cost as CSR with int32 indices. Latencies are
-measured (best of several timed rounds of the same forward pass, not
-derived from FLOPs): each layer alone as dense and as CSR, and the whole
-network all-dense vs as stored.
+Each layer has three figures of each kind: *dense*, *CSR* (what it would
+cost as CSR with its index size, int32 for a dense layer) and *stored* (the
+one of the two the layer is stored as); the totals are the sums of the rows.
+The network's reference is the dense network **as built**: the widths before
+structured pruning removed neurons (``built_layer_sizes_``), so that a
+784-64-64-10 network shrunk to 784-32-32-10 is compared with what it was.
+
+Two memory figures are measured, not derived: the pickle (``len(pickle.dumps
+(model))``, what is stored on disk) and the arrays the model holds in RAM
+while predicting (weights, biases, masks; for CSR layers also the transposed
+copy and the permutation used by the backward pass; the optimizer state kept
+for warm starts), each array counted once. Latencies are measured (best of
+five timed rounds of the same forward pass): each layer alone as dense and as
+CSR, and the whole network (activations included) all-dense vs as stored.
+Every ratio printed is the quotient of the two figures printed beside it.
 """
 import json
+import pickle
 import time
+from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._threads import blas_limited, get_num_threads
@@ -25,7 +39,9 @@ from ._base import activate
 from ._layers import CSRLayer, DenseLayer
 from ._training import forward
 
-__all__ = ["SparsityReport", "sparsity_report", "layer_accounting"]
+__all__ = ["SparsityReport", "sparsity_report", "layer_accounting", "held_arrays"]
+
+KIB = 1024
 
 
 def layer_accounting(n_in, n_out, nnz, itemsize, index_size=4):
@@ -56,20 +72,91 @@ def _time(fn, repeats):
     return best
 
 
+def _arrays_of(obj):
+    """The ndarrays an attribute value holds (a CSR matrix: its data, indices, indptr)."""
+    if isinstance(obj, np.ndarray):
+        return [obj]
+    if sp.issparse(obj) or all(hasattr(obj, k) for k in ("data", "indices", "indptr")):
+        return [obj.data, obj.indices, obj.indptr]  # scipy's CSR or the kernels' view
+    if isinstance(obj, (list, tuple)):
+        return [a for o in obj for a in _arrays_of(o)]
+    return []
+
+
+def held_arrays(model):
+    """Bytes of the arrays ``model`` holds in RAM, by role, each buffer counted once.
+
+    Returns a dict: ``weights`` (values, indices, index pointers, biases,
+    masks), ``transposed`` (a CSR layer's transposed copy for the backward
+    pass), ``permutation`` (its map from the layer's values to the copy's),
+    ``optimizer`` (moments kept for warm starts and ``partial_fit``) and
+    ``total``.
+    """
+    seen, out = set(), {"weights": 0, "transposed": 0, "permutation": 0, "optimizer": 0}
+
+    def add(role, arrays):
+        for a in arrays:
+            key = (a.__array_interface__["data"][0], a.nbytes)
+            if a.nbytes and key not in seen:
+                seen.add(key)
+                out[role] += int(a.nbytes)
+
+    for layer in model.layers_:
+        for name, value in vars(layer).items():
+            role = {"_AT": "transposed", "_perm": "permutation"}.get(name, "weights")
+            if name != "_net":  # the compiled network's cache references the same arrays
+                add(role, _arrays_of(value))
+    opt = getattr(model, "_optimizer", None)
+    if opt is not None:
+        add("optimizer", _arrays_of(getattr(opt, "state", [])))
+    out["total"] = sum(out.values())
+    return out
+
+
+def _kib(n):
+    return f"{n / KIB:.1f}"
+
+
+def _us(seconds):
+    return f"{seconds * 1e6:.1f}"
+
+
+def _ratio(a, b):
+    """``a / b`` of two printed figures (strings), printed: a ratio a reader can recompute."""
+    a, b = float(a), float(b)
+    return f"{a / b:.2f}x" if b > 0 else "n/a"
+
+
+def _widths(sizes):
+    return "-".join(str(int(s)) for s in sizes)
+
+
 class SparsityReport:
     """Per-layer and total accounting of a fitted network (see :func:`sparsity_report`).
+
+    ``str(report)`` is a table (one row per layer, then ``total``: the sum of
+    the rows) and a summary; ``to_markdown()`` the same in Markdown. Each
+    ratio printed is the quotient of the two figures printed beside it.
 
     Attributes
     ----------
     layers : list of dict
         One per layer: ``shape`` (in, out), ``storage``, ``nnz``, ``density``,
-        ``dense_bytes``, ``csr_bytes``, ``dense_flops``, ``sparse_flops``,
-        ``latency_dense_b1``, ``latency_csr_b1``, ``latency_dense_b256``,
-        ``latency_csr_b256`` (seconds).
+        ``dense_bytes``, ``csr_bytes``, ``stored_bytes``, ``dense_flops``,
+        ``sparse_flops``, ``stored_flops``, ``latency_dense_b1``,
+        ``latency_csr_b1``, ``latency_dense_b256``, ``latency_csr_b256``
+        (seconds, the layer alone).
     total : dict
-        Sums, ``stored_bytes`` (as the model is stored), ratios, and the
-        whole-network latencies ``latency_dense_*`` (all layers dense) vs
-        ``latency_stored_*`` (as stored).
+        Sums of the rows (``nnz``, ``*_bytes``, ``*_flops``); ``n_weights``
+        and ``density`` of the network as it is; ``layer_sizes`` and
+        ``built_layer_sizes`` (the widths before structured pruning),
+        ``built_n_weights``, ``built_dense_bytes``, ``built_dense_flops`` and
+        ``sparsity`` (against the network as built); ``memory_ratio`` and
+        ``flop_ratio`` (dense as built / as stored), ``csr_memory_ratio`` and
+        ``csr_flop_ratio`` (dense as built / all layers CSR);
+        ``pickled_bytes`` and ``ram_bytes`` (measured, with ``ram_detail`` by
+        role, see :func:`held_arrays`); whole-network forward latencies
+        ``latency_dense_*`` (all layers dense) and ``latency_stored_*``.
     score : float or None
         The model's score on the data passed to ``sparsity_report``.
     """
@@ -88,48 +175,71 @@ class SparsityReport:
     def to_json(self, **kw):
         return json.dumps(self.to_dict(), **kw)
 
+    _HEAD = ["layer", "shape", "storage", "nnz", "density", "dense KiB", "CSR KiB",
+             "stored KiB", "FLOPs dense", "FLOPs CSR", "FLOPs stored", "b1 dense us",
+             "b1 CSR us", "b256 dense us", "b256 CSR us", "b256 speedup"]
+
     def _rows(self):
-        head = ["layer", "shape", "storage", "nnz", "density", "dense KiB", "CSR KiB",
-                "FLOPs dense", "FLOPs sparse", "b1 dense us", "b1 CSR us", "b256 dense us",
-                "b256 CSR us", "b256 speedup"]
         rows = []
         for i, L in enumerate(self.layers):
-            rows.append([str(i), f"{L['shape'][0]}x{L['shape'][1]}", L["storage"],
-                         str(L["nnz"]), f"{L['density']:.3f}",
-                         f"{L['dense_bytes'] / 1024:.1f}", f"{L['csr_bytes'] / 1024:.1f}",
-                         str(L["dense_flops"]), str(L["sparse_flops"]),
-                         f"{L['latency_dense_b1'] * 1e6:.1f}", f"{L['latency_csr_b1'] * 1e6:.1f}",
-                         f"{L['latency_dense_b256'] * 1e6:.1f}",
-                         f"{L['latency_csr_b256'] * 1e6:.1f}",
-                         f"{L['latency_dense_b256'] / L['latency_csr_b256']:.2f}x"])
+            cells = [str(i), f"{L['shape'][0]}x{L['shape'][1]}", L["storage"], str(L["nnz"]),
+                     f"{L['density']:.3f}", _kib(L["dense_bytes"]), _kib(L["csr_bytes"]),
+                     _kib(L["stored_bytes"]), str(L["dense_flops"]), str(L["sparse_flops"]),
+                     str(L["stored_flops"]), _us(L["latency_dense_b1"]),
+                     _us(L["latency_csr_b1"]), _us(L["latency_dense_b256"]),
+                     _us(L["latency_csr_b256"])]
+            rows.append(cells + [_ratio(cells[13], cells[14])])
         T = self.total
-        rows.append(["total", "", "stored", str(T["nnz"]), f"{T['density']:.3f}",
-                     f"{T['dense_bytes'] / 1024:.1f}", f"{T['csr_bytes'] / 1024:.1f}",
-                     str(T["dense_flops"]), str(T["sparse_flops"]),
-                     f"{T['latency_dense_b1'] * 1e6:.1f}", f"{T['latency_stored_b1'] * 1e6:.1f}",
-                     f"{T['latency_dense_b256'] * 1e6:.1f}",
-                     f"{T['latency_stored_b256'] * 1e6:.1f}",
-                     f"{T['latency_dense_b256'] / T['latency_stored_b256']:.2f}x"])
-        return head, rows
+        lat = {k: sum(L[k] for L in self.layers)
+               for k in ("latency_dense_b1", "latency_csr_b1", "latency_dense_b256",
+                         "latency_csr_b256")}
+        cells = ["total", _widths(T["layer_sizes"]), "", str(T["nnz"]), f"{T['density']:.3f}",
+                 _kib(T["dense_bytes"]), _kib(T["csr_bytes"]), _kib(T["stored_bytes"]),
+                 str(T["dense_flops"]), str(T["sparse_flops"]), str(T["stored_flops"]),
+                 _us(lat["latency_dense_b1"]), _us(lat["latency_csr_b1"]),
+                 _us(lat["latency_dense_b256"]), _us(lat["latency_csr_b256"])]
+        rows.append(cells + [_ratio(cells[13], cells[14])])
+        return list(self._HEAD), rows
 
     def _summary(self):
+        """The summary lines; each ratio is computed from the printed figures beside it."""
         T = self.total
-        s = (f"weights kept: {T['nnz']} of {T['n_weights']} (sparsity {1 - T['density']:.1%}); "
-             f"memory {T['dense_bytes'] / 1024:.1f} KiB dense -> {T['stored_bytes'] / 1024:.1f} "
-             f"KiB stored ({T['memory_ratio']:.1f}x smaller); FLOPs/sample "
-             f"{T['dense_flops']} -> {T['sparse_flops']} ({T['flop_ratio']:.1f}x fewer); "
-             f"forward at batch 256 {T['latency_dense_b256'] / T['latency_stored_b256']:.2f}x "
-             f"faster (measured)")
+        built, now = _widths(T["built_layer_sizes"]), _widths(T["layer_sizes"])
+        lines = []
+        if built != now:
+            lines.append(f"architecture: {built} as built -> {now} (hidden neurons "
+                         f"{sum(T['built_layer_sizes'][1:-1])} -> {sum(T['layer_sizes'][1:-1])})")
+        else:
+            lines.append(f"architecture: {now}")
+        lines.append(f"weights kept: {T['nnz']} of {T['built_n_weights']} in {built} "
+                     f"(sparsity {T['sparsity']:.1%})")
+        d, s, c = _kib(T["built_dense_bytes"]), _kib(T["stored_bytes"]), _kib(T["csr_bytes"])
+        lines.append(f"memory: {d} KiB dense {built} -> {s} KiB as stored "
+                     f"({_ratio(d, s)} smaller); {c} KiB if all CSR ({_ratio(d, c)} smaller)")
+        d, s, c = (str(T["built_dense_flops"]), str(T["stored_flops"]), str(T["sparse_flops"]))
+        lines.append(f"FLOPs/sample: {d} dense {built} -> {s} as stored ({_ratio(d, s)} "
+                     f"fewer); {c} if all CSR ({_ratio(d, c)} fewer)")
+        ram = T["ram_detail"]
+        lines.append(f"memory measured: {_kib(T['pickled_bytes'])} KiB pickled; "
+                     f"{_kib(T['ram_bytes'])} KiB of arrays in RAM while predicting "
+                     f"(weights {_kib(ram['weights'])}, transposed copies "
+                     f"{_kib(ram['transposed'])}, permutations {_kib(ram['permutation'])}, "
+                     f"optimizer state {_kib(ram['optimizer'])})")
+        parts = []
+        for b in ("1", "256"):
+            d, s = _us(T[f"latency_dense_b{b}"]), _us(T[f"latency_stored_b{b}"])
+            parts.append(f"batch {b} {d} us dense -> {s} us as stored ({_ratio(d, s)} faster)")
+        lines.append(f"forward of the whole network {now} (measured): " + "; ".join(parts))
         if self.score is not None:
-            s += f"; score {self.score:.4f}"
-        return s
+            lines.append(f"score: {self.score:.4f}")
+        return lines
 
     def __str__(self):
         head, rows = self._rows()
         widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(head)]
         line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
         out = [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
-        return "\n".join(out + [self._summary()])
+        return "\n".join(out + self._summary())
 
     __repr__ = __str__
 
@@ -137,22 +247,76 @@ class SparsityReport:
         head, rows = self._rows()
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(out + ["", self._summary()])
+        return "\n".join(out + [""] + [f"- {s}" for s in self._summary()])
 
 
+@validate_params(
+    {"model": "no_validation", "X": ["array-like", None], "y": ["array-like", None],
+     "repeats": [Interval(Integral, 1, None, closed="left"), None],
+     "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+     "seed": ["random_state"]},
+    prefer_skip_nested_validation=True)
 def sparsity_report(model, X=None, y=None, *, repeats=None, n_threads=1, seed=0):
     """Build the :class:`SparsityReport` of a fitted MLP (see ``model.sparsity_report``).
 
-    Latencies are timed with BLAS and OpenMP both limited to ``n_threads``
-    (default 1: the same budget for both paths; with more, libgomp's spinning
-    team and OpenBLAS's threads compete for the cores and small products get
-    slower, not faster). ``None`` keeps the current limits.
+    Parameters
+    ----------
+    model : fitted fastprox MLPClassifier or MLPRegressor
+    X, y : array-like, optional
+        Inputs the latencies are measured on (random inputs otherwise) and
+        data for the score.
+    repeats : int >= 1, optional
+        Calls per timed round (default: about 10 ms per round).
+    n_threads : int >= 1 or None, default 1
+        BLAS and OpenMP threads while timing (default 1: the same budget for
+        both paths; with more, libgomp's spinning team and OpenBLAS's threads
+        compete for the cores and small products get slower, not faster).
+        ``None`` keeps the current limits.
+    seed : int, default 0
+        Seed of the random inputs.
+
+    Raises
+    ------
+    sklearn.utils._param_validation.InvalidParameterError
+        ``repeats`` or ``n_threads`` below 1 (a ValueError).
     """
     check_is_fitted(model, "layers_")
     if X is not None:  # scikit-learn's input errors (feature count, NaN, ...)
         X = validate_data(model, X, reset=False, dtype=[np.float64, np.float32])
     with blas_limited(n_threads, openmp=True):
         return _sparsity_report(model, X, y, repeats, n_threads, seed)
+
+
+def _layer_row(layer, itemsize, H, dense, csr, repeats):
+    n_in, n_out = layer.shape
+    nnz = layer.nnz
+    index_size = layer.indices.dtype.itemsize if layer.kind == "csr" else 4
+    acc = layer_accounting(n_in, n_out, nnz, itemsize, index_size)
+    is_csr = layer.kind == "csr"
+    H1 = np.ascontiguousarray(H[:, :1])
+    return {"shape": [int(n_in), int(n_out)], "storage": layer.kind, "nnz": int(nnz),
+            "density": nnz / (n_in * n_out), "itemsize": itemsize, "index_size": index_size,
+            **acc, "stored_bytes": acc["csr_bytes" if is_csr else "dense_bytes"],
+            "stored_flops": acc["sparse_flops" if is_csr else "dense_flops"],
+            "latency_dense_b1": _time(lambda: dense.forward(H1), repeats),
+            "latency_csr_b1": _time(lambda: csr.forward(H1), repeats),
+            "latency_dense_b256": _time(lambda: dense.forward(H), repeats),
+            "latency_csr_b256": _time(lambda: csr.forward(H), repeats)}
+
+
+def _built_totals(total, built, itemsize):
+    """The network as built (before structured pruning): weights, dense bytes and FLOPs."""
+    pairs = list(zip(built[:-1], built[1:]))
+    dense = [layer_accounting(a, b, 0, itemsize) for a, b in pairs]
+    total["built_layer_sizes"] = [int(s) for s in built]
+    total["built_n_weights"] = int(sum(a * b for a, b in pairs))
+    total["built_dense_bytes"] = int(sum(d["dense_bytes"] for d in dense))
+    total["built_dense_flops"] = int(sum(d["dense_flops"] for d in dense))
+    total["sparsity"] = 1.0 - total["nnz"] / total["built_n_weights"]
+    total["memory_ratio"] = total["built_dense_bytes"] / total["stored_bytes"]
+    total["flop_ratio"] = total["built_dense_flops"] / total["stored_flops"]
+    total["csr_memory_ratio"] = total["built_dense_bytes"] / total["csr_bytes"]
+    total["csr_flop_ratio"] = total["built_dense_flops"] / total["sparse_flops"]
 
 
 def _sparsity_report(model, X, y, repeats, n_threads, seed):
@@ -176,34 +340,21 @@ def _sparsity_report(model, X, y, repeats, n_threads, seed):
     rows = []
     H = H256
     for i, layer in enumerate(layers):
-        n_in, n_out = layer.shape
-        nnz = layer.nnz
-        index_size = layer.indices.dtype.itemsize if layer.kind == "csr" else 4
-        acc = layer_accounting(n_in, n_out, nnz, itemsize, index_size)
-        H1 = np.ascontiguousarray(H[:, :1])
-        d, c = dense_layers[i], csr_layers[i]
-        row = {"shape": [int(n_in), int(n_out)], "storage": layer.kind, "nnz": int(nnz),
-               "density": nnz / (n_in * n_out), "itemsize": itemsize, "index_size": index_size,
-               **acc,
-               "latency_dense_b1": _time(lambda: d.forward(H1), repeats),
-               "latency_csr_b1": _time(lambda: c.forward(H1), repeats),
-               "latency_dense_b256": _time(lambda: d.forward(H), repeats),
-               "latency_csr_b256": _time(lambda: c.forward(H), repeats)}
-        rows.append(row)
-        H = d.forward(H)
+        rows.append(_layer_row(layer, itemsize, H, dense_layers[i], csr_layers[i], repeats))
+        H = dense_layers[i].forward(H)
         if i < len(layers) - 1:
             activate(H, activation)
 
-    keys = ("dense_bytes", "csr_bytes", "dense_flops", "sparse_flops", "nnz")
+    keys = ("dense_bytes", "csr_bytes", "stored_bytes", "dense_flops", "sparse_flops",
+            "stored_flops", "nnz")
     total = {k: int(sum(r[k] for r in rows)) for k in keys}
+    total["layer_sizes"] = [int(n_in0)] + [r["shape"][1] for r in rows]
     total["n_weights"] = int(sum(r["shape"][0] * r["shape"][1] for r in rows))
     total["density"] = total["nnz"] / total["n_weights"]
-    total["stored_bytes"] = int(sum(r["csr_bytes"] if r["storage"] == "csr" else r["dense_bytes"]
-                                    for r in rows))
-    total["stored_flops"] = int(sum(r["sparse_flops"] if r["storage"] == "csr"
-                                    else r["dense_flops"] for r in rows))
-    total["memory_ratio"] = total["dense_bytes"] / total["stored_bytes"]
-    total["flop_ratio"] = total["dense_flops"] / total["stored_flops"]
+    _built_totals(total, model.built_layer_sizes_, itemsize)
+    total["pickled_bytes"] = len(pickle.dumps(model))
+    total["ram_detail"] = held_arrays(model)
+    total["ram_bytes"] = total["ram_detail"]["total"]
     H1 = np.ascontiguousarray(H256[:, :1])
     for name, H_, net in (("dense_b1", H1, dense_layers), ("stored_b1", H1, layers),
                           ("dense_b256", H256, dense_layers), ("stored_b256", H256, layers)):
