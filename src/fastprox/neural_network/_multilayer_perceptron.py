@@ -22,6 +22,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, col
 
 from .._threads import blas_limited
 from ._base import output_activation
+from ._auto_sparsity import search_sparsity
 from ._fitted import FittedNetworkMixin
 from ._layers import init_layers
 from ._parameters import (DEFAULT_SPARSE_CROSSOVER, PARAMETER_CONSTRAINTS,
@@ -50,7 +51,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
                  max_fun=15000, target_sparsity=None, prune_threshold=None, pruning_schedule="oneshot",
                  pruning_steps=10, pruning_interval=1, pruning_scope="global",
                  structured=False, finetune_epochs=10,
-                 sparse_crossover=DEFAULT_SPARSE_CROSSOVER):
+                 sparse_crossover=DEFAULT_SPARSE_CROSSOVER, max_score_drop=0.005):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -85,6 +86,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         self.structured = structured
         self.finetune_epochs = finetune_epochs
         self.sparse_crossover = sparse_crossover
+        self.max_score_drop = max_score_drop
 
     def _hidden_sizes(self):
         """``hidden_layer_sizes`` as a tuple; the checks the constraints cannot express."""
@@ -188,9 +190,12 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
                 opt.iteration_ends(seen)  # resume() restarted the rate; put the schedule back
                 history = (list(self.loss_curve_), list(self.epoch_times_),
                            list(self.epoch_phases_))
-        validation = None
-        if self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
-            X, y, Y, sw, validation = self._split(X, y, Y, sw, rng)
+        validation = held_out = None
+        es = self.early_stopping and self.solver in STOCHASTIC_SOLVERS
+        auto = self.target_sparsity == "auto" and not incremental  # see _auto_sparsity.py
+        if es or auto:
+            X, y, Y, sw, held_out = self._split(X, y, Y, sw, rng)
+            validation = held_out if es else None
         X = np.ascontiguousarray(X)
         YT = np.ascontiguousarray(Y.T, dtype=X.dtype)
         sw = None if sw is None else np.ascontiguousarray(sw, dtype=X.dtype)
@@ -201,6 +206,9 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
                           openmp=True):
             if incremental:
                 trainer.epoch("partial")
+            elif auto:
+                trainer, self.auto_sparsity_table_ = search_sparsity(trainer, held_out,
+                                                                     self.max_score_drop)
             else:
                 trainer.dense_phase()
                 trainer.prune_phase()
@@ -313,10 +321,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Group-lasso strength on hidden neurons (the incoming weight columns
         of dense hidden layers): threshold ``learning_rate_init * group_l1``
         after each step. Dead neurons are then removed by ``structured=True``.
-    target_sparsity : float in [0, 1), optional
+    target_sparsity : float in [0, 1) or 'auto', optional
         Fraction of weights to prune (exactly ``round(s * n_weights)`` weights,
         counted over all layers for ``pruning_scope='global'`` or per layer),
         or with ``structured=True`` the fraction of each hidden layer's neurons.
+        'auto': the sparsest of 0.5, 0.7, 0.8, 0.9, 0.95, 0.98 whose score on
+        a held-out ``validation_fraction`` stays within ``max_score_drop`` of
+        the dense network's (gradual schedule; one dense phase and 3 pruning
+        phases; the tries in ``auto_sparsity_table_``; see
+        ``fastprox.neural_network._auto_sparsity``).
+    max_score_drop : float >= 0, default 0.005
+        With ``target_sparsity='auto'``: the validation score (accuracy, R^2)
+        the pruned network may lose against the dense one.
     prune_threshold : float, optional
         Alternative to ``target_sparsity``: prune weights with ``|w| <
         prune_threshold`` (neurons whose score is below it if structured).

@@ -50,7 +50,7 @@ PARAMETER_CONSTRAINTS = {
     "epsilon": [Interval(Real, 0, None, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
     "max_fun": _INT_GE1,
-    "target_sparsity": [Interval(Real, 0, 1, closed="left"), None],
+    "target_sparsity": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"}), None],
     "prune_threshold": [Interval(Real, 0, None, closed="left"), None],
     "pruning_schedule": [StrOptions({"oneshot", "iterative", "gradual"})],
     "pruning_steps": _INT_GE1,
@@ -59,6 +59,7 @@ PARAMETER_CONSTRAINTS = {
     "structured": ["boolean"],
     "finetune_epochs": [Interval(Integral, 0, None, closed="left")],
     "sparse_crossover": [Interval(Real, 0, 1, closed="both")],
+    "max_score_drop": _REAL_GE0,
 }
 
 REGRESSOR_CONSTRAINTS = {**PARAMETER_CONSTRAINTS,

@@ -170,7 +170,10 @@ class Trainer:
                 f"was before {call}.")
         self.loss_curve.append(loss)
         if est.verbose and phase != "partial":  # partial_fit stays silent
-            print(f"Iteration {len(self.loss_curve)}, loss = {loss:.8f} ({phase})")
+            nnz = sum(int(np.count_nonzero(layer.values)) for layer in self.layers)
+            size = sum(layer.shape[0] * layer.shape[1] for layer in self.layers)
+            print(f"Iteration {len(self.loss_curve)}, loss = {loss:.8f}, sparsity = "
+                  f"{1 - nnz / size:.4f} ({phase})")
         if self.validation is not None:
             XT_val, y_val, score = self.validation
             pred = forward(self.layers, XT_val, est.activation, self.out).T
