@@ -374,3 +374,23 @@ def test_partial_fit_after_a_pruning_fit_keeps_the_pattern(digits):
         assert np.all(W[z] == 0)
     assert model.sparsity_ >= sparsity - 1e-12
     assert model.score(X_test, y_test) > score - 0.05
+
+
+def test_documented_spmm_call_computes_the_layer_product():
+    """docs/pruning.md: sparse_coefs_ is (n_in, n_out); spmm wants its transpose."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from fastprox.neural_network import MLPClassifier
+    from fastprox.pruning import prune
+    from fastprox.sparse import spmm
+
+    X, y = load_digits(return_X_y=True)
+    X = X[:200] / 16.0
+    model = prune(MLPClassifier((64,), max_iter=3, random_state=0).fit(X, y[:200]),
+                  sparsity=0.9)
+    for i, (S, W, b) in enumerate(zip(model.sparse_coefs_, model.coefs_, model.intercepts_)):
+        H = X if i == 0 else np.maximum(X @ model.coefs_[0] + model.intercepts_[0], 0)
+        A = S.T.tocsr()
+        Z = spmm(A, np.ascontiguousarray(H.T), bias=b).T
+        np.testing.assert_allclose(Z, H @ W + b, rtol=1e-12, atol=1e-12)
