@@ -9,6 +9,12 @@ MLPClassifier on the same split, seed and batch size?
 
     python bench/bench_mlp.py [--quick] [--data /work/shared/data/mnist] [--hidden 64,64]
 
+Rows: ``dense`` (our network, no pruning), ``tuned`` (the parameters below:
+gradual pruning, L1, a tuned learning rate and budget, one row per sparsity)
+and ``defaults``: ``target_sparsity=0.9`` alone, every other parameter at its
+default -- what a new user gets (see docs/design/mlp-pruning-defaults.md; JSON
+key ``defaults``, same fields as the ``fastprox`` rows).
+
 Columns: ``dense ep`` / ``sparse ep`` are the median epoch times of the
 dense phase and of the fine-tuning phase (pattern frozen, pruned layers in
 CSR) of the same fit; ``pickle x`` is ``len(pickle.dumps(model))`` of the
@@ -47,6 +53,29 @@ def load_mnist(path):
     assert np.frombuffer(raw[:8], dtype=">i4")[0] == 2049, "not an IDX label file"
     y = np.frombuffer(raw[8:], dtype=np.uint8).astype(np.int64)
     return X, y
+
+
+def fit_row(est, sparsity, Xtr, ytr, Xte, yte, model="fastprox"):
+    """Fit ``est`` on the training split; its bench row (accuracy, epoch times, latencies, sizes)."""
+    t0 = time.perf_counter()
+    m = est.fit(Xtr, ytr)
+    fit = time.perf_counter() - t0
+    ph = np.array(m.epoch_phases_)
+    dense_ep = float(np.median(m.epoch_times_[ph == "dense"]))
+    sparse_ep = (float(np.median(m.epoch_times_[ph == "finetune"]))
+                 if (ph == "finetune").any() else float("nan"))
+    pickle_bytes = len(pickle.dumps(m))
+    T = m.sparsity_report(Xte, yte).total
+    return {"model": model, "sparsity": sparsity, "achieved_sparsity": m.sparsity_,
+            "accuracy": m.score(Xte, yte), "fit_s": fit, "epochs": m.n_iter_,
+            "dense_epoch_ms": 1e3 * dense_ep, "sparse_epoch_ms": 1e3 * sparse_ep,
+            "storage": m.layer_storage_,
+            "fwd_dense_b1_us": 1e6 * T["latency_dense_b1"],
+            "fwd_stored_b1_us": 1e6 * T["latency_stored_b1"],
+            "fwd_dense_b256_us": 1e6 * T["latency_dense_b256"],
+            "fwd_stored_b256_us": 1e6 * T["latency_stored_b256"],
+            "memory_ratio": T["memory_ratio"], "flop_ratio": T["flop_ratio"],
+            "pickle_bytes": pickle_bytes}
 
 
 def main(argv=None):
@@ -126,27 +155,13 @@ def main(argv=None):
                   pruning_schedule="gradual", pruning_scope="layer")
         if s > 0:
             kw["target_sparsity"] = s
-        t0 = time.perf_counter()
-        m = MLPClassifier(**kw).fit(Xtr, ytr)
-        fit = time.perf_counter() - t0
-        ph = np.array(m.epoch_phases_)
-        dense_ep = float(np.median(m.epoch_times_[ph == "dense"]))
-        sparse_ep = (float(np.median(m.epoch_times_[ph == "finetune"]))
-                     if (ph == "finetune").any() else float("nan"))
-        pickle_bytes = len(pickle.dumps(m))
-        rep = m.sparsity_report(Xte, yte)
-        T = rep.total
-        rows.append({"model": "fastprox", "sparsity": s, "achieved_sparsity": m.sparsity_,
-                     "accuracy": m.score(Xte, yte), "fit_s": fit, "epochs": m.n_iter_,
-                     "dense_epoch_ms": 1e3 * dense_ep, "sparse_epoch_ms": 1e3 * sparse_ep,
-                     "storage": m.layer_storage_,
-                     "fwd_dense_b1_us": 1e6 * T["latency_dense_b1"],
-                     "fwd_stored_b1_us": 1e6 * T["latency_stored_b1"],
-                     "fwd_dense_b256_us": 1e6 * T["latency_dense_b256"],
-                     "fwd_stored_b256_us": 1e6 * T["latency_stored_b256"],
-                     "memory_ratio": T["memory_ratio"], "flop_ratio": T["flop_ratio"],
-                     "pickle_bytes": pickle_bytes})
+        rows.append(fit_row(MLPClassifier(**kw), s, Xtr, ytr, Xte, yte))
         print(f"  done sparsity {s}", file=sys.stderr, flush=True)
+    # what a user gets from target_sparsity alone (every other parameter at its
+    # default; see docs/design/mlp-pruning-defaults.md), next to the tuned row
+    defaults = [fit_row(MLPClassifier(hidden, random_state=args.seed, target_sparsity=0.9),
+                        0.9, Xtr, ytr, Xte, yte, model="fastprox defaults")]
+    print("  done defaults", file=sys.stderr, flush=True)
 
     machine = {"platform": platform.platform(), "processor": platform.processor(),
                "cpus": os.cpu_count(), "fastprox_threads": fastprox.get_num_threads(),
@@ -157,13 +172,15 @@ def main(argv=None):
           f"{sk_row['epochs']} epochs, {sk_row['epoch_ms']:.1f} ms/epoch; "
           f"{sk_row['epoch_ms_same_batch']:.1f} ms/epoch at batch {ours['batch_size']} "
           f"({sk_row['epoch_ms_same_batch_1thread']:.1f} on one BLAS thread)")
-    head = ("sparsity", "acc", "fit s", "epochs", "dense ep ms", "sparse ep ms", "ep speedup",
-            "fwd256 dense us", "fwd256 CSR us", "fwd speedup", "fwd1 dense us", "fwd1 CSR us",
+    head = ("config", "sparsity", "acc", "fit s", "epochs", "dense ep ms", "sparse ep ms",
+            "ep speedup", "fwd256 dense us", "fwd256 CSR us", "fwd speedup", "fwd1 dense us", "fwd1 CSR us",
             "mem x", "pickle B", "pickle x", "storage")
     ref_pickle = rows[0]["pickle_bytes"]  # sparsity 0: our dense-trained network
     print(" | ".join(head))
-    for r in rows:
+    for r in rows + defaults:
         print(" | ".join([
+            "defaults" if r["model"] == "fastprox defaults" else (
+                "tuned" if r["sparsity"] > 0 else "dense"),
             f"{r['achieved_sparsity']:.3f}", f"{r['accuracy']:.4f}", f"{r['fit_s']:.2f}",
             str(r["epochs"]), f"{r['dense_epoch_ms']:.1f}", f"{r['sparse_epoch_ms']:.1f}",
             f"{r['dense_epoch_ms'] / r['sparse_epoch_ms']:.2f}x",
@@ -177,7 +194,8 @@ def main(argv=None):
     tag = "-".join(str(h) for h in hidden)
     fn = out / f"bench_mlp_{name}_{tag}{'_quick' if args.quick else ''}.json"
     fn.write_text(json.dumps({"dataset": name, "hidden": hidden, "params": ours,
-                              "sklearn": sk_row, "fastprox": rows, "machine": machine},
+                              "sklearn": sk_row, "fastprox": rows, "defaults": defaults,
+                              "machine": machine},
                              indent=1, default=float))
     print(f"wrote {fn}")
     if not args.no_plots:

@@ -11,12 +11,18 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from ._base import ACTIVATIONS
 
-__all__ = ["DEFAULT_SPARSE_CROSSOVER", "PARAMETER_CONSTRAINTS", "REGRESSOR_CONSTRAINTS",
-           "STOCHASTIC_SOLVERS"]
+__all__ = ["DEFAULT_SPARSE_CROSSOVER", "PARAMETER_CONSTRAINTS", "PRUNING_DEFAULTS",
+           "REGRESSOR_CONSTRAINTS", "STOCHASTIC_SOLVERS"]
 
 #: Density below which a pruned layer is stored and computed as CSR
 #: (see docs/design/mlp-sparse-crossover.md).
 DEFAULT_SPARSE_CROSSOVER = 0.3
+
+#: What ``target_sparsity`` (or ``prune_threshold``) alone prunes with: Zhu & Gupta's
+#: gradual schedule over 20 events 5 epochs apart, then 100 epochs of fine-tuning, no
+#: automatic L1 (it did not win measurably); see docs/design/mlp-pruning-defaults.md.
+PRUNING_DEFAULTS = {"pruning_schedule": "gradual", "pruning_steps": 20, "pruning_interval": 5,
+                    "finetune_epochs": 100}
 
 #: Solvers with mini-batches, ``partial_fit`` and the proximal L1 steps.
 STOCHASTIC_SOLVERS = ("adam", "sgd")

@@ -1,0 +1,117 @@
+"""Which pruning configuration should ``target_sparsity`` alone give? A grid over the schedules.
+
+Question: with everything else at its default, which pruning schedule, L1
+strength and fine-tuning budget gives the best test accuracy at a target
+sparsity? Measured on digits (64, 64) (80/20 split, X/16) or, with
+``--data``, on the MNIST test-set split (784-300-100, 784-64-64; optionally a
+training subset for a quick search). Decision and figures:
+docs/design/mlp-pruning-defaults.md.
+
+    python bench/mlp_defaults_search.py [--data /work/shared/data/mnist] [--hidden 300,100]
+        [--subset 4000] [--seeds 0,1,2] [--sparsity 0.9] [--schedules oneshot,gradual]
+        [--l1 0,1e-4] [--budgets 10:1:10,10:3:30] [--scopes global,layer] [--no-grid]
+
+Prints a markdown table (test accuracy: mean and per seed, achieved sparsity,
+epochs, fit time; means over the seeds) sorted by accuracy, the dense reference first. Not run by
+``run_all.py`` (its name does not start with ``bench_``).
+"""
+import argparse
+import itertools
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def configs(schedules, l1s, budgets, scopes):
+    """(label, parameters) pairs over the grid; one one-shot row per fine-tuning budget."""
+    out, seen = [], set()
+    for sched, l1, (steps, interval, ft), scope in itertools.product(schedules, l1s, budgets,
+                                                                     scopes):
+        if sched == "oneshot":
+            steps, interval = 10, 1  # unused by one shot
+        label = (f"{sched} l1={l1:g} steps={steps} interval={interval} finetune={ft}"
+                 + ("" if scope == "global" else f" scope={scope}"))
+        if label not in seen:
+            seen.add(label)
+            out.append((label, dict(pruning_schedule=sched, l1=l1, pruning_steps=steps,
+                                    pruning_interval=interval, finetune_epochs=ft,
+                                    pruning_scope=scope)))
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", help="directory with the MNIST IDX .gz files (default: digits)")
+    p.add_argument("--hidden", default=None, help="e.g. 300,100 (default 64,64 / 300,100)")
+    p.add_argument("--subset", type=int, default=None, help="training samples kept (MNIST)")
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--sparsity", type=float, default=0.9)
+    p.add_argument("--schedules", default="oneshot,iterative,gradual")
+    p.add_argument("--l1", default="0,1e-5,1e-4", help="l1 values of the grid")
+    p.add_argument("--budgets", default="10:1:10,10:2:20,10:3:30",
+                   help="pruning_steps:pruning_interval:finetune_epochs triples")
+    p.add_argument("--scopes", default="global")
+    p.add_argument("--no-grid", action="store_true", help="the dense and defaults rows only")
+    p.add_argument("--max-iter", type=int, default=None,
+                   help="max_iter of every fit (default: the estimator's)")
+    args = p.parse_args(argv)
+
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+
+    from fastprox.neural_network import MLPClassifier
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    if args.data:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bench_mlp import load_mnist
+
+        X, y = load_mnist(args.data)
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+        hidden = (300, 100)
+        if args.subset:
+            Xtr, ytr = Xtr[:args.subset], ytr[:args.subset]
+    else:
+        X, y = load_digits(return_X_y=True)
+        Xtr, Xte, ytr, yte = train_test_split(X / 16.0, y, test_size=0.2, random_state=0)
+        hidden = (64, 64)
+    if args.hidden:
+        hidden = tuple(int(h) for h in args.hidden.split(","))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    extra = {} if args.max_iter is None else {"max_iter": args.max_iter}
+    runs = [("dense (no pruning)", None), ("target_sparsity alone (defaults)", {})]
+    if not args.no_grid:
+        budgets = [tuple(int(v) for v in b.split(":")) for b in args.budgets.split(",")]
+        runs += configs(args.schedules.split(","), [float(v) for v in args.l1.split(",")],
+                        budgets, args.scopes.split(","))
+    print(f"# {'mnist' if args.data else 'digits'} {hidden}, {len(ytr)} train / {len(yte)} "
+          f"test, target_sparsity={args.sparsity}, seeds {seeds}", flush=True)
+    rows = []
+    for label, kw in runs:
+        accs, sps, eps, secs = [], [], [], []
+        for seed in seeds:
+            params = dict(hidden_layer_sizes=hidden, random_state=seed, **extra)
+            if kw is not None:
+                params.update(kw, target_sparsity=args.sparsity)
+            t0 = time.perf_counter()
+            m = MLPClassifier(**params).fit(Xtr, ytr)
+            secs.append(time.perf_counter() - t0)
+            accs.append(m.score(Xte, yte))
+            sps.append(m.sparsity_)
+            eps.append(m.n_iter_)
+        rows.append((label, np.mean(accs), " ".join(f"{a:.4f}" for a in accs), np.mean(sps),
+                     np.mean(eps), np.mean(secs)))
+        print(f"  {label}: {np.mean(accs):.4f}", file=sys.stderr, flush=True)
+    print("| configuration | acc (mean) | acc per seed | sparsity | epochs | fit s |")
+    print("|---|---|---|---|---|---|")
+    for r in rows[:2] + sorted(rows[2:], key=lambda r: -r[1]):
+        print(f"| {r[0]} | {r[1]:.4f} | {r[2]} | {r[3]:.4f} | {r[4]:.0f} | {r[5]:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
