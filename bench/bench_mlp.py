@@ -56,7 +56,7 @@ def load_mnist(path):
 
 
 def fit_row(est, sparsity, Xtr, ytr, Xte, yte, model="fastprox"):
-    """Fit ``est`` on the training split; its bench row (accuracy, epoch times, latencies, sizes)."""
+    """Fit ``est``; its bench row (accuracy, epoch times, latencies, sizes)."""
     t0 = time.perf_counter()
     m = est.fit(Xtr, ytr)
     fit = time.perf_counter() - t0
@@ -173,7 +173,8 @@ def main(argv=None):
           f"{sk_row['epoch_ms_same_batch']:.1f} ms/epoch at batch {ours['batch_size']} "
           f"({sk_row['epoch_ms_same_batch_1thread']:.1f} on one BLAS thread)")
     head = ("config", "sparsity", "acc", "fit s", "epochs", "dense ep ms", "sparse ep ms",
-            "ep speedup", "fwd256 dense us", "fwd256 CSR us", "fwd speedup", "fwd1 dense us", "fwd1 CSR us",
+            "ep speedup", "fwd256 dense us", "fwd256 CSR us", "fwd speedup", "fwd1 dense us",
+            "fwd1 CSR us",
             "mem x", "pickle B", "pickle x", "storage")
     ref_pickle = rows[0]["pickle_bytes"]  # sparsity 0: our dense-trained network
     print(" | ".join(head))
