@@ -21,6 +21,9 @@ ESTIMATORS = {
     "fastprox.linear_model._coordinate_descent",
     "fastprox.linear_model._cv",
     "fastprox.linear_model._logistic",
+    "fastprox.linear_model._logistic_cv",
+    "fastprox.linear_model._logistic_cv_attributes",
+    "fastprox.linear_model._logistic_cv_path",
     "fastprox.linear_model._stochastic_gradient",
     "fastprox.neural_network._multilayer_perceptron",
 }

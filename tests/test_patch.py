@@ -81,7 +81,7 @@ def clean():
     fastprox.unpatch_sklearn()
 
 
-PUBLIC_ONLY = ("LogisticRegression", "SGDClassifier", "SGDRegressor")
+PUBLIC_ONLY = ("LogisticRegression", "LogisticRegressionCV", "SGDClassifier", "SGDRegressor")
 
 
 def test_patch_is_reversible_and_idempotent(clean):
@@ -105,6 +105,9 @@ def test_patch_is_reversible_and_idempotent(clean):
     from sklearn.linear_model import Lasso, LogisticRegression, SGDClassifier, SGDRegressor
     assert Lasso is fl.Lasso and fastprox.sklearn_is_patched("Lasso")
     assert LogisticRegression is fl.LogisticRegression
+    from sklearn.linear_model import LogisticRegressionCV
+    assert LogisticRegressionCV is fl.LogisticRegressionCV
+    assert lg.LogisticRegressionCV.__module__.startswith("sklearn")
     assert SGDClassifier is fl.SGDClassifier and SGDRegressor is fl.SGDRegressor
     fastprox.unpatch_sklearn()
     for name, (a, b) in originals.items():
@@ -135,6 +138,24 @@ def test_patched_logistic_regression_fits_sklearn_model(clean):
     # scikit-learn's LogisticRegressionCV still works on top of the patch
     cv = lm.LogisticRegressionCV(Cs=3, cv=3).fit(X, y)
     assert cv.coef_.shape == (1, 20)
+
+
+def test_patched_logistic_regression_cv(clean):
+    """An unchanged script's LogisticRegressionCV: fastprox's, same choice of C as scikit-learn."""
+    from sklearn.datasets import make_classification
+    import sklearn.linear_model as lm
+    X, y = make_classification(300, 20, n_informative=5, random_state=0)
+    params = dict(Cs=np.logspace(-3, 1, 6), l1_ratios=(0.0,), cv=3, scoring="accuracy",
+                  use_legacy_attributes=False)
+    ref = lm.LogisticRegressionCV(tol=1e-10, max_iter=10_000, **params).fit(X, y)
+    fastprox.patch_sklearn(["LogisticRegressionCV"])
+    fast = lm.LogisticRegressionCV(tol=1e-8, **params).fit(X, y)
+    same = lm.LogisticRegressionCV(solver="lbfgs", tol=1e-10, max_iter=10_000,
+                                   **params).fit(X, y)  # scikit-learn's, through the fallback
+    assert type(fast).__module__.startswith("fastprox")
+    assert fast.C_ == ref.C_
+    np.testing.assert_allclose(fast.coef_, ref.coef_, atol=1e-5)
+    np.testing.assert_array_equal(same.coef_, ref.coef_)
 
 
 def test_patch_subset_and_unknown_names(clean):

@@ -12,10 +12,11 @@ Only names whose fastprox counterpart takes the same parameters, minimises the
 same objective and exposes the same fitted attributes are patched; a
 combination fastprox does not accelerate runs scikit-learn's own fit inside
 the fastprox estimator (see the README's table), so a patched script never
-meets an error scikit-learn would not raise. ``LogisticRegression`` and the
-SGD estimators are patched in ``sklearn.linear_model`` only: scikit-learn's
-own ``LogisticRegressionCV`` builds ``LogisticRegression`` from its private
-module, which is left as it is.
+meets an error scikit-learn would not raise. ``LogisticRegression``,
+``LogisticRegressionCV`` and the SGD estimators are patched in
+``sklearn.linear_model`` only: scikit-learn's private modules (whose own code
+builds ``LogisticRegression``, e.g. for a ``LogisticRegressionCV`` run through
+fastprox's fallback) are left as they are.
 """
 import importlib
 
@@ -30,6 +31,7 @@ PATCHABLE = {
     "lasso_path": "fastprox.linear_model",
     "enet_path": "fastprox.linear_model",
     "LogisticRegression": "fastprox.linear_model",
+    "LogisticRegressionCV": "fastprox.linear_model",
     "SGDClassifier": "fastprox.linear_model",
     "SGDRegressor": "fastprox.linear_model",
 }
@@ -37,7 +39,8 @@ PATCHABLE = {
 # modules scripts import these names from (a name is patched where the module has it)
 _MODULES = ("sklearn.linear_model", "sklearn.linear_model._coordinate_descent")
 # names patched in the public module only
-_PUBLIC_ONLY = {"LogisticRegression", "SGDClassifier", "SGDRegressor"}
+_PUBLIC_ONLY = {"LogisticRegression", "LogisticRegressionCV", "SGDClassifier",
+                "SGDRegressor"}
 
 # (module, name) -> scikit-learn's original object, while patched
 _ORIGINALS = {}

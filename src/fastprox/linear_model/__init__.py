@@ -8,7 +8,8 @@ proximal Newton (``_newton_solver.py``).
 from ._coordinate_descent import ElasticNet, Lasso, enet_path, lasso_path
 from ._cv import ElasticNetCV, LassoCV
 from ._logistic import LogisticRegression
+from ._logistic_cv import LogisticRegressionCV
 from ._stochastic_gradient import SGDClassifier, SGDRegressor
 
 __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "LogisticRegression",
-           "SGDClassifier", "SGDRegressor", "enet_path", "lasso_path"]
+           "LogisticRegressionCV", "SGDClassifier", "SGDRegressor", "enet_path", "lasso_path"]
