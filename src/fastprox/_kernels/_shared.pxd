@@ -46,11 +46,70 @@ cdef enum:
     SERIAL_WORK = 32768
 
 
+cdef extern from *:
+    """
+    /* The adaptive team (see docs/design/kernels-threads.md). A parallel call
+       splits its work into fpk_cpt parts per thread, handed out dynamically,
+       and the calling thread adds up the time it spent in its own parts. If the
+       call took longer than that by over a quarter (plus 20 us), it waited for
+       the other threads, at the start or at the join: their cores were taken
+       (another process, spinning BLAS workers). The module runs serially for
+       the next 8 calls, doubling up to 256 while it keeps happening. One
+       state per module; relaxed atomics, a race only costs a retry. */
+    #ifdef _OPENMP
+    #include <omp.h>
+    static double fpk_now(void) { return omp_get_wtime(); }
+    #else
+    static double fpk_now(void) { return 0.0; }
+    #endif
+    static int fpk_cpt = 8;
+    static int fpk_adaptive = 1;
+    static int fpk_serial_left = 0;
+    static int fpk_backoff = 0;
+    static int fpk_team_size(Py_ssize_t work, int n_threads, Py_ssize_t serial_work) {
+        if (work < serial_work || n_threads < 2) return 1;
+        if (fpk_adaptive && __atomic_load_n(&fpk_serial_left, __ATOMIC_RELAXED) > 0) {
+            __atomic_fetch_sub(&fpk_serial_left, 1, __ATOMIC_RELAXED);
+            return 1;
+        }
+        return n_threads;
+    }
+    static void fpk_team_report(int team, double t0, double work) {
+        int b;
+        double wait = fpk_now() - t0 - work;
+        if (team < 2 || !fpk_adaptive) return;
+        if (wait > 0.25 * work + 20e-6) {
+            b = __atomic_load_n(&fpk_backoff, __ATOMIC_RELAXED);
+            b = b ? (b < 256 ? 2 * b : 256) : 8;
+            __atomic_store_n(&fpk_backoff, b, __ATOMIC_RELAXED);
+            __atomic_store_n(&fpk_serial_left, b, __ATOMIC_RELAXED);
+        } else {
+            __atomic_store_n(&fpk_backoff, 0, __ATOMIC_RELAXED);
+        }
+    }
+    """
+    int fpk_cpt
+    int fpk_adaptive
+    int fpk_team_size(Py_ssize_t work, int n_threads, Py_ssize_t serial_work) noexcept nogil
+    void fpk_team_report(int team, double t0, double work) noexcept nogil
+    double fpk_now() noexcept nogil
+
+
 cdef inline int n_chunks(Py_ssize_t work, int n_threads) noexcept nogil:
     """Number of contiguous chunks (one per thread) to split ``work`` into."""
     if work < SERIAL_WORK or n_threads < 2:
         return 1
     return n_threads
+
+
+cdef inline int team_size(Py_ssize_t work, int n_threads) noexcept nogil:
+    """Threads for a call of ``work``: 1 below SERIAL_WORK or while backing off."""
+    return fpk_team_size(work, n_threads, SERIAL_WORK)
+
+
+cdef inline int n_parts(int team) noexcept nogil:
+    """Parts a call of ``team`` threads is split into (handed out dynamically)."""
+    return 1 if team < 2 else team * fpk_cpt
 
 
 cdef inline Py_ssize_t row_split(const index_t* indptr, Py_ssize_t n_rows, Py_ssize_t c,

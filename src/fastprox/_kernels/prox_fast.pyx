@@ -11,16 +11,20 @@ compare-and-select that gcc vectorises, it gives exactly ``z - t`` / ``z + t``
 outside the dead zone (so it matches ``sign(z) * max(|z| - t, 0)`` bit for bit)
 and it propagates NaN instead of hiding it.
 
-Work is split into one contiguous chunk per thread. Below ``SERIAL_WORK``
+Work is split into parts (several per thread, handed out dynamically, with an
+adaptive team: see ``_shared.pxd`` and docs/design/kernels-threads.md); each
+element is computed by the same code whatever the split. Below ``SERIAL_WORK``
 elements the loop runs on the calling thread only: waking the OpenMP team costs
 more than the whole update of a small layer.
 """
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport sqrt, pow
 from libc.stdint cimport int64_t
 
 from fastprox._kernels._prox_updates cimport adam_chunk, momentum_chunk, shrink
-from fastprox._kernels._shared cimport floating, n_chunks
+from fastprox._kernels._shared cimport (
+    floating, n_chunks, team_size, n_parts, fpk_cpt, fpk_adaptive, fpk_team_report, fpk_now,
+)
 
 
 
@@ -42,14 +46,21 @@ cdef Py_ssize_t _soft_threshold_chunk(const floating* x, floating* out, Py_ssize
 
 def soft_threshold_impl(const floating[::1] x, floating[::1] out, double t, int n_threads):
     cdef Py_ssize_t n = x.shape[0], c, lo, hi, nnz = 0
-    cdef int nc = n_chunks(n, n_threads)
+    cdef int nt = team_size(n, n_threads), nc = n_parts(nt)
+    cdef double t0 = fpk_now(), tp = 0, tmark[1]  # start; this thread's part time
     if n == 0:
         return 0
+    tmark[0] = 0
     with nogil:
-        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            if threadid() == 0:
+                tp = fpk_now()
             lo = n * c // nc
             hi = n * (c + 1) // nc
             nnz += _soft_threshold_chunk(&x[lo], &out[lo], hi - lo, <floating>t)
+            if threadid() == 0:
+                tmark[0] += fpk_now() - tp
+        fpk_team_report(nt, t0, tmark[0])
     return nnz
 
 
@@ -72,15 +83,22 @@ cdef Py_ssize_t _sgd_chunk(floating* w, const floating* g, Py_ssize_t n, floatin
 def sgd_step_impl(floating[::1] w, const floating[::1] g, double lr, double l1, double l2,
                   int n_threads):
     cdef Py_ssize_t n = w.shape[0], c, lo, hi, nnz = 0
-    cdef int nc = n_chunks(n, n_threads)
+    cdef int nt = team_size(n, n_threads), nc = n_parts(nt)
+    cdef double t0 = fpk_now(), tp = 0, tmark[1]  # start; this thread's part time
     cdef floating flr = lr, decay = 1.0 - lr * l2, t = lr * l1
     if n == 0:
         return 0
+    tmark[0] = 0
     with nogil:
-        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            if threadid() == 0:
+                tp = fpk_now()
             lo = n * c // nc
             hi = n * (c + 1) // nc
             nnz += _sgd_chunk(&w[lo], &g[lo], hi - lo, flr, decay, t)
+            if threadid() == 0:
+                tmark[0] += fpk_now() - tp
+        fpk_team_report(nt, t0, tmark[0])
     return nnz
 
 
@@ -94,15 +112,22 @@ def sgd_step_impl(floating[::1] w, const floating[::1] g, double lr, double l1, 
 def momentum_step_impl(floating[::1] w, const floating[::1] g, floating[::1] vel, double lr,
                        double momentum, double l1, double l2, bint nesterov, int n_threads):
     cdef Py_ssize_t n = w.shape[0], c, lo, hi, nnz = 0
-    cdef int nc = n_chunks(n, n_threads)
+    cdef int nt = team_size(n, n_threads), nc = n_parts(nt)
+    cdef double t0 = fpk_now(), tp = 0, tmark[1]  # start; this thread's part time
     cdef floating flr = lr, mu = momentum, fl2 = l2, t = lr * l1
     if n == 0:
         return 0
+    tmark[0] = 0
     with nogil:
-        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            if threadid() == 0:
+                tp = fpk_now()
             lo = n * c // nc
             hi = n * (c + 1) // nc
             nnz += momentum_chunk(&w[lo], &g[lo], &vel[lo], hi - lo, flr, mu, fl2, t, nesterov)
+            if threadid() == 0:
+                tmark[0] += fpk_now() - tp
+        fpk_team_report(nt, t0, tmark[0])
     return nnz
 
 
@@ -123,18 +148,25 @@ def adam_step_impl(floating[::1] w, const floating[::1] g, floating[::1] m, floa
                    int64_t step, double lr, double beta1, double beta2, double eps,
                    double l1, double l2, int n_threads):
     cdef Py_ssize_t n = w.shape[0], c, lo, hi, nnz = 0
-    cdef int nc = n_chunks(n, n_threads)
+    cdef int nt = team_size(n, n_threads), nc = n_parts(nt)
+    cdef double t0 = fpk_now(), tp = 0, tmark[1]  # start; this thread's part time
     cdef floating lr_c1 = lr / (1.0 - pow(beta1, <double>step))
     cdef floating c2 = 1.0 / sqrt(1.0 - pow(beta2, <double>step))
     cdef floating b1 = beta1, b2 = beta2, feps = eps, lr_l1 = lr * l1, fl2 = l2
     if n == 0:
         return 0
+    tmark[0] = 0
     with nogil:
-        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            if threadid() == 0:
+                tp = fpk_now()
             lo = n * c // nc
             hi = n * (c + 1) // nc
             nnz += adam_chunk(&w[lo], &g[lo], &m[lo], &v[lo], hi - lo, lr_c1, c2, b1, b2,
                                feps, lr_l1, fl2)
+            if threadid() == 0:
+                tmark[0] += fpk_now() - tp
+        fpk_team_report(nt, t0, tmark[0])
     return nnz
 
 
@@ -189,18 +221,41 @@ def group_soft_threshold_impl(floating[:, ::1] W, double t, int axis, double[::1
                               Py_ssize_t[::1] alive, int n_threads):
     """axis=1: groups are rows; axis=0: groups are columns (norm taken along ``axis``)."""
     cdef Py_ssize_t n_rows = W.shape[0], n_cols = W.shape[1], c, lo, hi, n_groups
-    cdef int nc
+    cdef int nt, nc
+    cdef double t0 = fpk_now(), tp = 0, tmark[1]  # start; this thread's part time
     if n_rows == 0 or n_cols == 0:
         return
     n_groups = n_rows if axis == 1 else n_cols
-    nc = n_chunks(n_rows * n_cols, n_threads)
+    nt = team_size(n_rows * n_cols, n_threads)
+    nc = n_parts(nt)
     if nc > n_groups:
         nc = <int>n_groups
+    if nt > nc:
+        nt = nc
+    tmark[0] = 0
     with nogil:
-        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            if threadid() == 0:
+                tp = fpk_now()
             lo = n_groups * c // nc
             hi = n_groups * (c + 1) // nc
             if axis == 1:
                 _row_groups(&W[0, 0], lo, hi, n_cols, t, &alive[0])
             else:
                 _col_groups(&W[0, 0], n_rows, n_cols, lo, hi, t, &norms[0], &alive[0])
+            if threadid() == 0:
+                tmark[0] += fpk_now() - tp
+        fpk_team_report(nt, t0, tmark[0])
+
+
+
+def _thread_policy(int parts_per_thread, bint adaptive):
+    """Set this module's parts per thread and adaptive team; return the old pair.
+
+    For tests and benchmarks only (results do not depend on either).
+    """
+    global fpk_cpt, fpk_adaptive
+    old = (fpk_cpt, bool(fpk_adaptive))
+    fpk_cpt = max(1, parts_per_thread)
+    fpk_adaptive = adaptive
+    return old

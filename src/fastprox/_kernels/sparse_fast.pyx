@@ -5,18 +5,20 @@ Inputs are validated by ``fastprox._validation`` before they get here
 dense operands C-contiguous); the kernels never raise. Loop counters over
 nonzeros are ``Py_ssize_t`` even when the indices are int32.
 
-Parallel kernels split rows into chunks of equal *work* (nonzeros plus one per
-row), not equal row counts, so one long row does not leave a thread idle. Each
+Parallel kernels split rows into parts of equal *work* (nonzeros plus one per
+row), several per thread, handed out dynamically with an adaptive team (see
+docs/design/kernels-threads.md). Each
 output row is computed by one thread in a fixed order, so results are
 bit-identical whatever the thread count.
 """
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange, parallel, threadid
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 from fastprox._kernels._shared cimport (
-    floating, index_t, n_chunks, row_split,
+    floating, index_t, n_chunks, row_split, team_size, n_parts,
+    fpk_cpt, fpk_adaptive, fpk_team_report, fpk_now,
     fpk_sddmm_d_i32, fpk_sddmm_d_i64, fpk_sddmm_f_i32, fpk_sddmm_f_i64,
     fpk_spmm_d_i32, fpk_spmm_d_i64, fpk_spmm_f_i32, fpk_spmm_f_i64,
     fpk_spmv_d_i32, fpk_spmv_d_i64, fpk_spmv_f_i32, fpk_spmv_f_i64,
@@ -32,13 +34,13 @@ from fastprox._kernels._shared cimport (
 def check_indptr_impl(const index_t[::1] indptr, Py_ssize_t nnz, int n_threads):
     """Return -1 if indptr is monotone from 0 to nnz, else the first bad position."""
     cdef Py_ssize_t n = indptr.shape[0], r, bad = 0
-    cdef int nc = n_chunks(n, n_threads)
+    cdef int nt = team_size(n, n_threads), nc = n_parts(nt)
     if n == 0 or indptr[0] != 0:
         return 0
     if indptr[n - 1] != nnz:
         return n - 1
     with nogil:
-        for r in prange(1, n, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for r in prange(1, n, num_threads=nt, schedule="static", use_threads_if=nt > 1):
             bad += indptr[r] < indptr[r - 1]
     if bad == 0:
         return -1
@@ -51,9 +53,9 @@ def check_indptr_impl(const index_t[::1] indptr, Py_ssize_t nnz, int n_threads):
 def check_indices_impl(const index_t[::1] indices, Py_ssize_t n_cols, int n_threads):
     """Return -1 if every index is in [0, n_cols), else the first bad position."""
     cdef Py_ssize_t n = indices.shape[0], k, bad = 0
-    cdef int nc = n_chunks(n, n_threads)
+    cdef int nt = team_size(n, n_threads), nc = n_parts(nt)
     with nogil:
-        for k in prange(n, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for k in prange(n, num_threads=nt, schedule="static", use_threads_if=nt > 1):
             # one unsigned compare catches negative and too-large indices alike
             bad += <size_t>indices[k] >= <size_t>n_cols
     if bad == 0:
@@ -90,17 +92,24 @@ cdef inline void _spmv_rows(const floating* data, const index_t* indices, const 
 def spmv_impl(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
               const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, c
-    cdef int nc = n_chunks(data.shape[0] + n_rows, n_threads)
+    cdef int nt = team_size(data.shape[0] + n_rows, n_threads), nc = n_parts(nt)
+    cdef double t0 = fpk_now(), tp = 0, tmark[1]  # start; this thread's part time
     cdef const floating* xp = &x[0] if x.shape[0] > 0 else NULL
     cdef const floating* dp = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
     if n_rows == 0:
         return
+    tmark[0] = 0
     with nogil:
-        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            if threadid() == 0:
+                tp = fpk_now()
             _spmv_rows(dp, ip, &indptr[0], xp, &out[0],
                        row_split(&indptr[0], n_rows, c, nc),
                        row_split(&indptr[0], n_rows, c + 1, nc))
+            if threadid() == 0:
+                tmark[0] += fpk_now() - tp
+        fpk_team_report(nt, t0, tmark[0])
 
 
 # --------------------------------------------------------------------------
@@ -186,18 +195,25 @@ def spmm_impl(const floating[::1] data, const index_t[::1] indices, const index_
     ``out``, which for a small pruned layer cost as much as the product itself.
     """
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, b = out.shape[1], c
-    cdef int nc = n_chunks((data.shape[0] + n_rows) * b, n_threads)
+    cdef int nt = team_size((data.shape[0] + n_rows) * b, n_threads), nc = n_parts(nt)
+    cdef double t0 = fpk_now(), tp = 0, tmark[1]  # start; this thread's part time
     cdef const floating* dp = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
     cdef const floating* xp = &X[0, 0] if X.shape[0] > 0 and X.shape[1] > 0 else NULL
     cdef const floating* bp = &bias[0] if bias.shape[0] > 0 else NULL
     if n_rows == 0 or b == 0:
         return
+    tmark[0] = 0
     with nogil:
-        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            if threadid() == 0:
+                tp = fpk_now()
             _spmm_rows(dp, ip, &indptr[0], xp, &out[0, 0], b,
                        row_split(&indptr[0], n_rows, c, nc),
                        row_split(&indptr[0], n_rows, c + 1, nc), bp, relu)
+            if threadid() == 0:
+                tmark[0] += fpk_now() - tp
+        fpk_team_report(nt, t0, tmark[0])
 
 
 # --------------------------------------------------------------------------
@@ -225,7 +241,8 @@ cdef inline void _sddmm_rows(const index_t* indices, const index_t* indptr, cons
 def sddmm_impl(const index_t[::1] indices, const index_t[::1] indptr, const floating[:, ::1] U,
                const floating[:, ::1] V, floating[::1] out, int n_threads):
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, d = U.shape[1], c, nnz = out.shape[0]
-    cdef int nc = n_chunks((nnz + n_rows) * (d if d > 0 else 1), n_threads)
+    cdef int nt = team_size((nnz + n_rows) * (d if d > 0 else 1), n_threads), nc = n_parts(nt)
+    cdef double t0 = fpk_now(), tp = 0, tmark[1]  # start; this thread's part time
     cdef const index_t* ip = &indices[0] if indices.shape[0] > 0 else NULL
     cdef const floating* up = &U[0, 0] if U.shape[0] > 0 and d > 0 else NULL
     cdef const floating* vp = &V[0, 0] if V.shape[0] > 0 and d > 0 else NULL
@@ -234,11 +251,17 @@ def sddmm_impl(const index_t[::1] indices, const index_t[::1] indptr, const floa
     if d == 0:
         memset(&out[0], 0, nnz * sizeof(floating))
         return
+    tmark[0] = 0
     with nogil:
-        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            if threadid() == 0:
+                tp = fpk_now()
             _sddmm_rows(ip, &indptr[0], up, vp, d, &out[0],
                         row_split(&indptr[0], n_rows, c, nc),
                         row_split(&indptr[0], n_rows, c + 1, nc))
+            if threadid() == 0:
+                tmark[0] += fpk_now() - tp
+        fpk_team_report(nt, t0, tmark[0])
 
 
 # --------------------------------------------------------------------------
@@ -258,9 +281,9 @@ def count_kept_impl(const floating[:, ::1] W, double thr, Py_ssize_t tie_start,
                     int64_t[::1] counts, int n_threads):
     """counts[r + 1] = number of kept entries of row r."""
     cdef Py_ssize_t m = W.shape[0], n = W.shape[1], r, j, cnt
-    cdef int nc = n_chunks(m * n, n_threads)
+    cdef int nt = team_size(m * n, n_threads), nc = n_parts(nt)
     with nogil:
-        for r in prange(m, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for r in prange(m, num_threads=nt, schedule="static", use_threads_if=nt > 1):
             cnt = 0
             for j in range(n):
                 cnt = cnt + _keep(W[r, j], thr, r * n + j, tie_start)
@@ -271,12 +294,25 @@ def fill_kept_impl(const floating[:, ::1] W, double thr, Py_ssize_t tie_start,
                    const index_t[::1] indptr, index_t[::1] indices, floating[::1] data,
                    int n_threads):
     cdef Py_ssize_t m = W.shape[0], n = W.shape[1], r, j, k
-    cdef int nc = n_chunks(m * n, n_threads)
+    cdef int nt = team_size(m * n, n_threads), nc = n_parts(nt)
     with nogil:
-        for r in prange(m, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for r in prange(m, num_threads=nt, schedule="static", use_threads_if=nt > 1):
             k = indptr[r]
             for j in range(n):
                 if _keep(W[r, j], thr, r * n + j, tie_start):
                     indices[k] = <index_t>j
                     data[k] = W[r, j]
                     k = k + 1
+
+
+
+def _thread_policy(int parts_per_thread, bint adaptive):
+    """Set this module's parts per thread and adaptive team; return the old pair.
+
+    For tests and benchmarks only (results do not depend on either).
+    """
+    global fpk_cpt, fpk_adaptive
+    old = (fpk_cpt, bool(fpk_adaptive))
+    fpk_cpt = max(1, parts_per_thread)
+    fpk_adaptive = adaptive
+    return old
