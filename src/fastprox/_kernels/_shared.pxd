@@ -95,6 +95,20 @@ cdef extern from *:
     double fpk_now() noexcept nogil
 
 
+cdef inline tuple thread_policy(int parts_per_thread, bint adaptive):
+    """Set the cimporting module's parts per thread and adaptive team; return the old pair.
+
+    The C state above is static, so each extension module has its own copy and
+    this sets only the module it is compiled into (tests and benchmarks only:
+    results do not depend on either).
+    """
+    global fpk_cpt, fpk_adaptive
+    old = (fpk_cpt, bool(fpk_adaptive))
+    fpk_cpt = max(1, parts_per_thread)
+    fpk_adaptive = adaptive
+    return old
+
+
 cdef inline int n_chunks(Py_ssize_t work, int n_threads) noexcept nogil:
     """Number of contiguous chunks (one per thread) to split ``work`` into."""
     if work < SERIAL_WORK or n_threads < 2:

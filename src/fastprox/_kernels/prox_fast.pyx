@@ -23,7 +23,7 @@ from libc.stdint cimport int64_t
 
 from fastprox._kernels._prox_updates cimport adam_chunk, momentum_chunk, shrink
 from fastprox._kernels._shared cimport (
-    floating, n_chunks, team_size, n_parts, fpk_cpt, fpk_adaptive, fpk_team_report, fpk_now,
+    floating, n_chunks, team_size, n_parts, thread_policy, fpk_team_report, fpk_now,
 )
 
 
@@ -250,12 +250,5 @@ def group_soft_threshold_impl(floating[:, ::1] W, double t, int axis, double[::1
 
 
 def _thread_policy(int parts_per_thread, bint adaptive):
-    """Set this module's parts per thread and adaptive team; return the old pair.
-
-    For tests and benchmarks only (results do not depend on either).
-    """
-    global fpk_cpt, fpk_adaptive
-    old = (fpk_cpt, bool(fpk_adaptive))
-    fpk_cpt = max(1, parts_per_thread)
-    fpk_adaptive = adaptive
-    return old
+    """Set this module's parts per thread and adaptive team; return the old pair."""
+    return thread_policy(parts_per_thread, adaptive)

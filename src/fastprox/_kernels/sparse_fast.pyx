@@ -18,7 +18,7 @@ from libc.string cimport memset
 
 from fastprox._kernels._shared cimport (
     floating, index_t, n_chunks, row_split, team_size, n_parts,
-    fpk_cpt, fpk_adaptive, fpk_team_report, fpk_now,
+    thread_policy, fpk_team_report, fpk_now,
     fpk_sddmm_d_i32, fpk_sddmm_d_i64, fpk_sddmm_f_i32, fpk_sddmm_f_i64,
     fpk_spmm_d_i32, fpk_spmm_d_i64, fpk_spmm_f_i32, fpk_spmm_f_i64,
     fpk_spmv_d_i32, fpk_spmv_d_i64, fpk_spmv_f_i32, fpk_spmv_f_i64,
@@ -307,12 +307,5 @@ def fill_kept_impl(const floating[:, ::1] W, double thr, Py_ssize_t tie_start,
 
 
 def _thread_policy(int parts_per_thread, bint adaptive):
-    """Set this module's parts per thread and adaptive team; return the old pair.
-
-    For tests and benchmarks only (results do not depend on either).
-    """
-    global fpk_cpt, fpk_adaptive
-    old = (fpk_cpt, bool(fpk_adaptive))
-    fpk_cpt = max(1, parts_per_thread)
-    fpk_adaptive = adaptive
-    return old
+    """Set this module's parts per thread and adaptive team; return the old pair."""
+    return thread_policy(parts_per_thread, adaptive)
