@@ -224,7 +224,7 @@ def make_plots(doc, out_dir):
         return [], ("matplotlib is not installed: no plots "
                     "(`pip install fastprox[bench]` or `pip install matplotlib`).")
     drawn = []
-    for fn in (_plot_density, _plot_threads, _plot_mlp, _plot_mlp_speed, _plot_lasso):
+    for fn in (_plot_density, _plot_layers, _plot_threads, _plot_mlp, _plot_mlp_speed, _plot_lasso):
         try:
             name = fn(doc, plt)
         except Exception as e:  # a plot must never cost the results
@@ -269,13 +269,48 @@ def _plot_density(doc, plt):
         ax.set_yscale("log")
         ax.set_xlabel("density (nonzeros / entries)")
         ax.set_title(f"{t} thread{'s' if t > 1 else ''}")
-        ax.legend(fontsize=7)
+        if series:
+            ax.legend(fontsize=7)
     if not any_series:
         plt.close(fig)
         return None
     axes[0][0].set_ylabel("speed-up (reference time / ours, pre-validated)")
     fig.suptitle("CSR products: speed-up vs density")
     return "spmv_density.png"
+
+
+def _plot_layers(doc, plt):
+    """Deployment-sized pruned layers: speed-up vs sparsity, one column per batch size
+    (rows: against dense BLAS, against SciPy), at the largest thread count measured."""
+    rows = [r for r in _rows(doc, "bench_spmv") or [] if r.get("case") == "layers"]
+    if not rows:
+        return None
+    threads = max(r["threads"] for r in rows)
+    batches = sorted({r["batch"] for r in rows})
+    refs = (("dense BLAS W@X", "speedup_pre"), ("SciPy A@X", "speedup_scipy"))
+    fig, axes = plt.subplots(len(refs), len(batches), figsize=(4.2 * len(batches), 7),
+                             sharex=True, squeeze=False)
+    for i, (ref, key) in enumerate(refs):
+        for ax, b in zip(axes[i], batches):
+            series = {}
+            for r in rows:
+                if r["threads"] == threads and r["batch"] == b and r.get(key):
+                    label = f"{r['size'].split()[0]} {r['dtype']}"
+                    series.setdefault(label, []).append((100 * r["sparsity"], r[key]))
+            for label, pts in sorted(series.items()):
+                pts.sort()
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+            ax.axhline(1, color="grey", lw=0.8, ls="--")
+            ax.set_yscale("log")
+            ax.set_title(f"batch {b}, vs {ref}", fontsize=9)
+            if series:
+                ax.legend(fontsize=7)
+        axes[i][0].set_ylabel("reference time / ours (pre-validated)")
+    for ax in axes[-1]:
+        ax.set_xlabel("sparsity of the weights (%)")
+    fig.suptitle(f"Pruned layers: speed-up vs sparsity ({threads} thread"
+                 f"{'s' if threads > 1 else ''})")
+    return "layers_speedup.png"
 
 
 def _plot_threads(doc, plt):

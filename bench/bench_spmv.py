@@ -10,6 +10,10 @@
   weights at the same thread count (and SciPy's ``A @ X`` for reference).
 * sddmm: the values of ``U @ V.T`` (U, V of shape (1024, 256)) at the
   nonzeros of a 90 % sparse pattern against the dense BLAS ``U @ V.T``.
+* layers: deployment-sized pruned layers, 4096 x 4096 and 4096 x 1024 at 80, 90 and
+  95 % sparsity, times a batch of 1 (``spmv``), 16 and 256 (``spmm``), against the
+  dense BLAS product of the unpruned weights ``W @ X`` and SciPy's ``A @ X`` (rows
+  ``layer spmv`` / ``layer spmm``, ``case: "layers"``; GB/s for batch 1).
 * prune_to_csr of a 2048 x 2048 matrix (by sparsity and by threshold) against
   the NumPy + SciPy code users would write.
 
@@ -32,7 +36,7 @@ import _common  # noqa: E402
 SCRIPT = "bench_spmv"
 QUESTION = ("CSR kernels (spmv, spmv_t, spmm, sddmm, prune_to_csr) vs SciPy and dense BLAS, "
             "validated and pre-validated, at 1 and 2 threads")
-OPS = ("spmv", "spmv_t", "spmm", "sddmm", "prune")
+OPS = ("spmv", "spmv_t", "spmm", "sddmm", "layers", "prune")
 
 # Extra arguments bench/run_all.py passes in each of its modes: density and
 # sparsity sweeps for the speed-up-vs-density plot; the smallest sizes for --smoke.
@@ -41,7 +45,9 @@ RUN_ALL_ARGS = {
              "--sparsities", "0.98", "0.95", "0.9", "0.8", "0.7", "0.5"],
     "quick": ["--densities", "0.003", "0.01", "0.03", "--sparsities", "0.95", "0.9", "0.7", "0.5"],
     "smoke": ["--spmv-shape", "2000", "200", "--densities", "0.01", "0.05", "--layer", "32",
-              "--batch", "8", "--inner", "8", "--prune-shape", "32", "32", "--sparsities", "0.9",
+              "--batch", "8", "--inner", "8",
+              "--layer-shapes", "64x64", "64x32", "--layer-batches", "1", "4",
+              "--layer-sparsities", "0.9", "--prune-shape", "32", "32", "--sparsities", "0.9",
               "0.5", "--budget", "0.002", "--min-repeats", "1", "--bw-n", "100000"],
 }
 
@@ -76,6 +82,12 @@ def _tol(dtype):
     return 1e-4 if np.dtype(dtype) == np.float32 else 1e-10
 
 
+def _shape(text):
+    """'4096x1024' -> (4096, 1024)."""
+    rows, _, cols = text.lower().partition("x")
+    return _common.parse_number(rows), _common.parse_number(cols)
+
+
 def _size(shape):
     return "x".join(f"{s:.0e}" if s >= 10**5 else str(s) for s in shape)
 
@@ -84,7 +96,7 @@ def run_rows(args, timed):
     """The rows of the operations in ``--ops``, in the order of ``OPS``."""
     r = Runner(args, timed)
     cases = {"spmv": lambda: r.spmv(transpose=False), "spmv_t": lambda: r.spmv(transpose=True),
-             "spmm": r.spmm, "sddmm": r.sddmm, "prune": r.prune}
+             "spmm": r.spmm, "sddmm": r.sddmm, "layers": r.layers, "prune": r.prune}
     for op in OPS:
         if op in args.ops:
             cases[op]()
@@ -117,6 +129,7 @@ class Runner:
             "ms_scipy": t_sp["median"] * 1e3 if t_sp else None,
             "speedup": t_ref["median"] / t_ours["median"],
             "speedup_pre": t_ref["median"] / t_pre["median"] if t_pre else None,
+            "speedup_scipy": t_sp["median"] / best["median"] if t_sp else None,
             "gbps": nbytes / best["median"] / 1e9 if nbytes else None,
             "pct_bw": None,  # filled in at the end (add_pct_bw)
             "gflops": flops / best["median"] / 1e9 if flops else None,
@@ -219,6 +232,42 @@ class Runner:
                          flops=2 * P.nnz * d, err=err, tol=_tol(dtype),
                          extra={"nnz": P.nnz, "sparsity": a.sddmm_sparsity})
 
+    def layers(self):
+        """Pruned layers of deployment size: batch 1 by spmv, larger batches by spmm."""
+        from fastprox import sparse
+        from fastprox.sparse import check_csr
+
+        a = self.args
+        for n_out, n_in in a.layer_shapes:
+            rng = np.random.default_rng(5)
+            W64 = rng.standard_normal((n_out, n_in))
+            X64 = rng.standard_normal((n_in, max(a.layer_batches)))
+            for sparsity in a.layer_sparsities:
+                for dtype in a.dtypes:
+                    W = W64.astype(dtype)
+                    A = sparse.prune_to_csr(W, sparsity=sparsity)
+                    Av = check_csr(A)
+                    for batch in a.layer_batches:
+                        self._layer(sparse, W, A, Av, X64, batch, sparsity, dtype)
+
+    def _layer(self, sparse, W, A, Av, X64, batch, sparsity, dtype):
+        if batch == 1:
+            X = np.ascontiguousarray(X64[:, 0].astype(dtype))
+            op, kernel, nbytes = "layer spmv", sparse.spmv, A.nnz * (
+                A.data.itemsize + A.indices.itemsize)
+        else:
+            X = np.ascontiguousarray(X64[:, :batch].astype(dtype))
+            op, kernel, nbytes = "layer spmm", sparse.spmm, None
+        err = max(_rel_err(kernel(A, X), A @ X),
+                  _rel_err(kernel(Av, X, check_input=False), A @ X))
+        for threads in self.args.threads:
+            self.add(op, dtype, f"{W.shape[0]}x{W.shape[1]} s={sparsity:g} b={batch}",
+                     threads, lambda: kernel(A, X), lambda: W @ X, "dense W@X",
+                     pre=lambda: kernel(Av, X, check_input=False), scipy=lambda: A @ X,
+                     nbytes=nbytes, flops=2 * A.nnz * batch, err=err, tol=_tol(dtype),
+                     extra={"case": "layers", "nnz": A.nnz, "shape": W.shape,
+                            "sparsity": sparsity, "batch": batch})
+
     def prune(self):
         import scipy.sparse as sp
         from fastprox import sparse
@@ -262,8 +311,8 @@ COLUMNS = [  # (row key, header, format)
     ("op", "op", ""), ("dtype", "dtype", ""), ("size", "size", ""), ("threads", "thr", "d"),
     ("ms_ours", "ms ours", ".3f"), ("ms_pre", "ms pre", ".3f"), ("ref", "reference", ""),
     ("ms_ref", "ms ref", ".3f"), ("speedup", "x ref", ".2f"), ("speedup_pre", "x ref pre", ".2f"),
-    ("ms_scipy", "ms scipy", ".3f"), ("gbps", "GB/s", ".1f"), ("pct_bw", "% bw", ".0f"),
-    ("gflops", "GFLOP/s", ".1f"),
+    ("ms_scipy", "ms scipy", ".3f"), ("speedup_scipy", "x scipy", ".2f"), ("gbps", "GB/s", ".1f"),
+    ("pct_bw", "% bw", ".0f"), ("gflops", "GFLOP/s", ".1f"),
 ]
 
 
@@ -283,6 +332,13 @@ def main(argv=None):
                    help="spmm sparsities")
     p.add_argument("--sddmm-sparsity", type=float, default=0.9)
     p.add_argument("--inner", type=int, default=None, help="sddmm inner dimension d (default 256)")
+    p.add_argument("--layer-shapes", nargs="+", type=_shape, default=None,
+                   metavar="OUTxIN", help="layers case: weight shapes (default 4096x4096 "
+                                          "4096x1024)")
+    p.add_argument("--layer-sparsities", type=float, nargs="+", default=None,
+                   help="layers case: sparsities (default 0.8 0.9 0.95)")
+    p.add_argument("--layer-batches", type=int, nargs="+", default=None,
+                   help="layers case: batch sizes, 1 = spmv (default 1 16 256)")
     p.add_argument("--prune-shape", nargs=2, type=_common.parse_number, default=None,
                    metavar=("ROWS", "COLS"), help="prune_to_csr matrix (default 2048 2048)")
     p.add_argument("--prune-sparsity", type=float, default=0.9)
@@ -301,11 +357,19 @@ def main(argv=None):
         args.prune_shape = [256, 256] if q else [2048, 2048]
     if args.densities is None:
         args.densities = [args.density]
+    if args.layer_shapes is None:
+        args.layer_shapes = [(512, 512), (512, 128)] if q else [(4096, 4096), (4096, 1024)]
+    if args.layer_sparsities is None:
+        args.layer_sparsities = [0.9, 0.95] if q else [0.8, 0.9, 0.95]
+    if args.layer_batches is None:
+        args.layer_batches = [1, 16] if q else [1, 16, 256]
     return _common.run_bench(
         SCRIPT, QUESTION, args, run_rows, COLUMNS,
         "\nms ours: validated call; ms pre: matrix validated once beforehand (check_input=False);"
         "\nx ref = ms ref / ms ours (> 1: we are faster); ms scipy: scipy.sparse A @ X (1 thread);"
-        "\nGB/s (pre-validated call): matrix bytes (value + index per nonzero) for spmv/spmv_t, "
+        "\nx scipy = ms scipy / ms pre;"
+        "\nGB/s (pre-validated call): matrix bytes (value + index per nonzero) for spmv/spmv_t/"
+        "layer spmv, "
         "the dense input for prune_to_csr;\n% bw: of the triad bandwidth measured at the row's "
         "thread count; GFLOP/s: 2 flops per nonzero (x batch or d) — useful work only.",
         script_path=os.path.abspath(__file__), pct_bw=True)

@@ -21,11 +21,27 @@ The ratio is serial time / nested time: 1 means nesting bought nothing, below
 1 it costs, and "blow-up" marks anything below 0.67. The kernels release the
 GIL, so the pools really run in parallel.
 
+Scenario rows (``scenario`` in the JSON) ask whether a second thread ever makes
+a call slower: ``spmm``, ``spmv``, ``sgd_step`` and a ``Lasso`` fit at 1 and 2
+threads, samples interleaved, in three scenarios:
+
+- ``quiet``: nothing else started by the bench;
+- ``busy neighbour``: a CPU-bound child process (a Python busy loop) runs for
+  the whole measurement and is killed afterwards;
+- ``after BLAS``: a 2-thread dense product ``W_dense @ X`` (not timed) before
+  every timed call, so OpenBLAS's workers may still hold the cores.
+
+Their ratio is 2-thread time / 1-thread time; "slower" marks anything above
+1.10 (the goal of docs/design/kernels-threads.md).
+
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_threads.py
 """
 import contextlib
 import os
+import statistics
+import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -37,6 +53,8 @@ SCRIPT = "bench_threads"
 QUESTION = ("nested parallelism (Python threads / joblib x OpenMP x BLAS): "
             "time of the serial run / time of the nested run")
 BLOW_UP = 0.67
+SLOWER = 1.10  # 2 threads / 1 thread above this: the second thread cost time
+SCENARIOS = ("quiet", "busy neighbour", "after BLAS")
 
 
 # --------------------------------------------------------------------------- workloads
@@ -125,6 +143,11 @@ def _controller():
 
 
 def run_rows(args, timed):
+    rows = [] if args.only_scenarios else nested_rows(args, timed)
+    return rows + scenario_rows(args)
+
+
+def nested_rows(args, timed):
     import fastprox
 
     cores = fastprox.get_num_threads()
@@ -202,21 +225,158 @@ def _row(name, size, cfg, n_tasks, seconds, base, cores, agrees):
             "verdict": "blow-up" if ratio < BLOW_UP else "ok"}
 
 
+# --------------------------------------------------------------------------- scenarios
+
+def scenario_kernels(quick):
+    """name -> (timed callable, size, fresh-result callable) for the 1 vs 2 thread rows."""
+    import scipy.sparse as sp
+    from sklearn.datasets import make_regression
+
+    from fastprox import prox
+    from fastprox import sparse as fs
+    from fastprox.linear_model import Lasso
+
+    rng = np.random.default_rng(0)
+    n, b = (512, 64) if quick else (1024, 256)
+    A = fs.prune_to_csr(rng.standard_normal((n, n)), sparsity=0.9)
+    X = rng.standard_normal((n, b))
+    rows, cols = (50_000, 200) if quick else (200_000, 1000)
+    B = fs.check_csr(sp.random(rows, cols, density=0.01, format="csr", random_state=0))
+    x = rng.standard_normal(cols)
+    m = 200_000 if quick else 2_000_000
+    w, g = rng.standard_normal(m), rng.standard_normal(m)
+    ns, p = (200, 500) if quick else (500, 2000)
+    Xl, yl = make_regression(n_samples=ns, n_features=p, n_informative=20, noise=1.0,
+                             random_state=0)
+    alpha = np.abs(Xl.T @ (yl - yl.mean())).max() / ns / 10
+
+    def sgd(w=w):  # in place: timed on w, checked on a copy
+        prox.sgd_step(w, g, lr=1e-2, l1=1e-3, l2=1e-4)
+        return w
+
+    def spmm():
+        return fs.spmm(A, X)
+
+    def spmv():
+        return fs.spmv(B, x)
+
+    def lasso():
+        return Lasso(alpha=alpha, tol=1e-6).fit(Xl, yl).coef_
+
+    return {
+        "spmm": (spmm, f"{n}x{n} s=0.9 @ {n}x{b}", spmm),
+        "spmv": (spmv, f"{rows}x{cols} d=0.01", spmv),
+        "sgd_step": (sgd, f"{m:.0e} float64", lambda: sgd(w.copy())),
+        "Lasso.fit": (lasso, f"dense {ns}x{p} amax/10", lasso),
+    }
+
+
+# Exits when its parent goes, so a bench killed mid-run leaves no spinning orphan.
+_SPIN = ("import os\np = os.getppid()\nwhile os.getppid() == p:\n"
+         "    for _ in range(10**6):\n        pass\n")
+
+
+@contextlib.contextmanager
+def busy_neighbour():
+    """A CPU-bound child process for the duration of the block; yields its pid."""
+    proc = subprocess.Popen([sys.executable, "-c", _SPIN])
+    try:
+        time.sleep(0.05)  # let it start spinning
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _blas_before(quick):
+    """The 'after BLAS' warm-up: a 2-thread dense product, not timed."""
+    n, b = (256, 64) if quick else (1024, 256)
+    rng = np.random.default_rng(1)
+    W, X = rng.standard_normal((n, n)), rng.standard_normal((n, b))
+    ctl = _controller()
+
+    def run():
+        with ctl.limit(limits=2, user_api="blas"):
+            W @ X
+    return run
+
+
+def time_1_vs_2(fn, before, budget, min_repeats):
+    """Median seconds of ``fn`` at 1 and at 2 threads, samples interleaved.
+
+    ``before`` (or None) runs, untimed, before every timed call.
+    """
+    samples = {1: [], 2: []}
+    for n in (1, 2):  # warm-up
+        with _inner_limit(n):
+            fn()
+    start = time.perf_counter()
+    while True:
+        for n in (1, 2):
+            with _inner_limit(n):
+                if before is not None:
+                    before()
+                t0 = time.perf_counter()
+                fn()
+                samples[n].append(time.perf_counter() - t0)
+        if len(samples[1]) >= min_repeats and time.perf_counter() - start >= budget:
+            return {n: statistics.median(s) for n, s in samples.items()}
+
+
+def _same(a, b):
+    return np.array_equal(a, b) or np.allclose(a, b, rtol=1e-6, atol=1e-12)
+
+
+def scenario_rows(args):
+    """One row per kernel and scenario: 2-thread time / 1-thread time."""
+    rows = []
+    kernels = {k: v for k, v in scenario_kernels(args.quick).items() if k in args.kernels}
+    for name, (fn, size, check) in kernels.items():
+        with _inner_limit(1):
+            ref = check()
+        with _inner_limit(2):
+            agrees = _same(check(), ref)
+        for scenario in args.scenarios:
+            before = _blas_before(args.quick) if scenario == "after BLAS" else None
+            ctx = busy_neighbour() if scenario == "busy neighbour" else contextlib.nullcontext()
+            with ctx as pid:
+                t = time_1_vs_2(fn, before, args.budget, args.min_repeats)
+            ratio = t[2] / t[1]
+            row = {"op": name, "size": size, "config": scenario, "scenario": scenario,
+                   "tasks": 1, "threads": 2, "ms": t[2] * 1e3, "ms_1t": t[1] * 1e3,
+                   "ms_2t": t[2] * 1e3, "ratio_2t_1t": ratio, "speedup": 1 / ratio,
+                   "agrees": bool(agrees), "verdict": "slower" if ratio > SLOWER else "ok"}
+            if pid is not None:
+                row["neighbour_pid"] = pid
+            rows.append(row)
+    return rows
+
+
 COLUMNS = [  # (row key, header, format)
-    ("op", "workload", "s"), ("size", "size", "s"), ("config", "nesting", "s"),
-    ("tasks", "tasks", "d"), ("ms", "ms", ".1f"), ("speedup", "serial / nested", ".2f"),
+    ("op", "workload", "s"), ("size", "size", "s"), ("config", "nesting / scenario", "s"),
+    ("tasks", "tasks", "d"), ("ms", "ms", ".2f"), ("speedup", "serial / nested", ".2f"),
+    ("ms_1t", "ms 1 thr", ".2f"), ("ratio_2t_1t", "2 thr / 1 thr", ".2f"),
     ("agrees", "same result", ""), ("verdict", "", "s"),
 ]
 
 
 def main(argv=None):
     p = _common.base_parser(__doc__)
+    p.add_argument("--scenarios", nargs="*", default=list(SCENARIOS), choices=SCENARIOS,
+                   help="1 vs 2 thread scenarios (none: skip those rows)")
+    p.add_argument("--kernels", nargs="+", default=["spmm", "spmv", "sgd_step", "Lasso.fit"],
+                   choices=["spmm", "spmv", "sgd_step", "Lasso.fit"],
+                   help="workloads of the scenario rows")
+    p.add_argument("--only-scenarios", action="store_true",
+                   help="skip the nesting rows (Python threads / joblib)")
     args = p.parse_args(argv)
     _common.finish_args(args, quick_budget=0.05, full_budget=2.0)
     return _common.run_bench(
         SCRIPT, QUESTION, args, run_rows, COLUMNS,
         f"\nserial / nested > 1: nesting helped; < {BLOW_UP}: blow-up. 'inner all' asks "
-        "OpenMP and BLAS for every core in every task; 'inner 1' applies the recipe.",
+        "OpenMP and BLAS for every core in every task; 'inner 1' applies the recipe."
+        "\nScenario rows: ms at 2 threads, ms 1 thr at 1 thread (fastprox and BLAS), "
+        f"interleaved; 2 thr / 1 thr > {SLOWER}: slower; 'serial / nested' is 1 thr / 2 thr.",
         bandwidth=False)
 
 if __name__ == "__main__":

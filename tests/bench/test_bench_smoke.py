@@ -45,8 +45,8 @@ def _run(script, *args, tmp_path):
 
 @pytest.mark.parametrize("script, ops", [
     ("bench_prox", {"sgd_step l1+l2", "adam_step l1", "momentum_step l1+l2", "soft_threshold"}),
-    ("bench_spmv", {"spmv", "spmv_t", "spmm", "sddmm", "prune_to_csr sparsity",
-                    "prune_to_csr threshold"}),
+    ("bench_spmv", {"spmv", "spmv_t", "spmm", "sddmm", "layer spmv", "layer spmm",
+                    "prune_to_csr sparsity", "prune_to_csr threshold"}),
 ])
 def test_script_runs(script, ops, tmp_path):
     doc, stdout = _run(script, tmp_path=tmp_path)
@@ -66,6 +66,26 @@ def test_script_runs(script, ops, tmp_path):
     assert "speed-up" in stdout or "x ref" in stdout  # the table was printed
 
 
+def test_bench_spmv_layers(tmp_path):
+    """The deployment-sized layers case alone: batch 1 by spmv, larger batches by spmm,
+    against dense BLAS and SciPy."""
+    doc, stdout = _run("bench_spmv", "--ops", "layers", "--layer-shapes", "96x96", "96x32",
+                       "--layer-sparsities", "0.8", "0.95", "--layer-batches", "1", "3",
+                       tmp_path=tmp_path)
+    rows = doc["rows"]
+    assert {r["op"] for r in rows} == {"layer spmv", "layer spmm"}
+    assert len(rows) == 2 * 2 * 2 * 2 * 2  # shapes x sparsities x dtypes x batches x threads
+    for r in rows:
+        assert r["case"] == "layers" and r["agrees"], r
+        assert (r["op"] == "layer spmv") == (r["batch"] == 1)
+        assert r["ref"] == "dense W@X" and r["ms_ref"] > 0 and r["ms_scipy"] > 0
+        assert r["speedup_scipy"] > 0 and r["gflops"] > 0
+        assert (r["gbps"] is not None) == (r["batch"] == 1)
+    assert {tuple(r["shape"]) for r in rows} == {(96, 96), (96, 32)}
+    assert {r["sparsity"] for r in rows} == {0.8, 0.95}
+    assert "x scipy" in stdout
+
+
 def test_simd_comparison(tmp_path):
     doc, stdout = _run("bench_prox", "--simd", "all", "--kernels", "sgd_step", "--dtypes",
                        "float64", "--threads", "1", "--small-n", "0", tmp_path=tmp_path)
@@ -76,11 +96,34 @@ def test_simd_comparison(tmp_path):
     assert all(f"ms_{lvl}" in r for r in doc["rows"] for lvl in doc["levels"])
 
 
+def _alive_spinner(pid):
+    """Whether ``pid`` still runs the bench's busy neighbour (False once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"getppid" in f.read()
+    except OSError:
+        return False
+
+
 def test_bench_threads_runs(tmp_path):
     doc, stdout = _run("bench_threads", tmp_path=tmp_path)
+    nested = [r for r in doc["rows"] if "scenario" not in r]
+    scenario = [r for r in doc["rows"] if "scenario" in r]
+    assert {r["op"] for r in nested} == {"spmm", "Lasso.fit", "MLP.predict_proba",
+                                         "LassoCV.fit"}
+    # 1 vs 2 threads: every kernel in every scenario, the neighbour gone afterwards
+    assert {(r["op"], r["scenario"]) for r in scenario} == {
+        (k, s) for k in ("spmm", "spmv", "sgd_step", "Lasso.fit")
+        for s in ("quiet", "busy neighbour", "after BLAS")}
+    for r in scenario:
+        assert r["ms_1t"] > 0 and r["ms_2t"] > 0 and r["agrees"], r
+        assert abs(r["ratio_2t_1t"] - r["ms_2t"] / r["ms_1t"]) < 1e-9
+        assert ("neighbour_pid" in r) == (r["scenario"] == "busy neighbour")
+        if "neighbour_pid" in r:
+            assert not _alive_spinner(r["neighbour_pid"]), r
+    assert "2 thr / 1 thr" in stdout
     rows = doc["rows"]
-    assert {r["op"] for r in rows} == {"spmm", "Lasso.fit", "MLP.predict_proba", "LassoCV.fit"}
-    configs = {r["config"] for r in rows}
+    configs = {r["config"] for r in nested}
     assert "serial" in configs and any("inner all" in c for c in configs)
     assert any("loky" in c for c in configs) and any("threading" in c for c in configs)
     for r in rows:

@@ -92,12 +92,18 @@ def test_children_run_without_openblas_overrides(monkeypatch):
     assert run_all.supported(["--budget", "0.1", "--n", "5", "--x"], {"--n"}) == ["--n", "5"]
 
 
-def test_summary_mlp_and_generic_sections():
+def _summary_module():
+    """bench/_summary.py, imported from the bench directory."""
     sys.path.insert(0, BENCH)
     try:
         import _summary
     finally:
         sys.path.remove(BENCH)
+    return _summary
+
+
+def test_summary_mlp_and_generic_sections():
+    _summary = _summary_module()
     mlp = {"dataset": "digits", "hidden": [64, 64], "sklearn": {"accuracy": 0.97},
            "fastprox": [
                {"sparsity": 0.0, "achieved_sparsity": 0.3, "accuracy": 0.98,
@@ -122,11 +128,7 @@ def test_summary_mlp_and_generic_sections():
 
 def test_plots_drawn_from_results(tmp_path):
     pytest.importorskip("matplotlib")
-    sys.path.insert(0, BENCH)
-    try:
-        import _summary
-    finally:
-        sys.path.remove(BENCH)
+    _summary = _summary_module()
     spmv = {"rows": [
         {"op": op, "dtype": "float64", "size": "100x100", "density": d, "threads": t,
          "speedup": 1.5, "ms_ours": 1.0 / t, "ms_ref": 1.5}
@@ -149,6 +151,23 @@ def test_plots_drawn_from_results(tmp_path):
                                           "machine": {"blas": [], "versions": {}}},
                                    "x.json", names, note)
     assert "![mlp_accuracy](mlp_accuracy.png)" in md
+
+
+def test_layers_plot(tmp_path):
+    """bench_spmv's layers case gets its own plot: speed-up vs sparsity per batch size."""
+    pytest.importorskip("matplotlib")
+    _summary = _summary_module()
+    rows = [{"op": "layer spmv" if b == 1 else "layer spmm", "case": "layers",
+             "dtype": dt, "size": f"64x64 s={s:g} b={b}", "sparsity": s, "batch": b,
+             "threads": t, "ms_ours": 1.0, "ms_pre": 0.9, "ms_ref": 2.0, "ms_scipy": 3.0,
+             "speedup": 2.0, "speedup_pre": 2.2, "speedup_scipy": 3.3}
+            for dt in ("float32", "float64") for s in (0.8, 0.9) for b in (1, 16)
+            for t in (1, 2)]
+    doc = {"scripts": {"bench_spmv": {"status": "ok", "result": {"rows": rows}}}}
+    names, note = _summary.make_plots(doc, str(tmp_path))
+    assert "layers_speedup.png" in names
+    with open(tmp_path / "layers_speedup.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_main_bench_without_checkout(tmp_path, monkeypatch):
