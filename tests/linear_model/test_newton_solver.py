@@ -1,0 +1,61 @@
+"""Weak regularisation (large C): the proximal Newton solver against scikit-learn's objective.
+
+See docs/design/logistic-newton.md ("Large C"): at C >= 100 on
+make_classification(300, 30) the CD sweeps of each Newton step barely move an
+ill-conditioned model, so tight tolerances are not reached.
+"""
+import time
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+from fastprox.linear_model import LogisticRegression
+
+
+def _objective(clf, X, y, C, rho):
+    Z = X @ clf.coef_.T + clf.intercept_
+    if clf.coef_.shape[0] == 1:
+        s = np.where(y == clf.classes_[1], 1.0, -1.0)
+        loss = np.logaddexp(0.0, -s * Z[:, 0]).sum()
+    else:
+        codes = np.searchsorted(clf.classes_, y)
+        loss = (logsumexp(Z, axis=1) - Z[np.arange(y.size), codes]).sum()
+    W = clf.coef_
+    return C * loss + rho * np.abs(W).sum() + 0.5 * (1.0 - rho) * (W * W).sum()
+
+
+_STALL = "large C: CD sweeps stall on the ill-conditioned Newton model " \
+         "(docs/design/logistic-newton.md, 'Large C')"
+
+
+@pytest.mark.xfail(reason=_STALL, run=False)  # each run costs 1-25 s today
+@pytest.mark.parametrize("n_classes, rho", [(2, 0.0), (3, 0.0), (2, 1.0), (2, 0.5), (3, 0.5)])
+def test_large_C_reaches_sklearn_objective_quickly(n_classes, rho):
+    X, y = make_classification(300, 30, n_informative=10, n_classes=n_classes,
+                               random_state=0)
+    C = 1e4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = SkLogisticRegression(C=C, l1_ratio=rho, tol=1e-10, max_iter=100000,
+                                   solver="lbfgs" if rho == 0 else "saga").fit(X, y)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = LogisticRegression(C=C, l1_ratio=rho, tol=1e-8).fit(X, y)
+    assert time.perf_counter() - start < 1.0
+    f, f_ref = _objective(clf, X, y, C, rho), _objective(ref, X, y, C, rho)
+    # tol is on the objective divided by C n
+    assert f - f_ref <= 1e-8 * C * X.shape[0]
+
+
+def test_budget_spent_warns_promptly():
+    X, y = make_classification(300, 30, n_informative=10, random_state=0)
+    start = time.perf_counter()
+    with pytest.warns(ConvergenceWarning):
+        LogisticRegression(C=1e4, tol=1e-8, max_iter=20).fit(X, y)
+    assert time.perf_counter() - start < 2.0
