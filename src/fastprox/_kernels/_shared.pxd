@@ -59,8 +59,15 @@ cdef extern from *:
     #ifdef _OPENMP
     #include <omp.h>
     static double fpk_now(void) { return omp_get_wtime(); }
+    /* the calling thread (0) times its own parts: start, then add to *busy */
+    static double fpk_part_start(void) { return omp_get_thread_num() == 0 ? omp_get_wtime() : 0.0; }
+    static void fpk_part_end(double *busy, double start) {
+        if (omp_get_thread_num() == 0) *busy += omp_get_wtime() - start;
+    }
     #else
     static double fpk_now(void) { return 0.0; }
+    static double fpk_part_start(void) { return 0.0; }
+    static void fpk_part_end(double *busy, double start) { (void)busy; (void)start; }
     #endif
     static int fpk_cpt = 8;
     static int fpk_adaptive = 1;
@@ -93,6 +100,8 @@ cdef extern from *:
     int fpk_team_size(Py_ssize_t work, int n_threads, Py_ssize_t serial_work) noexcept nogil
     void fpk_team_report(int team, double t0, double work) noexcept nogil
     double fpk_now() noexcept nogil
+    double fpk_part_start() noexcept nogil
+    void fpk_part_end(double* busy, double start) noexcept nogil
 
 
 cdef inline tuple thread_policy(int parts_per_thread, bint adaptive):

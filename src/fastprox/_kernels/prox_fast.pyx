@@ -17,13 +17,14 @@ element is computed by the same code whatever the split. Below ``SERIAL_WORK``
 elements the loop runs on the calling thread only: waking the OpenMP team costs
 more than the whole update of a small layer.
 """
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport prange
 from libc.math cimport sqrt, pow
 from libc.stdint cimport int64_t
 
 from fastprox._kernels._prox_updates cimport adam_chunk, momentum_chunk, shrink
 from fastprox._kernels._shared cimport (
     floating, n_chunks, team_size, n_parts, thread_policy, fpk_team_report, fpk_now,
+    fpk_part_start, fpk_part_end,
 )
 
 
@@ -53,13 +54,11 @@ def soft_threshold_impl(const floating[::1] x, floating[::1] out, double t, int 
     tmark[0] = 0
     with nogil:
         for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
-            if threadid() == 0:
-                tp = fpk_now()
+            tp = fpk_part_start()
             lo = n * c // nc
             hi = n * (c + 1) // nc
             nnz += _soft_threshold_chunk(&x[lo], &out[lo], hi - lo, <floating>t)
-            if threadid() == 0:
-                tmark[0] += fpk_now() - tp
+            fpk_part_end(tmark, tp)
         fpk_team_report(nt, t0, tmark[0])
     return nnz
 
@@ -91,13 +90,11 @@ def sgd_step_impl(floating[::1] w, const floating[::1] g, double lr, double l1, 
     tmark[0] = 0
     with nogil:
         for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
-            if threadid() == 0:
-                tp = fpk_now()
+            tp = fpk_part_start()
             lo = n * c // nc
             hi = n * (c + 1) // nc
             nnz += _sgd_chunk(&w[lo], &g[lo], hi - lo, flr, decay, t)
-            if threadid() == 0:
-                tmark[0] += fpk_now() - tp
+            fpk_part_end(tmark, tp)
         fpk_team_report(nt, t0, tmark[0])
     return nnz
 
@@ -120,13 +117,11 @@ def momentum_step_impl(floating[::1] w, const floating[::1] g, floating[::1] vel
     tmark[0] = 0
     with nogil:
         for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
-            if threadid() == 0:
-                tp = fpk_now()
+            tp = fpk_part_start()
             lo = n * c // nc
             hi = n * (c + 1) // nc
             nnz += momentum_chunk(&w[lo], &g[lo], &vel[lo], hi - lo, flr, mu, fl2, t, nesterov)
-            if threadid() == 0:
-                tmark[0] += fpk_now() - tp
+            fpk_part_end(tmark, tp)
         fpk_team_report(nt, t0, tmark[0])
     return nnz
 
@@ -158,14 +153,12 @@ def adam_step_impl(floating[::1] w, const floating[::1] g, floating[::1] m, floa
     tmark[0] = 0
     with nogil:
         for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
-            if threadid() == 0:
-                tp = fpk_now()
+            tp = fpk_part_start()
             lo = n * c // nc
             hi = n * (c + 1) // nc
             nnz += adam_chunk(&w[lo], &g[lo], &m[lo], &v[lo], hi - lo, lr_c1, c2, b1, b2,
                                feps, lr_l1, fl2)
-            if threadid() == 0:
-                tmark[0] += fpk_now() - tp
+            fpk_part_end(tmark, tp)
         fpk_team_report(nt, t0, tmark[0])
     return nnz
 
@@ -235,16 +228,14 @@ def group_soft_threshold_impl(floating[:, ::1] W, double t, int axis, double[::1
     tmark[0] = 0
     with nogil:
         for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
-            if threadid() == 0:
-                tp = fpk_now()
+            tp = fpk_part_start()
             lo = n_groups * c // nc
             hi = n_groups * (c + 1) // nc
             if axis == 1:
                 _row_groups(&W[0, 0], lo, hi, n_cols, t, &alive[0])
             else:
                 _col_groups(&W[0, 0], n_rows, n_cols, lo, hi, t, &norms[0], &alive[0])
-            if threadid() == 0:
-                tmark[0] += fpk_now() - tp
+            fpk_part_end(tmark, tp)
         fpk_team_report(nt, t0, tmark[0])
 
 

@@ -11,14 +11,14 @@ docs/design/kernels-threads.md). Each
 output row is computed by one thread in a fixed order, so results are
 bit-identical whatever the thread count.
 """
-from cython.parallel cimport prange, parallel, threadid
+from cython.parallel cimport prange, parallel
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 from fastprox._kernels._shared cimport (
     floating, index_t, n_chunks, row_split, team_size, n_parts,
-    thread_policy, fpk_team_report, fpk_now,
+    thread_policy, fpk_team_report, fpk_now, fpk_part_start, fpk_part_end,
     fpk_sddmm_d_i32, fpk_sddmm_d_i64, fpk_sddmm_f_i32, fpk_sddmm_f_i64,
     fpk_spmm_d_i32, fpk_spmm_d_i64, fpk_spmm_f_i32, fpk_spmm_f_i64,
     fpk_spmv_d_i32, fpk_spmv_d_i64, fpk_spmv_f_i32, fpk_spmv_f_i64,
@@ -102,13 +102,11 @@ def spmv_impl(const floating[::1] data, const index_t[::1] indices, const index_
     tmark[0] = 0
     with nogil:
         for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
-            if threadid() == 0:
-                tp = fpk_now()
+            tp = fpk_part_start()
             _spmv_rows(dp, ip, &indptr[0], xp, &out[0],
                        row_split(&indptr[0], n_rows, c, nc),
                        row_split(&indptr[0], n_rows, c + 1, nc))
-            if threadid() == 0:
-                tmark[0] += fpk_now() - tp
+            fpk_part_end(tmark, tp)
         fpk_team_report(nt, t0, tmark[0])
 
 
@@ -206,13 +204,11 @@ def spmm_impl(const floating[::1] data, const index_t[::1] indices, const index_
     tmark[0] = 0
     with nogil:
         for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
-            if threadid() == 0:
-                tp = fpk_now()
+            tp = fpk_part_start()
             _spmm_rows(dp, ip, &indptr[0], xp, &out[0, 0], b,
                        row_split(&indptr[0], n_rows, c, nc),
                        row_split(&indptr[0], n_rows, c + 1, nc), bp, relu)
-            if threadid() == 0:
-                tmark[0] += fpk_now() - tp
+            fpk_part_end(tmark, tp)
         fpk_team_report(nt, t0, tmark[0])
 
 
@@ -254,13 +250,11 @@ def sddmm_impl(const index_t[::1] indices, const index_t[::1] indptr, const floa
     tmark[0] = 0
     with nogil:
         for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
-            if threadid() == 0:
-                tp = fpk_now()
+            tp = fpk_part_start()
             _sddmm_rows(ip, &indptr[0], up, vp, d, &out[0],
                         row_split(&indptr[0], n_rows, c, nc),
                         row_split(&indptr[0], n_rows, c + 1, nc))
-            if threadid() == 0:
-                tmark[0] += fpk_now() - tp
+            fpk_part_end(tmark, tp)
         fpk_team_report(nt, t0, tmark[0])
 
 
