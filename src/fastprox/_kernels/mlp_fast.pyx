@@ -26,7 +26,8 @@ from libc.stdlib cimport free, malloc
 
 from fastprox._kernels._prox_updates cimport adam_chunk, momentum_chunk, shrink
 from fastprox._kernels._shared cimport (
-    floating, n_chunks, row_split,
+    floating, row_split, team_size, n_parts, thread_policy, fpk_team_report, fpk_now,
+    fpk_part_start, fpk_part_end,
     fpk_sddmm_d_i32, fpk_sddmm_f_i32, fpk_spmm_d_i32, fpk_spmm_f_i32, fpk_spmv_d_i32,
     fpk_spmv_f_i32,
 )
@@ -99,40 +100,55 @@ cdef inline void _spmv_bias(const floating* data, const int32_t* ind, const int3
 cdef void _spmm(const floating* data, const int32_t* ind, const int32_t* ptr, Py_ssize_t n_rows,
                 const floating* X, floating* Y, Py_ssize_t b, const floating* bias, int relu,
                 int n_threads) noexcept nogil:
-    cdef int nc = n_chunks((ptr[n_rows] + n_rows) * b, n_threads)
+    cdef int nt = team_size((ptr[n_rows] + n_rows) * b, n_threads), nc = n_parts(nt)
     cdef Py_ssize_t c
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
     if n_rows == 0 or b == 0:
         return
+    tmark[0] = 0
     if b == 1:
         # batch 1 (latency): the mat-vec kernel keeps several accumulators per
         # row; spmm's scalar column tail is one dependent chain per row
         # (see docs/design/kernels-mlp-batch1.md)
-        for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            tp = fpk_part_start()
             _spmv_bias(data, ind, ptr, X, Y, row_split(ptr, n_rows, c, nc),
                        row_split(ptr, n_rows, c + 1, nc), bias, relu)
+            fpk_part_end(tmark, tp)
+        fpk_team_report(nt, t0, tmark[0])
         return
-    for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+    for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+        tp = fpk_part_start()
         if floating is double:
             fpk_spmm_d_i32(data, ind, ptr, X, Y, b, row_split(ptr, n_rows, c, nc),
                            row_split(ptr, n_rows, c + 1, nc), bias, relu)
         else:
             fpk_spmm_f_i32(data, ind, ptr, X, Y, b, row_split(ptr, n_rows, c, nc),
                            row_split(ptr, n_rows, c + 1, nc), bias, relu)
+        fpk_part_end(tmark, tp)
+    fpk_team_report(nt, t0, tmark[0])
 
 
 cdef void _sddmm(const int32_t* ind, const int32_t* ptr, Py_ssize_t n_rows, const floating* U,
                  const floating* V, Py_ssize_t d, floating* out, int n_threads) noexcept nogil:
-    cdef int nc = n_chunks((ptr[n_rows] + n_rows) * d, n_threads)
+    cdef int nt = team_size((ptr[n_rows] + n_rows) * d, n_threads), nc = n_parts(nt)
     cdef Py_ssize_t c
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
     if ptr[n_rows] == 0:
         return
-    for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+    tmark[0] = 0
+    for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+        tp = fpk_part_start()
         if floating is double:
             fpk_sddmm_d_i32(ind, ptr, U, V, d, out, row_split(ptr, n_rows, c, nc),
                             row_split(ptr, n_rows, c + 1, nc))
         else:
             fpk_sddmm_f_i32(ind, ptr, U, V, d, out, row_split(ptr, n_rows, c, nc),
                             row_split(ptr, n_rows, c + 1, nc))
+        fpk_part_end(tmark, tp)
+    fpk_team_report(nt, t0, tmark[0])
 
 
 # --------------------------------------------------------------------------
@@ -157,16 +173,20 @@ cdef inline floating _log(floating x) noexcept nogil:
 
 cdef void _step(floating* w, const floating* g, floating* s0, floating* s1, Py_ssize_t n,
                 const Optim* o, int64_t t, double l1, double l2, int n_threads) noexcept nogil:
-    """One optimizer update of ``n`` values, split in equal chunks over threads."""
-    cdef int nc = n_chunks(n, n_threads)
+    """One optimizer update of ``n`` values, in parts handed out to an adaptive team."""
+    cdef int nt = team_size(n, n_threads), nc = n_parts(nt)
     cdef Py_ssize_t c, lo, hi
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
     cdef floating lr_c1 = o.lr / (1.0 - pow(o.beta1, <double>t))
     cdef floating c2 = 1.0 / sqrt(1.0 - pow(o.beta2, <double>t))
     cdef floating b1 = o.beta1, b2 = o.beta2, feps = o.eps, lr_l1 = o.lr * l1, fl2 = l2
     cdef floating flr = o.lr, mu = o.momentum
     if n == 0:
         return
-    for c in prange(nc, num_threads=nc, schedule="static", use_threads_if=nc > 1):
+    tmark[0] = 0
+    for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+        tp = fpk_part_start()
         lo = n * c // nc
         hi = n * (c + 1) // nc
         if o.adam:
@@ -174,6 +194,8 @@ cdef void _step(floating* w, const floating* g, floating* s0, floating* s1, Py_s
                         lr_l1, fl2)
         else:
             momentum_chunk(w + lo, g + lo, s0 + lo, hi - lo, flr, mu, fl2, lr_l1, o.nesterov)
+        fpk_part_end(tmark, tp)
+    fpk_team_report(nt, t0, tmark[0])
 
 
 cdef void _activate(floating* Z, Py_ssize_t n, int activation) noexcept nogil:
@@ -605,3 +627,8 @@ cdef class CSRNet:
                 src = dst
                 dst = dst + ly.n_out * b
             _output(&out[0, 0], self.n_out, b, self.output, scratch, scratch + b)
+
+
+def _thread_policy(int parts_per_thread, bint adaptive):
+    """Set this module's parts per thread and adaptive team; return the old pair."""
+    return thread_policy(parts_per_thread, adaptive)
