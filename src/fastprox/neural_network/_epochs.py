@@ -16,7 +16,8 @@ the mean batch weight ``b * mean(s)``).
 
 A network whose layers are all CSR (int32 indices) runs the whole epoch in
 one call to :func:`fastprox._kernels.mlp_fast.train_epoch_impl`, without the
-GIL; any other network goes layer by layer through the layers' kernels.
+GIL; any other network, or a sparse ``X`` (CSR rows, never densified: see
+:mod:`._sparse_input`), goes layer by layer through the layers' kernels.
 """
 import numpy as np
 
@@ -44,7 +45,7 @@ def run_epoch(est, layers, opt, X, YT, batch_size, rng, out, sample_weight=None)
     layers : list of DenseLayer or CSRLayer
         Updated in place.
     opt : Optimizer
-    X : ndarray (n_samples, n_features)
+    X : ndarray (n_samples, n_features) or scipy.sparse CSR
     YT : ndarray (n_outputs, n_samples)
         Encoded targets, transposed, in X's dtype.
     batch_size : int
@@ -60,7 +61,7 @@ def run_epoch(est, layers, opt, X, YT, batch_size, rng, out, sample_weight=None)
     idx = rng.permutation(n) if est.shuffle else None
     # the compiled epoch knows the unweighted losses of mlp_fast.OUTPUTS
     arrays = kernel_arrays(layers) if COMPILED_EPOCH and sample_weight is None \
-        and out in mlp_fast.OUTPUTS else None
+        and out in mlp_fast.OUTPUTS and isinstance(X, np.ndarray) else None
     if arrays is not None:
         total = _epoch_compiled(est, layers, arrays, opt, X, YT, batch_size, idx, out)
     else:
@@ -106,24 +107,26 @@ def _epoch_compiled(est, layers, arrays, opt, X, YT, batch_size, idx, out):
     return total
 
 
-def _workspace(layers, b, dtype):
+def _workspace(layers, b, dtype, sparse=False):
     """Per-batch-size buffers, allocated once per epoch instead of once per batch.
 
     ``acts[i]`` is layer ``i``'s input (``acts[0]`` the batch of X),
     ``deltas[i]`` the error at layer ``i``'s output, ``gW`` / ``gb`` the
     gradients in each layer's value layout, ``masks`` scratch booleans
-    for the activation derivative.
+    for the activation derivative. With a ``sparse`` X, ``acts[0]`` is the
+    batch itself (no buffer).
     """
     widths = [layers[0].shape[0]] + [layer.shape[1] for layer in layers]
     # 64-byte aligned: the CSR kernels load whole vectors from their rows
-    acts = [empty_aligned((w, b), dtype) for w in widths]
+    acts = [None if sparse and i == 0 else empty_aligned((w, b), dtype)
+            for i, w in enumerate(widths)]
     deltas = [empty_aligned((w, b), dtype) for w in widths[1:]]
     gW = [np.empty(layer.values.shape, dtype=dtype) for layer in layers]
     gb = [np.empty(layer.b.shape, dtype=dtype) for layer in layers]
     masks = [np.empty((w, b), dtype=bool) for w in widths[1:-1]]
     return {"acts": acts, "deltas": deltas, "gW": gW, "gb": gb, "masks": masks,
             "Y": np.empty((widths[-1], b), dtype=dtype),
-            "rows": np.empty((b, widths[0]), dtype=dtype),
+            "rows": None if sparse else np.empty((b, widths[0]), dtype=dtype),
             "tmp": np.empty((widths[-1], b), dtype=dtype)}
 
 
@@ -135,15 +138,24 @@ def _epoch_python(est, layers, opt, X, YT, batch_size, idx, out, sample_weight=N
     group_t = est.learning_rate_init * est.group_l1
     activation = est.activation
     dtype = X.dtype
+    sparse = not isinstance(X, np.ndarray)
     spaces = {}
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         b = stop - start
         ws = spaces.get(b)
         if ws is None:
-            ws = spaces[b] = _workspace(layers, b, dtype)
+            ws = spaces[b] = _workspace(layers, b, dtype, sparse)
         acts, deltas, Yb = ws["acts"], ws["deltas"], ws["Y"]
-        if idx is None:
+        if sparse:  # the batch's CSR rows, transposed (a CSC view): see _sparse_input
+            sl = slice(start, stop) if idx is None else idx[start:stop]
+            acts[0] = X[sl].T
+            if idx is None:
+                Yb[...] = YT[:, sl]
+            else:
+                np.take(YT, sl, axis=1, out=Yb)
+            wb = None if sample_weight is None else sample_weight[sl]
+        elif idx is None:
             acts[0][...] = X[start:stop].T
             Yb[...] = YT[:, start:stop]
             wb = None if sample_weight is None else sample_weight[start:stop]

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from .. import sparse as _sparse
 from .._validation import check_csr
+from . import _sparse_input
 
 
 class DenseLayer:
@@ -47,7 +48,12 @@ class DenseLayer:
         return self.W
 
     def forward(self, H, out=None, relu=False):
-        """``W.T @ H + b`` (then ReLU if ``relu``) for ``H`` (n_in, batch), into ``out``."""
+        """``W.T @ H + b`` (then ReLU if ``relu``) for ``H`` (n_in, batch), into ``out``.
+
+        ``H`` may be a scipy.sparse matrix (sparse input ``X``, see :mod:`._sparse_input`).
+        """
+        if not isinstance(H, np.ndarray):
+            return _sparse_input.forward(self, H, out, relu)
         Z = np.matmul(self.W.T, H, out=out)
         Z += self.b[:, None]
         if relu:
@@ -60,6 +66,8 @@ class DenseLayer:
         ``gW``, ``gb``, ``d_in``: optional preallocated outputs (C-contiguous,
         the layer's dtype), reused across batches by the training loop.
         """
+        if not isinstance(H_in, np.ndarray):
+            return _sparse_input.backward(self, delta, H_in, need_input_grad, gW, gb)
         gW = np.matmul(H_in, delta.T, out=gW)
         if self.mask is not None:
             gW *= self.mask
@@ -177,8 +185,11 @@ class CSRLayer:
         The bias and the ReLU are fused into the ``spmm`` kernel.
 
         A single column (batch 1, the latency case) goes through the CSR
-        mat-vec kernel, which has no batch loop to set up.
+        mat-vec kernel, which has no batch loop to set up. A scipy.sparse ``H``
+        (sparse input ``X``) goes through :mod:`._sparse_input`.
         """
+        if not isinstance(H, np.ndarray):
+            return _sparse_input.forward(self, H, out, relu)
         A = self._A
         if H.dtype != A.data.dtype or not H.flags.c_contiguous or H.ndim != 2:
             H = self._dense_operand(H, self.shape_t[1])
@@ -201,6 +212,8 @@ class CSRLayer:
         ``gW`` (nnz,), ``gb`` (n_out,), ``d_in`` (n_in, batch): optional
         preallocated C-contiguous outputs in the layer's dtype.
         """
+        if not isinstance(H_in, np.ndarray):
+            return _sparse_input.backward(self, delta, H_in, need_input_grad, gW, gb)
         A = self._A
         delta = self._dense_operand(delta, self.shape_t[0])
         H_in = self._dense_operand(H_in, self.shape_t[1])

@@ -25,6 +25,7 @@ from ._base import output_activation
 from ._auto_sparsity import search_sparsity
 from ._fitted import FittedNetworkMixin
 from ._layers import init_layers
+from ._sparse_input import ACCEPT_SPARSE, as_input, transposed
 from ._parameters import (DEFAULT_SPARSE_CROSSOVER, PARAMETER_CONSTRAINTS, PRUNING_DEFAULTS,
                           REGRESSOR_CONSTRAINTS, STOCHASTIC_SOLVERS)
 from ._stochastic_optimizers import Optimizer
@@ -123,8 +124,8 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
                 and X.shape[1] == self.n_features_in_ and X.shape[0] > 0
                 and not hasattr(self, "feature_names_in_") and np.isfinite(X).all()):
             X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
-                              accept_sparse=False)
-        XT = np.ascontiguousarray(X.T, dtype=dtype)
+                              accept_sparse=ACCEPT_SPARSE)
+        XT = transposed(as_input(X, dtype))  # sparse X stays sparse: see _sparse_input
         return forward(self.layers_, XT, self.activation, self._out()).T
 
     # --------------------------------------------------------------------- fit
@@ -166,7 +167,8 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not (hasattr(self, "layers_") and (incremental or self.warm_start))
         X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32],
-                             multi_output=True, y_numeric=not self._is_clf)
+                             accept_sparse=ACCEPT_SPARSE, multi_output=True,
+                             y_numeric=not self._is_clf)
         if self._is_clf and y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X)
@@ -183,7 +185,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
             if layers[-1].b.shape[0] != n_out:
                 raise ValueError(f"{'' if incremental else 'warm_start: '}the model has "
                                  f"{layers[-1].b.shape[0]} outputs, y needs {n_out}")
-            X = X.astype(layers[0].b.dtype, copy=False)
+            X = as_input(X, layers[0].b.dtype)
             opt = getattr(self, "_optimizer", None)
             opt = (None if opt is None else opt.resume(self, layers)) or Optimizer(self, layers)
             seen = int(self.t_)
@@ -198,7 +200,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         if es or auto:
             X, y, Y, sw, held_out = self._split(X, y, Y, sw, rng)
             validation = held_out if es else None
-        X = np.ascontiguousarray(X)
+        X = as_input(X, X.dtype)  # C-contiguous, or canonical CSR (never densified)
         YT = np.ascontiguousarray(Y.T, dtype=X.dtype)
         sw = None if sw is None else np.ascontiguousarray(sw, dtype=X.dtype)
         trainer = Trainer(self, layers, opt, X, YT, rng, self._out(n_out), seen=seen,
@@ -229,7 +231,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
         target = y_val if self._is_clf else Y_val
-        return X, y, Y, sw, (np.ascontiguousarray(X_val.T), target,
+        return X, y, Y, sw, (transposed(as_input(X_val, X.dtype)), target,
                              lambda out, t: self._score_output(out, t, sw_val))
 
     def _publish(self, trainer, n_out, incremental):
@@ -404,6 +406,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR / CSC X, never densified (_sparse_input)
         tags.classifier_tags.multi_label = True
         return tags
 
@@ -467,6 +470,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR / CSC X, never densified (_sparse_input)
         tags.target_tags.multi_output = True  # y of shape (n_samples, n_outputs) is supported
         return tags
 

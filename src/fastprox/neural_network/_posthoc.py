@@ -39,6 +39,7 @@ from ._base import activate, derivative, output
 from ._layers import make_layer
 from ._interop import as_fastprox
 from ._masks import magnitude_masks, neuron_keep, neuron_scores
+from ._sparse_input import ACCEPT_SPARSE, as_input, transposed
 
 __all__ = ["WEIGHT_METHODS", "NEURON_METHODS", "TAYLOR_BATCH", "prune", "pruned_copy",
            "taylor_scores", "drop_neurons"]
@@ -75,13 +76,13 @@ def _backward(model, Ws, XT, Y):
     layers, last = model.layers_, len(Ws) - 1
     acts = [XT]
     for i, (W, layer) in enumerate(zip(Ws, layers)):
-        Z = W.T @ acts[-1] + layer.b.astype(np.float64)[:, None]
+        Z = np.asarray(W.T @ acts[-1]) + layer.b.astype(np.float64)[:, None]
         acts.append(activate(Z, model.activation) if i < last else output(Z, model._out()))
     # canonical link: dL/dZ_out = (P - Y) / n for each output / loss pair of the MLPs
     delta = (acts[-1] - Y) / XT.shape[1]
     grads, neuron_terms = [None] * len(Ws), [None] * last
     for i in range(last, -1, -1):
-        grads[i] = acts[i] @ delta.T
+        grads[i] = np.asarray(acts[i] @ delta.T)  # acts[0] may be sparse X.T
         if i > 0:
             dH = Ws[i] @ delta
             neuron_terms[i - 1] = (acts[i] * dH).sum(axis=1)
@@ -106,8 +107,9 @@ def taylor_scores(model, X, y, batch_size=TAYLOR_BATCH):
         ``sum_batches (sum_{n in b} a_n dL_b/da_n)**2`` per hidden layer.
     """
     X, y = validate_data(model, X, y, reset=False, dtype=[np.float64, np.float32],
-                         multi_output=not is_classifier(model), y_numeric=not is_classifier(model))
-    XT = np.ascontiguousarray(X.T, dtype=np.float64)
+                         accept_sparse=ACCEPT_SPARSE, multi_output=not is_classifier(model),
+                         y_numeric=not is_classifier(model))
+    XT = transposed(as_input(X, np.float64))  # sparse X stays sparse
     Y = _targets(model, y, X.shape[0])
     Ws = [layer.dense().astype(np.float64) for layer in model.layers_]
     w_scores = [np.zeros_like(W) for W in Ws]
@@ -235,7 +237,8 @@ def pruned_copy(model, *, sparsity=None, threshold=None, structured=False, metho
      "threshold": [Interval(Real, 0, None, closed="left"), None],
      "keep_ratio": [Interval(Real, 0, 1, closed="right"), None], "structured": ["boolean"],
      "method": [StrOptions(set(NEURON_METHODS))], "scope": [StrOptions({"global", "layer"})],
-     "random_state": ["random_state"], "X": ["array-like", None], "y": ["array-like", None]},
+     "random_state": ["random_state"], "X": ["array-like", "sparse matrix", None],
+     "y": ["array-like", None]},
     prefer_skip_nested_validation=True)
 def prune(model, *, sparsity=None, threshold=None, keep_ratio=None, structured=False,
           method="magnitude", scope="global", random_state=None, X=None, y=None):

@@ -37,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._threads import blas_limited, get_num_threads
 from ._base import activate
 from ._layers import CSRLayer, DenseLayer
+from ._sparse_input import ACCEPT_SPARSE, as_input, column, repeat_rows, transposed
 from ._training import forward
 
 __all__ = ["SparsityReport", "sparsity_report", "layer_accounting", "held_arrays"]
@@ -251,7 +252,8 @@ class SparsityReport:
 
 
 @validate_params(
-    {"model": "no_validation", "X": ["array-like", None], "y": ["array-like", None],
+    {"model": "no_validation", "X": ["array-like", "sparse matrix", None],
+     "y": ["array-like", None],
      "repeats": [Interval(Integral, 1, None, closed="left"), None],
      "n_threads": [Interval(Integral, 1, None, closed="left"), None],
      "seed": ["random_state"]},
@@ -282,7 +284,8 @@ def sparsity_report(model, X=None, y=None, *, repeats=None, n_threads=1, seed=0)
     """
     check_is_fitted(model, "layers_")
     if X is not None:  # scikit-learn's input errors (feature count, NaN, ...)
-        X = validate_data(model, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(model, X, reset=False, dtype=[np.float64, np.float32],
+                          accept_sparse=ACCEPT_SPARSE)
     with blas_limited(n_threads, openmp=True):
         return _sparsity_report(model, X, y, repeats, n_threads, seed)
 
@@ -293,7 +296,7 @@ def _layer_row(layer, itemsize, H, dense, csr, repeats):
     index_size = layer.indices.dtype.itemsize if layer.kind == "csr" else 4
     acc = layer_accounting(n_in, n_out, nnz, itemsize, index_size)
     is_csr = layer.kind == "csr"
-    H1 = np.ascontiguousarray(H[:, :1])
+    H1 = column(H)
     return {"shape": [int(n_in), int(n_out)], "storage": layer.kind, "nnz": int(nnz),
             "density": nnz / (n_in * n_out), "itemsize": itemsize, "index_size": index_size,
             **acc, "stored_bytes": acc["csr_bytes" if is_csr else "dense_bytes"],
@@ -327,12 +330,10 @@ def _sparsity_report(model, X, y, repeats, n_threads, seed):
     itemsize = np.dtype(dtype).itemsize
     n_in0 = layers[0].shape[0]
     if X is not None:
-        X = np.asarray(X, dtype=dtype)
-        reps = -(-256 // X.shape[0])
-        X256 = np.tile(X, (reps, 1))[:256]
+        X256 = repeat_rows(as_input(X, dtype), 256)  # sparse X stays sparse
     else:
         X256 = np.random.default_rng(seed).standard_normal((256, n_in0)).astype(dtype)
-    H256 = np.ascontiguousarray(X256.T)
+    H256 = transposed(X256)
     dense_layers = [DenseLayer(layer.dense(), layer.b) for layer in layers]
     csr_layers = [layer if layer.kind == "csr" else CSRLayer.from_matrix(layer.dense(), layer.b)
                   for layer in layers]
@@ -355,7 +356,7 @@ def _sparsity_report(model, X, y, repeats, n_threads, seed):
     total["pickled_bytes"] = len(pickle.dumps(model))
     total["ram_detail"] = held_arrays(model)
     total["ram_bytes"] = total["ram_detail"]["total"]
-    H1 = np.ascontiguousarray(H256[:, :1])
+    H1 = column(H256)
     for name, H_, net in (("dense_b1", H1, dense_layers), ("stored_b1", H1, layers),
                           ("dense_b256", H256, dense_layers), ("stored_b256", H256, layers)):
         total["latency_" + name] = _time(lambda: forward(net, H_, activation, out), repeats)

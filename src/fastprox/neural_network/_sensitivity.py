@@ -157,7 +157,7 @@ def _table(model, X, y, *, sparsities, per_layer, method, finetune_epochs, scope
 
 
 @validate_params(
-    {"model": "no_validation", "X": ["array-like"], "y": ["array-like"],
+    {"model": "no_validation", "X": ["array-like", "sparse matrix"], "y": ["array-like"],
      "sparsities": ["array-like"], "per_layer": ["boolean"],
      "method": [StrOptions({"magnitude", "taylor", "random"})],
      "finetune_epochs": [Interval(Integral, 0, None, closed="left")],

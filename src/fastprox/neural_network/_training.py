@@ -33,6 +33,7 @@ from ._base import activate, output
 from ._epochs import run_epoch
 from ._layers import kernel_arrays
 from ._lbfgs import Objective, run_lbfgs
+from ._sparse_input import transposed
 from ._pruning import compact, prune_neurons, prune_weights, pruning_events
 
 __all__ = ["SERIAL_TRAINING_WORK", "Trainer", "batch_size", "csr_net", "forward",
@@ -84,8 +85,8 @@ def forward(layers, H, activation, out):
     Parameters
     ----------
     layers : list of DenseLayer or CSRLayer
-    H : ndarray (n_features, n)
-        Not modified.
+    H : ndarray (n_features, n) or scipy.sparse matrix
+        Not modified. Sparse: the transposed sparse input (see :mod:`._sparse_input`).
     activation : {'identity', 'logistic', 'tanh', 'relu'}
         Hidden activation.
     out : {'identity', 'logistic', 'softmax'}
@@ -96,7 +97,8 @@ def forward(layers, H, activation, out):
     ndarray (n_outputs, n)
     """
     net = csr_net(layers, activation, out)
-    if net is not None and H.dtype == layers[0].b.dtype and H.flags.c_contiguous:
+    if net is not None and isinstance(H, np.ndarray) and H.dtype == layers[0].b.dtype \
+            and H.flags.c_contiguous:
         return net.forward(H, get_num_threads())
     last = len(layers) - 1
     relu = activation == "relu"
@@ -182,7 +184,7 @@ class Trainer:
     def lbfgs(self, phase, max_iter):
         """Up to ``max_iter`` L-BFGS-B iterations on the stored values; one record each."""
         est = self.est
-        objective = Objective(self.layers, np.ascontiguousarray(self.X.T), self.YT,
+        objective = Objective(self.layers, transposed(self.X), self.YT,
                               self.sample_weight, est.activation, self.out, est.alpha)
         verbose = bool(est.verbose)
         with warnings.catch_warnings():
