@@ -324,7 +324,8 @@ def test_warm_start_reuses_optimizer_state(digits, pruned):
 
 
 @pytest.mark.parametrize("params", [
-    dict(solver="newton"), dict(max_fun=0), dict(n_iter_no_change=1.5), dict(momentum=1.0), dict(pruning_schedule="cubic"),
+    dict(solver="newton"), dict(max_fun=0), dict(n_iter_no_change=1.5), dict(momentum=1.0),
+    dict(pruning_schedule="cubic"),
     dict(sparse_crossover=1.5), dict(pruning_interval=-1), dict(batch_size=0),
     dict(target_sparsity="0.9"), dict(validation_fraction=0.0), dict(l1=np.inf)])
 def test_invalid_parameters_raise_sklearn_error(params):

@@ -98,7 +98,9 @@ def test_from_sklearn_params_and_training_continues(digits, sk_clf):
     assert model.sparse_crossover == 0.5 and model.alpha == sk_clf.alpha
     assert model.random_state == 0 and model.learning_rate_init == sk_clf.learning_rate_init
     model.partial_fit(X_train, y_train)
-    assert model.n_iter_ == sk_clf.n_iter_ + 1
+    # scikit-learn's bookkeeping: the curve and t_ continue, n_iter_ counts this call
+    assert model.n_iter_ == 1 and len(model.loss_curve_) == sk_clf.n_iter_ + 1
+    assert model.t_ == sk_clf.t_ + X_train.shape[0]
 
 
 # ------------------------------------------------------------------ from_weights

@@ -60,6 +60,7 @@ def _branch(trainer, sparsity):
     new.loss_curve, new.epoch_times = list(trainer.loss_curve), list(trainer.epoch_times)
     new.epoch_phases = list(trainer.epoch_phases)
     new.validation_scores = list(trainer.validation_scores)
+    new.stop = dict(trainer.stop)
     new.prune_phase()
     return new
 

@@ -252,7 +252,7 @@ class ImportWeightsMixin:
                              f"{model.out_activation_!r} (e.g. multilabel targets or a loss "
                              "fastprox does not train): not imported")
         for name in ("feature_names_in_", "n_iter_", "t_", "loss_", "best_loss_",
-                     "validation_scores_", "best_validation_score_"):
+                     "validation_scores_", "best_validation_score_", "_no_improvement_count"):
             if hasattr(est, name):
                 setattr(model, name, getattr(est, name))
         model.loss_curve_ = list(getattr(est, "loss_curve_", []))

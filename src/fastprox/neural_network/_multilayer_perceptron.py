@@ -23,6 +23,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, col
 from .._threads import blas_limited
 from ._base import output_activation
 from ._auto_sparsity import search_sparsity
+from . import _history
 from ._fitted import FittedNetworkMixin
 from ._layers import init_layers
 from ._sparse_input import ACCEPT_SPARSE, as_input, transposed
@@ -174,10 +175,11 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X)
         Y = self._targets(y, first, incremental, classes)
         n_out = Y.shape[1]
+        es = self.early_stopping and self.solver in STOCHASTIC_SOLVERS
         if first:
             rng = check_random_state(self.random_state)
             layers = init_layers((X.shape[1],) + sizes + (n_out,), X.dtype, rng, self.activation)
-            opt, seen, history = Optimizer(self, layers), 0, None
+            opt, seen = Optimizer(self, layers), 0
         else:
             rng = (incremental and copy.deepcopy(getattr(self, "_partial_rng", None))) \
                 or check_random_state(self.random_state)
@@ -187,15 +189,16 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
                                  f"{layers[-1].b.shape[0]} outputs, y needs {n_out}")
             X = as_input(X, layers[0].b.dtype)
             opt = getattr(self, "_optimizer", None)
-            opt = (None if opt is None else opt.resume(self, layers)) or Optimizer(self, layers)
+            # partial_fit keeps the learning rate ('adaptive' divisions included), a
+            # warm-start fit restarts it: scikit-learn's optimizer lives that long
+            opt = (None if opt is None else opt.resume(self, layers, keep_rate=incremental)) \
+                or Optimizer(self, layers)
             seen = int(self.t_)
-            history = None
-            if incremental:
-                opt.iteration_ends(seen)  # resume() restarted the rate; put the schedule back
-                history = (list(self.loss_curve_), list(self.epoch_times_),
-                           list(self.epoch_phases_))
+            if incremental:  # a new optimizer of a loaded model: 'invscaling' at t_
+                opt.iteration_ends(seen)
+        history = _history.start(self, first, es)  # see _history: scikit-learn's bookkeeping
+        n_before = 0 if history is None else len(history["loss_curve"])
         validation = held_out = None
-        es = self.early_stopping and self.solver in STOCHASTIC_SOLVERS
         auto = self.target_sparsity == "auto" and not incremental  # see _auto_sparsity.py
         if es or auto:
             X, y, Y, sw, held_out = self._split(X, y, Y, sw, rng)
@@ -210,13 +213,14 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
                           openmp=True):
             if incremental:
                 trainer.epoch("partial")
+                trainer.check_stop()  # scikit-learn's partial_fit runs its stopping rule too
             elif auto:
                 trainer, self.auto_sparsity_table_ = search_sparsity(trainer, held_out,
                                                                      self.max_score_drop)
             else:
                 trainer.dense_phase()
                 trainer.prune_phase()
-        self._publish(trainer, n_out, incremental)
+        _history.publish(self, trainer, n_out, incremental, n_before, es)
         return self
 
     def _split(self, X, y, Y, sw, rng):
@@ -233,30 +237,6 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         target = y_val if self._is_clf else Y_val
         return X, y, Y, sw, (transposed(as_input(X_val, X.dtype)), target,
                              lambda out, t: self._score_output(out, t, sw_val))
-
-    def _publish(self, trainer, n_out, incremental):
-        """Set the fitted attributes from a finished training run."""
-        es = self.early_stopping and not incremental and self.solver in STOCHASTIC_SOLVERS
-        loss_curve = trainer.loss_curve
-        self.layers_ = trainer.layers
-        self.loss_curve_ = loss_curve
-        self.loss_ = loss_curve[-1]
-        self.best_loss_ = None if es else float(np.min(loss_curve))
-        self.validation_scores_ = trainer.validation_scores if es else None
-        self.best_validation_score_ = max(trainer.validation_scores) if es else None
-        self.n_iter_ = len(loss_curve)
-        self.t_ = trainer.seen
-        self._optimizer = trainer.opt.detached()
-        self.n_layers_ = len(trainer.layers) + 1
-        self.n_outputs_ = n_out
-        self.out_activation_ = trainer.out
-        self.epoch_times_ = np.array(trainer.epoch_times)
-        self.epoch_phases_ = trainer.epoch_phases
-        if incremental:
-            # the next block (often in another process: dask) continues the
-            # shuffling sequence and needs the optimizer state in the pickle
-            self._partial_rng = trainer.rng
-            self._optimizer_pickled = True
 
     # ------------------------------------------------------------- partial_fit
     def _can_partial_fit(self):

@@ -44,11 +44,13 @@ class Optimizer:
         self.t = 0
         self.state = [self._new(layer) for layer in layers]
 
-    def resume(self, est, layers):
+    def resume(self, est, layers, keep_rate=False):
         """A copy of this state for a warm-started fit of ``est``, or None if it does not fit.
 
         Moments and the step count carry over; the learning rate restarts at
-        ``learning_rate_init`` (scikit-learn restarts its schedule too).
+        ``learning_rate_init`` (scikit-learn's warm-start fit restarts its
+        schedule too) unless ``keep_rate`` (``partial_fit``: scikit-learn's
+        optimizer and its rate live on from call to call).
         """
         if self.solver != est.solver or len(self.state) != len(layers):
             return None
@@ -57,7 +59,9 @@ class Optimizer:
                        or ws[0].dtype != layer.values.dtype):
                 return None
         new = copy.copy(self)
-        new.est, new.lr = est, est.learning_rate_init
+        new.est = est
+        if not keep_rate:
+            new.lr = est.learning_rate_init
         new.state = [([w.copy() for w in ws], [b.copy() for b in bs]) for ws, bs in self.state]
         return new
 

@@ -127,8 +127,10 @@ class Trainer:
     out : {'identity', 'logistic', 'softmax'}
     seen : int
         Samples seen before this run (the 'invscaling' schedule counts on).
-    history : tuple of 3 lists, optional
-        Loss curve, epoch times and phases to continue (partial_fit).
+    history : dict, optional
+        The record to continue (warm start, partial_fit): ``loss_curve``,
+        ``epoch_times``, ``epoch_phases``, ``validation_scores`` and the
+        stopping rule's ``stop`` state (see :mod:`._history`).
     validation : tuple, optional
         ``(XT_val, y_val, score)`` for early stopping: ``score(output, y_val)``.
     sample_weight : ndarray (n_samples,), optional
@@ -144,9 +146,17 @@ class Trainer:
         self.n = X.shape[0]
         self.batch_size = batch_size(est, self.n)
         self.seen = seen
-        self.loss_curve, self.epoch_times, self.epoch_phases = history or ([], [], [])
+        history = history or {}
+        self.loss_curve = history.get("loss_curve", [])
+        self.epoch_times = history.get("epoch_times", [])
+        self.epoch_phases = history.get("epoch_phases", [])
+        self.validation_scores = history.get("validation_scores", [])
+        # scikit-learn's stopping rule: best training loss / validation score so
+        # far and the epochs without a tol gain, carried over warm starts
+        self.stop = dict(history.get("stop", {"best_loss": np.inf, "best_val": -np.inf,
+                                              "no_improve": 0}))
         self.validation = validation
-        self.validation_scores = []
+        self.n_iter = 0  # epochs (L-BFGS-B iterations) of this run: scikit-learn's n_iter_
 
     def epoch(self, phase):
         """Train one epoch; record its loss, time, phase (and validation score)."""
@@ -156,6 +166,7 @@ class Trainer:
                          self.rng, self.out, self.sample_weight)
         self.epoch_times.append(time.perf_counter() - t0)
         self.epoch_phases.append(phase)
+        self.n_iter += 1
         self.seen += self.n
         self.opt.iteration_ends(self.seen)
         if not np.isfinite(loss) and phase == "dense" and self.validation is not None:
@@ -198,7 +209,8 @@ class Trainer:
                 "preprocessed. The model was left as it was before fit.")
         self.loss_curve.extend(losses)
         self.epoch_times.extend(times)
-        self.epoch_phases.extend([phase] * len(losses))
+        self.epoch_phases.extend([phase] * len(losses))  # the start's loss if no iteration
+        self.n_iter += n_iter
         return n_iter
 
     def dense_phase(self):
@@ -207,10 +219,11 @@ class Trainer:
         if est.solver == "lbfgs":
             self.lbfgs("dense", est.max_iter)
             return
-        state = {"best_loss": np.inf, "best_val": -np.inf, "no_improve": 0, "best": None}
+        best = None
         if self.validation is not None:
-            # what a fit that diverges before its first finite score keeps (scikit-learn's too)
-            state["best"] = [(layer.values.copy(), layer.b.copy()) for layer in self.layers]
+            # what a fit that diverges before its first finite score keeps, and what a
+            # warm start that never beats best_validation_score_ keeps (scikit-learn's too)
+            best = [(layer.values.copy(), layer.b.copy()) for layer in self.layers]
         converged = False
         for _ in range(est.max_iter):
             self.epoch("dense")
@@ -222,20 +235,30 @@ class Trainer:
                 self.opt.reset()
                 converged = True
                 break
-            if self._check_stop(state):
+            stop, improved = self.check_stop()
+            if improved:
+                best = [(layer.values.copy(), layer.b.copy()) for layer in self.layers]
+            if stop:
                 converged = True
                 break
         if not converged and est.max_iter > 0:
             warnings.warn(f"Stochastic optimizer: maximum iterations ({est.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning)
-        if self.validation is not None and state["best"] is not None:
-            for layer, (v, b) in zip(self.layers, state["best"]):
+        if best is not None:
+            for layer, (v, b) in zip(self.layers, best):
                 layer.values[...] = v
                 layer.b[...] = b
 
-    def _check_stop(self, state):
-        """scikit-learn's rule: stop after ``n_iter_no_change`` epochs without a ``tol`` gain."""
-        est = self.est
+    def check_stop(self):
+        """scikit-learn's rule after an epoch: ``(stop, improved)``.
+
+        Stop after ``n_iter_no_change`` epochs without a ``tol`` gain on the
+        training loss or (early stopping) the validation score, unless SGD's
+        'adaptive' rate can still be divided; ``improved``: a new best
+        validation score (its weights are the ones to keep).
+        """
+        est, state = self.est, self.stop
+        improved = False
         if self.validation is not None:
             score = self.validation_scores[-1]
             if score < state["best_val"] + est.tol:
@@ -244,7 +267,7 @@ class Trainer:
                 state["no_improve"] = 0
             if score > state["best_val"]:
                 state["best_val"] = score
-                state["best"] = [(layer.values.copy(), layer.b.copy()) for layer in self.layers]
+                improved = True
         else:
             loss = self.loss_curve[-1]
             if loss > state["best_loss"] - est.tol:
@@ -256,9 +279,9 @@ class Trainer:
             if est.verbose:
                 print(f"No improvement for {est.n_iter_no_change} consecutive epochs.")
             if self.opt.trigger_stopping():
-                return True
+                return True, improved
             state["no_improve"] = 0
-        return False
+        return False, improved
 
     def prune_phase(self):
         """Pruning events with training in between, fine-tuning, then CSR for sparse layers."""
