@@ -181,6 +181,8 @@ def _epoch_python(est, layers, opt, X, YT, batch_size, idx, out, sample_weight=N
             delta *= 1.0 / b
         else:
             b = float(wb.sum())  # the batch's weight: gradient of its weighted mean loss
+            if b == 0:  # only zero weights: nothing to learn from (no step, no L2 decay)
+                continue
             delta *= (wb / b).astype(dtype, copy=False)
         opt.t += 1
         for i in range(last, -1, -1):
