@@ -87,38 +87,48 @@ def test_logistic_negative_weights_run_sklearn(caplog):
     np.testing.assert_array_equal(ours.coef_, ref.coef_)
 
 
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
 @pytest.mark.parametrize("est, sk_est", [(Lasso(alpha=0.3), sk.Lasso(alpha=0.3)),
                                          (ElasticNet(alpha=0.3), sk.ElasticNet(alpha=0.3))])
-def test_sparse_sample_weight_runs_sklearn(est, sk_est, caplog):
-    with caplog.at_level(logging.DEBUG, logger="fastprox"):
-        ours = est.set_params(tol=1e-10).fit(Xr_sp, yr, sample_weight=W)
-    ref = sk_est.set_params(tol=1e-10).fit(Xr_sp, yr, sample_weight=W)
-    assert len(_fallback_records(caplog)) == 1
-    np.testing.assert_array_equal(ours.coef_, ref.coef_)
-    assert ours.intercept_ == ref.intercept_ and ours.dual_gap_ == ref.dual_gap_
-    # and the same model as fastprox's native weighted fit of the dense copy
-    dense = type(est)(alpha=0.3, tol=1e-10).fit(Xr_sp.toarray(), yr, sample_weight=W)
-    np.testing.assert_allclose(ours.coef_, dense.coef_, atol=1e-6)
-    np.testing.assert_allclose(ours.predict(Xr_sp), dense.predict(Xr_sp), atol=1e-5)
-
-
-def test_negative_sample_weight_lasso_runs_sklearn():
+def test_negative_sample_weight_runs_sklearn(est, sk_est, fmt, caplog):
+    """Negative weights (no sqrt(sw) scaling): scikit-learn's fit, its exact result."""
+    X = Xr if fmt == "dense" else Xr_sp
     w = W.copy()
     w[:2] = -0.05
-    ours = Lasso(alpha=0.3).fit(Xr, yr, sample_weight=w)
-    ref = sk.Lasso(alpha=0.3).fit(Xr, yr, sample_weight=w)
+    with caplog.at_level(logging.DEBUG, logger="fastprox"):
+        ours = est.set_params(tol=1e-10).fit(X, yr, sample_weight=w)
+    ref = sk_est.set_params(tol=1e-10).fit(X, yr, sample_weight=w)
+    assert len(_fallback_records(caplog)) == 1
     np.testing.assert_array_equal(ours.coef_, ref.coef_)
+    assert ours.intercept_ == ref.intercept_
+    np.testing.assert_equal(ours.dual_gap_, ref.dual_gap_)  # NaN for dense X, as there
 
 
 @pytest.mark.parametrize("fmt", ["dense", "csr"])
-def test_cv_sample_weight_runs_sklearn(fmt, caplog):
+def test_sparse_and_cv_sample_weight_native(fmt, caplog):
+    """Non-negative weights, dense or sparse: fastprox's solver, no fallback record."""
     X = Xr if fmt == "dense" else Xr_sp
     with caplog.at_level(logging.DEBUG, logger="fastprox"):
-        a = LassoCV(cv=3, n_alphas=20).fit(X, yr, sample_weight=W)
-        b = ElasticNetCV(cv=3, l1_ratio=[0.5, 0.9], n_alphas=20).fit(X, yr, sample_weight=W)
+        Lasso(alpha=0.3).fit(X, yr, sample_weight=W)
+        LassoCV(cv=3, alphas=10).fit(X, yr, sample_weight=W)
+    assert not _fallback_records(caplog)
+
+
+def test_cv_negative_sample_weight_runs_sklearn(caplog):
+    """scikit-learn's fit; for dense X its error (NaN from sqrt(sw)), sparse X its result."""
+    X = Xr_sp
+    w = W.copy()
+    w[:2] = -0.05
+    with pytest.raises(ValueError, match="Input contains NaN"):
+        sk.LassoCV(cv=3, alphas=20).fit(Xr, yr, sample_weight=w)
+    with pytest.raises(ValueError, match="Input contains NaN"):
+        LassoCV(cv=3, alphas=20).fit(Xr, yr, sample_weight=w)
+    with caplog.at_level(logging.DEBUG, logger="fastprox"):
+        a = LassoCV(cv=3, n_alphas=20).fit(X, yr, sample_weight=w)
+        b = ElasticNetCV(cv=3, l1_ratio=[0.5, 0.9], n_alphas=20).fit(X, yr, sample_weight=w)
     assert len(_fallback_records(caplog)) == 2
-    ra = sk.LassoCV(cv=3, alphas=20).fit(X, yr, sample_weight=W)
-    rb = sk.ElasticNetCV(cv=3, l1_ratio=[0.5, 0.9], alphas=20).fit(X, yr, sample_weight=W)
+    ra = sk.LassoCV(cv=3, alphas=20).fit(X, yr, sample_weight=w)
+    rb = sk.ElasticNetCV(cv=3, l1_ratio=[0.5, 0.9], alphas=20).fit(X, yr, sample_weight=w)
     for ours, ref in ((a, ra), (b, rb)):
         assert ours.alpha_ == ref.alpha_
         np.testing.assert_array_equal(ours.alphas_, ref.alphas_)

@@ -113,7 +113,7 @@ def _enet_ws_cd(design, yc, w, l1, l2, positive, max_iter, tol, anderson):
     dtype = design.dtype
     p = design.n_features
     R = design.init_residual(yc, w)
-    sum_R = np.array([R.sum(dtype=np.float64)], dtype=dtype)
+    sum_R = np.array([design.sum_r(R)], dtype=dtype)
     y64 = yc.astype(np.float64)
     tol_abs = tol * float(y64 @ y64)
     l1_, l2_ = dtype.type(l1), dtype.type(l2)

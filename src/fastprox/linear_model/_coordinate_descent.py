@@ -8,7 +8,7 @@ changes::
                                + alpha * (1 - l1_ratio) / 2 * ||w||^2
 """
 import warnings
-from numbers import Integral, Real
+from numbers import Integral, Number, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,7 +26,7 @@ from ._enet_checks import check_finite_fit, user_gram_needs_sklearn, warm_start_
     warn_alpha_zero
 from ._fallback import fit_with_sklearn
 from ._path import enet_path, lasso_path
-from ._quadratic_design import QuadraticDesign
+from ._quadratic_design import QuadraticDesign, weighted_problem
 
 __all__ = ["ElasticNet", "Lasso", "enet_path", "lasso_path"]
 
@@ -51,31 +51,28 @@ def _validate_X_y(estimator, X, y, reset=True):
     return X, y
 
 
-def sample_weight_fallback(X, sample_weight):
-    """Why a weighted fit runs scikit-learn's path (None: fastprox's runs it)."""
-    if sample_weight is None:
+def normalized_sample_weight(X, sample_weight):
+    """``sample_weight`` as float64 summing to ``n_samples`` (scikit-learn's convention).
+
+    None for ``None`` or a scalar (scikit-learn ignores a scalar weight: the
+    objective is invariant under rescaling the weights).
+    """
+    if sample_weight is None or isinstance(sample_weight, Number):
         return None
-    if sp.issparse(X):
-        return "sample_weight with sparse X"
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    return sw * (X.shape[0] / sw.sum())
+
+
+def sample_weight_fallback(sample_weight):
+    """Why a weighted fit runs scikit-learn's path (None: fastprox's runs it).
+
+    Negative weights: the rows are scaled by ``sqrt(sw)``.
+    """
+    if sample_weight is None or isinstance(sample_weight, Number):
+        return None
     if np.any(np.asarray(sample_weight) < 0):
         return "negative sample weights"
     return None
-
-
-def _apply_sample_weight(X, Y, sample_weight, fit_intercept):
-    """Rows scaled by ``sqrt(sw)`` after weighted centring (scikit-learn's convention)."""
-    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
-    sw = sw * (X.shape[0] / sw.sum())
-    if fit_intercept:
-        X_mean = np.average(X, axis=0, weights=sw)
-        y_mean = np.average(Y, axis=0, weights=sw)
-    else:
-        X_mean = np.zeros(X.shape[1])
-        y_mean = np.zeros(Y.shape[1])
-    s = np.sqrt(sw)[:, None]
-    Xw = ((X - X_mean) * s).astype(X.dtype)
-    Yw = ((Y - y_mean) * s).astype(X.dtype)
-    return Xw, Yw, X_mean, y_mean
 
 
 class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
@@ -186,10 +183,12 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
             float32 data stay float32.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : float or array-like of shape (n_samples,), default=None
-            With sparse ``X`` or a negative weight, scikit-learn's fit runs
-            (``_fallback.py``; see the README's table). As in scikit-learn,
-            weights are rescaled to sum to ``n_samples`` and the weighted
-            problem is solved on ``sqrt(sw)``-scaled rows.
+            As in scikit-learn, weights are rescaled to sum to ``n_samples``
+            and the weighted problem is solved on ``sqrt(sw)``-scaled rows
+            (dense ``X``: a centred, scaled copy; sparse ``X``: its data
+            scaled, centred implicitly, never densified). A scalar is
+            ignored, as by scikit-learn. With a negative weight,
+            scikit-learn's fit runs (``_fallback.py``; see the README's table).
         check_input : bool, default=True
             Accepted for compatibility; input is always validated.
 
@@ -197,7 +196,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         -------
         self : object
         """
-        reason = sample_weight_fallback(X, sample_weight)
+        reason = sample_weight_fallback(sample_weight)
         if reason is not None:
             return fit_with_sklearn(self, self._sklearn_class, reason, X, y,
                                     sample_weight=sample_weight, check_input=check_input)
@@ -211,22 +210,22 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         single = y.ndim == 1
         Y = y[:, None] if single else y  # y of shape (n, 1): 1-D coef_, as scikit-learn
         n_targets = Y.shape[1]
-        if sample_weight is not None:
-            assert_all_finite(X, input_name="X")  # before the weighting turns inf into NaN
-            X, Yc, X_mean_w, y_mean = _apply_sample_weight(X, Y, sample_weight,
-                                                           self.fit_intercept)
-            center = False
-        else:
-            center = self.fit_intercept
-            y_mean = Y.mean(axis=0, dtype=np.float64) if center else np.zeros(n_targets)
-            Yc = Y - y_mean
-        Yc = np.asfortranarray(Yc, dtype=X.dtype)  # each target contiguous, converted once
+        sw = normalized_sample_weight(X, sample_weight)
         # BLAS on one thread for the whole solve: see fastprox._threads
         with blas_single_threaded():
-            # the first target rides along the design's pass over X (first gradient)
-            design = QuadraticDesign(X, center, y=Yc[:, 0] if n_targets else None,
-                                     check_finite=True)
-            if sample_weight is None:
+            if sw is not None:
+                if not sp.issparse(X):  # before the weighting turns inf into NaN
+                    assert_all_finite(X, input_name="X")
+                design, Yc, X_mean_w, y_mean = weighted_problem(X, Y, sw, self.fit_intercept,
+                                                                check_finite=True)
+            else:
+                center = self.fit_intercept
+                y_mean = Y.mean(axis=0, dtype=np.float64) if center else np.zeros(n_targets)
+                # each target contiguous, converted once
+                Yc = np.asfortranarray(Y - y_mean, dtype=X.dtype)
+                # the first target rides along the design's pass over X (first gradient)
+                design = QuadraticDesign(X, center, y=Yc[:, 0] if n_targets else None,
+                                         check_finite=True)
                 X_mean_w = design.X_mean.astype(np.float64)
             if self.warm_start and hasattr(self, "coef_"):
                 W = warm_start_coef(self.coef_, n_targets, n_features, X.dtype)

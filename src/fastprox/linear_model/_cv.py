@@ -1,5 +1,5 @@
 """LassoCV / ElasticNetCV: K-fold cross-validation along warm-started paths."""
-from numbers import Integral, Real
+from numbers import Integral, Number, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,24 +11,39 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ._alpha_grid import alpha_grid
-from ._coordinate_descent import ElasticNet
+from ._coordinate_descent import ElasticNet, normalized_sample_weight, \
+    sample_weight_fallback
 from ._enet_checks import CV_N_ALPHAS_DEPRECATED, check_alphas, cv_n_alphas_warning
 from ._path import enet_path
 from ._fallback import fit_with_sklearn
-from ._quadratic_design import QuadraticDesign
+from ._quadratic_design import QuadraticDesign, weighted_problem
 
 
-def _fold_mse(X, y, train, test, l1_ratio, alphas, fit_intercept, params):
+def _fold_mse(X, y, sw, train, test, l1_ratio, alphas, fit_intercept, params):
+    """Test MSE along the path fitted on ``train`` (weighted as scikit-learn's
+    ``_path_residuals``: training weights rescaled to sum to the fold's size,
+    test errors averaged with the test weights)."""
     X_tr, y_tr = X[train], y[train]
+    if sw is None:
+        sw_tr = sw_te = None
+    else:
+        sw_tr, sw_te = sw[train], sw[test]
+        sw_tr = sw_tr * (len(train) / sw_tr.sum())
+        params = {**params, "sample_weight": sw_tr}
     _, coefs, _ = enet_path(X_tr, y_tr, l1_ratio=l1_ratio, alphas=alphas,
                             fit_intercept=fit_intercept, **params)
     if fit_intercept:
-        X_mean = np.asarray(X_tr.mean(axis=0), dtype=np.float64).ravel()
-        intercepts = y_tr.mean() - X_mean @ coefs
+        if sw is None:
+            X_mean = np.asarray(X_tr.mean(axis=0), dtype=np.float64).ravel()
+            y_mean = y_tr.mean()
+        else:
+            X_mean = np.asarray(sw_tr @ X_tr, dtype=np.float64).ravel() / sw_tr.sum()
+            y_mean = np.average(y_tr, weights=sw_tr)
+        intercepts = y_mean - X_mean @ coefs
     else:
         intercepts = np.zeros(coefs.shape[1])
     pred = X[test] @ coefs + intercepts
-    return ((np.asarray(pred) - y[test][:, None]) ** 2).mean(axis=0)
+    return np.average((np.asarray(pred) - y[test][:, None]) ** 2, axis=0, weights=sw_te)
 
 
 class ElasticNetCV(ElasticNet):
@@ -58,13 +73,17 @@ class ElasticNetCV(ElasticNet):
 
     Notes
     -----
-    ``fit`` with ``sample_weight`` or routed metadata (``groups``...) runs
-    scikit-learn's ``ElasticNetCV`` / ``LassoCV`` (``_fallback.py``).
+    ``fit`` with ``sample_weight`` follows scikit-learn: the grid starts at
+    the weighted problem's ``alpha_max``, each fold's path is fitted with
+    its training weights (rescaled to sum to the fold's size) and scored by
+    the test-weighted mean squared error, and the refit is weighted. With
+    a negative weight or routed metadata (``groups``...) scikit-learn's
+    ``ElasticNetCV`` / ``LassoCV`` runs (``_fallback.py``).
 
     Attributes
     ----------
     alpha_, l1_ratio_ : float
-        The chosen penalty.
+        The chosen penalty (``LassoCV``: ``alpha_`` only, as scikit-learn).
     alphas_ : ndarray of shape (n_l1_ratio, n_alphas) or (n_alphas,)
     mse_path_ : ndarray of shape (n_l1_ratio, n_alphas, n_folds) or (n_alphas, n_folds)
     coef_, intercept_, dual_gap_, n_iter_ : from the final refit
@@ -149,7 +168,9 @@ class ElasticNetCV(ElasticNet):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : float or array-like of shape (n_samples,), default=None
-            Runs scikit-learn's fit (weighted folds and grid, its semantics).
+            Weighted grid, folds and refit (scikit-learn's semantics; see
+            Notes). A scalar is ignored, as by scikit-learn; a negative
+            weight runs scikit-learn's fit.
         **params : dict
             Metadata routed to the CV splitter (scikit-learn's); runs
             scikit-learn's fit.
@@ -159,8 +180,10 @@ class ElasticNetCV(ElasticNet):
         self : object
         """
         cv_n_alphas_warning(self.n_alphas)
-        if sample_weight is not None or params:
-            reason = "sample_weight" if sample_weight is not None else "routed metadata"
+        if isinstance(sample_weight, Number):
+            sample_weight = None
+        reason = "routed metadata" if params else sample_weight_fallback(sample_weight)
+        if reason is not None:
             return fit_with_sklearn(self, self._sklearn_class, reason, X, y,
                                     params=self._sklearn_params(),
                                     sample_weight=sample_weight, **params)
@@ -171,11 +194,16 @@ class ElasticNetCV(ElasticNet):
         if sp.issparse(X):
             X = sp.csr_matrix(X)  # row slicing for the folds
         y = np.asarray(y, dtype=X.dtype)
+        sw = normalized_sample_weight(X, sample_weight)
         l1_ratios = self._l1_ratios()
         grid = self._grid()
         if isinstance(grid, Integral):
-            yc = y - y.mean() if self.fit_intercept else y
-            design = QuadraticDesign(X, self.fit_intercept)
+            if sw is None:
+                yc = y - y.mean() if self.fit_intercept else y
+                design = QuadraticDesign(X, self.fit_intercept)
+            else:
+                design, Yc, _, _ = weighted_problem(X, y[:, None], sw, self.fit_intercept)
+                yc = Yc[:, 0]
             grids = np.array([alpha_grid(design, yc, r, self.eps, grid, self.positive)
                               for r in l1_ratios])
         else:
@@ -184,7 +212,8 @@ class ElasticNetCV(ElasticNet):
                             (len(l1_ratios), 1))
         folds = list(check_cv(self.cv).split(X, y))
         params = dict(max_iter=self.max_iter, tol=self.tol, positive=self.positive)
-        jobs = [(i, delayed(_fold_mse)(X, y, tr, te, r, grids[i], self.fit_intercept, params))
+        jobs = [(i, delayed(_fold_mse)(X, y, sw, tr, te, r, grids[i], self.fit_intercept,
+                                       params))
                 for i, r in enumerate(l1_ratios) for tr, te in folds]
         mses = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(j for _, j in jobs)
         mse_path = np.array(mses).reshape(len(l1_ratios), len(folds), -1).transpose(0, 2, 1)
@@ -197,9 +226,11 @@ class ElasticNetCV(ElasticNet):
         self.mse_path_ = mse_path[0] if single else mse_path
         model = ElasticNet(alpha=self.alpha_, l1_ratio=self.l1_ratio_,
                            fit_intercept=self.fit_intercept, max_iter=self.max_iter,
-                           tol=self.tol, positive=self.positive).fit(X, y)
+                           tol=self.tol, positive=self.positive).fit(X, y, sample_weight=sw)
         for name in ("coef_", "intercept_", "dual_gap_", "n_iter_"):
             setattr(self, name, getattr(model, name))
+        if "l1_ratio" not in self._get_param_names():  # LassoCV: as scikit-learn's
+            del self.l1_ratio_
         return self
 
     def __sklearn_tags__(self):

@@ -7,8 +7,15 @@ deprecated). What fastprox's solver does not run natively runs
 scikit-learn's own path (``_fallback.py``, one DEBUG record on the
 ``fastprox`` logger): a multi-output ``y`` (scikit-learn solves the
 multi-task problem, a group penalty across targets), a user Gram matrix in
-``precompute`` (checked and used as scikit-learn does), and the private
-``X_offset`` / ``X_scale`` / ``sample_weight`` parameters.
+``precompute`` (checked and used as scikit-learn does), the private
+``X_offset`` / ``X_scale`` parameters and negative ``sample_weight``.
+
+``sample_weight`` (scikit-learn's private path parameter, dense or sparse
+``X``) minimises ``1/2 sum_i sw_i (y_i - x_i w)^2 + n alpha P(w)``, the
+objective of scikit-learn's sparse solver, whose callers rescale ``sw`` to
+sum to ``n``: that problem, with ``W = sum(sw)``, is ``W / n`` times the
+one of ``sw * n / W`` at ``alpha * n / W``, which the solver runs
+(``_quadratic_design.weighted_problem``).
 """
 import sys
 import warnings
@@ -20,17 +27,18 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import _coordinate_descent as _sk_cd
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions, validate_params
+from sklearn.utils.validation import _check_sample_weight
 
 from ._alpha_grid import alpha_grid
 from ._cd_solver import enet_ws_cd
 from ._enet_checks import PATH_N_ALPHAS_DEPRECATED, check_alphas, check_coef_init, grid_size
 from ._fallback import path_with_sklearn
-from ._quadratic_design import QuadraticDesign
+from ._quadratic_design import QuadraticDesign, weighted_problem
 
 __all__ = ["enet_path", "lasso_path"]
 
 _SK_ENET_PATH = _sk_cd.enet_path  # scikit-learn's, bound before any patch_sklearn()
-# enet_path's **params in scikit-learn; the first three need its solver
+# enet_path's **params in scikit-learn; the first two need its solver
 _SK_PARAMS = ("X_offset", "X_scale", "sample_weight", "random_state", "selection",
               "do_screening")
 
@@ -55,9 +63,13 @@ def _grid_request(n_alphas, alphas):
 def _sklearn_path(reason, X, y, grid, fit_intercept, kwargs, params):
     """scikit-learn's enet_path on the same problem (centred first for ``fit_intercept``)."""
     if fit_intercept:  # fastprox's extension: scikit-learn's path never centres
+        sw = params.get("sample_weight")
+        sw = None if sw is None else np.broadcast_to(np.asarray(sw, dtype=np.float64),
+                                                     (X.shape[0],))
         y = np.asarray(y, dtype=np.float64)
-        y = y - y.mean(axis=0)
-        X_mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+        y = y - np.average(y, axis=0, weights=sw)
+        X_mean = np.asarray(X.mean(axis=0) if sw is None else sw @ X / sw.sum(),
+                            dtype=np.float64).ravel()
         if sp.issparse(X):
             params = {**params, "X_offset": X_mean, "X_scale": np.ones_like(X_mean)}
         else:
@@ -68,6 +80,25 @@ def _sklearn_path(reason, X, y, grid, fit_intercept, kwargs, params):
     else:
         grid = {"alphas": grid}
     return path_with_sklearn(_SK_ENET_PATH, reason, X, y, **grid, **kwargs, **params)
+
+
+def _path_problem(X, y, fit_intercept, sample_weight):
+    """``(design, target, scale)`` of the path's problem.
+
+    Unweighted: ``scale = 1``. Weighted: the problem ``1/2 sum sw r^2 + n
+    alpha P`` is ``scale = sum(sw) / n`` times the one of ``sw / scale``
+    (summing to ``n``) at ``alpha / scale``, the one built here.
+    """
+    if sample_weight is None:
+        design = QuadraticDesign(X, fit_intercept)
+        yc = (y - y.mean(dtype=np.float64)).astype(y.dtype) if fit_intercept else y
+        return design, yc, 1.0
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    scale = float(sw.sum()) / X.shape[0]
+    if not scale > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    design, Yc, _, _ = weighted_problem(X, y[:, None], sw / scale, fit_intercept)
+    return design, Yc[:, 0], scale
 
 
 @validate_params(
@@ -137,8 +168,17 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
         Centre ``X`` (implicitly when sparse) and ``y``.
     max_iter, tol : see :class:`ElasticNet`.
     **params : scikit-learn's ``random_state``, ``selection``, ``do_screening``
-        (the path is the same), ``X_offset``, ``X_scale``, ``sample_weight``
-        (scikit-learn's path runs); any other name raises ``ValueError``.
+        (the path is the same); ``sample_weight`` (array-like of shape
+        (n_samples,) or float, ``>= 0``): the path of ``1/2 sum_i sw_i
+        (y_i - x_i w)^2 + n alpha P(w)`` (scikit-learn's sparse solver's
+        objective; weights are *not* rescaled, pass them summing to ``n`` for
+        the estimators' convention), with weighted centring under
+        ``fit_intercept`` and the automatic grid from this problem's
+        ``alpha_max`` (``Xy`` then means ``Xc.T @ (sw * yc)``). scikit-learn's
+        own path ignores ``sample_weight`` for dense ``X`` (its callers
+        rescale the rows first) and builds its grid unweighted.
+        ``X_offset``, ``X_scale`` or a negative weight run scikit-learn's
+        path; any other name raises ``ValueError``.
 
     Returns
     -------
@@ -170,8 +210,9 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
     reason = ("multi-output y (scikit-learn's multi-task path)" if sp.issparse(y)
               or np.ndim(y) != 1 else
               "a user Gram matrix" if hasattr(precompute, "__array__") else
-              "X_offset / X_scale / sample_weight" if set(params) & set(_SK_PARAMS[:3])
-              else None)
+              "X_offset / X_scale" if set(params) & set(_SK_PARAMS[:2]) else
+              "negative sample weights" if params.get("sample_weight") is not None
+              and np.any(np.asarray(params["sample_weight"]) < 0) else None)
     if reason is not None:
         return _sklearn_path(reason, X, y, grid, fit_intercept, kwargs, params)
     if check_input:
@@ -187,9 +228,10 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
             Xy = check_array(Xy, dtype=X.dtype.type, ensure_2d=False)
     y = np.asarray(y, dtype=X.dtype)
     n_samples, n_features = X.shape
-    design = QuadraticDesign(X, fit_intercept)
-    yc = (y - y.mean(dtype=np.float64)).astype(y.dtype) if fit_intercept else y
+    design, yc, scale = _path_problem(X, y, fit_intercept, params.get("sample_weight"))
     if isinstance(grid, Integral):
+        if Xy is None and scale != 1.0:
+            Xy = design.xt_r(yc) * scale  # the grid of the weighted problem (see _path_problem)
         alphas = alpha_grid(design, yc, l1_ratio, eps, grid, positive, Xy)
     else:
         check_alphas(grid)
@@ -200,14 +242,16 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
     gaps = np.empty(len(alphas))
     n_iters = []
     for i, a in enumerate(alphas):
-        gap, n_ep, conv, _ = enet_ws_cd(design, yc, w, n_samples * a * l1_ratio,
-                                        n_samples * a * (1 - l1_ratio), positive=positive,
+        a_n = a / scale
+        gap, n_ep, conv, _ = enet_ws_cd(design, yc, w, n_samples * a_n * l1_ratio,
+                                        n_samples * a_n * (1 - l1_ratio), positive=positive,
                                         max_iter=max_iter, tol=tol)
+        gap *= scale
         if not conv:
             warnings.warn(f"Objective did not converge for alpha={a:.3e}. You might want to "
                           "increase the number of iterations, check the scale of the features "
                           f"or consider increasing regularisation. Duality gap: {gap:.3e}, "
-                          f"tolerance: {tol * float(yc @ yc):.3e}.", ConvergenceWarning,
+                          f"tolerance: {tol * scale * float(yc @ yc):.3e}.", ConvergenceWarning,
                           stacklevel=2)
         coefs[:, i] = w
         gaps[i] = gap / n_samples

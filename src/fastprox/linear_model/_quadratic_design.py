@@ -10,6 +10,13 @@ working-set views whose ``epoch`` runs one compiled CD pass (``cd_fast``):
   the columns that working sets have held (never a copy of all of ``X``);
 - sparse ``X``: CSC, centred implicitly (the kernel residual is ``yc - X w``
   and the centred one ``R + mu @ w``), never densified.
+
+Sample weights (:func:`weighted_problem`; ``sw >= 0`` rescaled to sum to
+``n``, scikit-learn's convention) turn the problem into
+``1/2 ||v * yc - diag(v) Xc w||^2`` with ``v = sqrt(sw)`` and weighted
+means. Dense ``X`` is centred and scaled in a copy; sparse ``X`` keeps its
+pattern: ``data`` is scaled by ``v[row]`` and the centring stays implicit
+with ``v`` where the unweighted design has ones (see ``QuadraticDesign``).
 """
 import numpy as np
 import scipy.sparse as sp
@@ -18,7 +25,7 @@ from sklearn.utils import assert_all_finite
 from .._kernels import cd_fast
 from .._threads import get_num_threads
 
-__all__ = ["QuadraticDesign", "DenseColumnPool"]
+__all__ = ["QuadraticDesign", "DenseColumnPool", "weighted_problem"]
 
 _STREAM_THREADS = 1  # see docs/design/solver-blas-threads.md
 
@@ -56,17 +63,34 @@ class QuadraticDesign:
         Raise ``ValueError`` if dense ``X`` holds NaN or inf, found from
         the column statistics (a NaN or inf makes its column's sum of
         squares non-finite; only then is ``X`` checked element by element).
+    sample_weight : ndarray of shape (n_samples,), optional
+        Sparse ``X`` only (dense: see :func:`weighted_problem`): float64,
+        ``>= 0``, summing to ``n_samples``. The design is then
+        ``Xs = diag(v) X`` (``v = sqrt(sw)``; a scaled copy of ``data``,
+        same pattern) centred by the weighted means ``mu``: column ``j`` is
+        ``Xs_j - mu_j v``. Where the unweighted design uses ones, this one
+        uses ``v``: the centred residual is ``R + (mu @ w) v``, the gradient
+        ``Xs_j @ R - mu_j (v @ R)`` (``Xs_j @ v = W mu_j`` cancels the
+        rest), ``sum_R = v @ R`` moves by ``dw W mu_j`` and the squared
+        norms are ``sum(sw x_j^2) - W mu_j^2``, with ``W = sum(sw) = n``:
+        the unweighted kernels run unchanged. The targets given to the
+        solver are ``v * (y - y_mean)``.
     """
 
-    def __init__(self, X, fit_intercept, y=None, check_finite=False):
+    def __init__(self, X, fit_intercept, y=None, check_finite=False, sample_weight=None):
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
         self.center = bool(fit_intercept)
+        self.v = None  # sqrt(sample_weight) (float64) of a weighted sparse design
         if self.sparse:
             X = sp.csc_matrix(X)
             X.sum_duplicates()
-            self.data = np.ascontiguousarray(X.data)
+            data = X.data
+            if sample_weight is not None:
+                self.v = np.sqrt(np.asarray(sample_weight, dtype=np.float64))
+                data = (data * self.v[X.indices]).astype(self.dtype)
+            self.data = np.ascontiguousarray(data)
             indptr, indices = X.indptr, X.indices
             if indices.dtype != indptr.dtype:
                 indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
@@ -75,8 +99,13 @@ class QuadraticDesign:
             sums = np.empty(self.n_features)
             sq = np.empty(self.n_features)
             cd_fast.col_stats_sparse(self.data, self.indptr, sums, sq)
-            mu = sums / self.n_samples if fit_intercept and self.n_samples \
-                else np.zeros(self.n_features)
+            n_eff = self.n_samples
+            if self.v is not None:
+                # sum_i sw_i x_ij = Xs_j @ v (float64 from the scaled data)
+                Xs = sp.csc_matrix((self.data, self.indices, self.indptr), shape=X.shape)
+                sums = np.asarray(Xs.T @ self.v, dtype=np.float64)
+                n_eff = float(np.sum(sample_weight))
+            mu = sums / n_eff if fit_intercept and n_eff > 0 else np.zeros(self.n_features)
         else:
             # X is kept as given (C or F order, never copied whole): the CD
             # epochs read a pool of centred working-set columns, the full
@@ -98,7 +127,7 @@ class QuadraticDesign:
         # a constant column, once centred, is rounding noise: its norm is set
         # to zero so that the solver never picks it
         if self.sparse:
-            norms2 = np.maximum(sq - self.n_samples * mu ** 2, 0.0)
+            norms2 = np.maximum(sq - n_eff * mu ** 2, 0.0)
             norms2[norms2 <= 1e-10 * sq] = 0.0
         else:
             norms2 = np.maximum(sq, 0.0)
@@ -122,11 +151,21 @@ class QuadraticDesign:
             return self._first[1].copy()
         return None
 
+    def sum_r(self, R):
+        """The kernel's ``sum_R``: ``sum(R)``, or ``v @ R`` for a weighted sparse design."""
+        if self.v is None:
+            return float(R.sum(dtype=np.float64))
+        return float(self.v @ R)
+
     def residual(self, w, R):
         """Residual of the centred problem, float64 (``w`` zero outside ``R``'s support)."""
         r = R.astype(np.float64)
         if self.sparse and self.center:
-            r += float(self.X_mean.astype(np.float64) @ w)
+            shift = float(self.X_mean.astype(np.float64) @ w)
+            if self.v is None:
+                r += shift
+            else:
+                r += shift * self.v
         return r
 
     def init_residual(self, yc, w):
@@ -152,7 +191,7 @@ class QuadraticDesign:
             # Xc.T R = X.T R - mu sum(R): the centred columns sum to zero. For
             # dense X, R is the centred residual, so sum(R) is ~0 and this
             # only removes rounding
-            out -= self.X_mean.astype(np.float64) * float(R.sum(dtype=np.float64))
+            out -= self.X_mean.astype(np.float64) * self.sum_r(R)
         return out
 
     def xt_r_cols(self, R, cols):
@@ -165,7 +204,7 @@ class QuadraticDesign:
             out = self.X[:, cols].T @ R
         out = out.astype(np.float64)
         if self.center:
-            out -= self.X_mean[cols].astype(np.float64) * float(R.sum(dtype=np.float64))
+            out -= self.X_mean[cols].astype(np.float64) * self.sum_r(R)
         return out
 
     def working_set(self, ws, w, reserve=False):
@@ -299,7 +338,7 @@ class QuadraticSparseWorkingSet:
         cd_fast.dot_cols_sparse(d.data, d.indices, d.indptr, self.ws, R, out, get_num_threads())
         out = out.astype(np.float64)
         if d.center:
-            out -= self.mu_ws * float(R.sum(dtype=np.float64))
+            out -= self.mu_ws * d.sum_r(R)
         return out
 
     def axpy(self, coef, R, sum_R=None):
@@ -307,10 +346,62 @@ class QuadraticSparseWorkingSet:
         coef = np.ascontiguousarray(coef, dtype=R.dtype)
         cd_fast.axpy_cols_sparse(d.data, d.indices, d.indptr, self.ws, coef, R)
         if sum_R is not None:
-            sum_R[0] = R.sum(dtype=np.float64)
+            sum_R[0] = d.sum_r(R)
 
     def residual(self, w_ws, R):
         r = R.astype(np.float64)
         if self.d.center:
-            r += float(self.mu_ws @ w_ws)  # w is zero outside the working set
+            shift = float(self.mu_ws @ w_ws)  # w is zero outside the working set
+            if self.d.v is None:
+                r += shift
+            else:
+                r += shift * self.d.v
         return r
+
+
+def weighted_problem(X, Y, sample_weight, fit_intercept, check_finite=False):
+    """The design and targets of a weighted least-squares problem.
+
+    ``1/2 sum_i sw_i (y_i - b - x_i w)^2`` with the intercept ``b`` profiled
+    out is ``1/2 ||v * (y - y_mean) - diag(v) (X - X_mean) w||^2`` (``v =
+    sqrt(sw)``, weighted means); scikit-learn's ``_preprocess_data`` +
+    ``_rescale_data``. Dense ``X`` is centred and scaled in a copy (an
+    uncentred design of it); sparse ``X`` stays sparse (``QuadraticDesign``
+    with ``sample_weight``).
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_targets)
+    sample_weight : ndarray of shape (n_samples,)
+        float64, ``>= 0``, summing to ``n_samples``.
+    fit_intercept : bool
+    check_finite : bool, default=False
+        See :class:`QuadraticDesign`.
+
+    Returns
+    -------
+    design : QuadraticDesign
+    Yc : ndarray of shape (n_samples, n_targets)
+        ``v * (Y - y_mean)``, Fortran-ordered, ``X``'s dtype.
+    X_mean : ndarray of shape (n_features,)
+        Weighted column means (zeros without intercept), float64.
+    y_mean : ndarray of shape (n_targets,)
+        Weighted target means (zeros without intercept), float64.
+    """
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    v = np.sqrt(sw)[:, None]
+    if fit_intercept:
+        y_mean = np.average(np.asarray(Y, dtype=np.float64), axis=0, weights=sw)
+    else:
+        y_mean = np.zeros(Y.shape[1])
+    Yc = np.asfortranarray((Y - y_mean) * v, dtype=X.dtype)
+    if sp.issparse(X):
+        design = QuadraticDesign(X, fit_intercept, check_finite=check_finite,
+                                 sample_weight=sw)
+        return design, Yc, design.X_mean.astype(np.float64), y_mean
+    X_mean = np.average(X, axis=0, weights=sw) if fit_intercept else np.zeros(X.shape[1])
+    Xw = ((X - X_mean) * v).astype(X.dtype)
+    design = QuadraticDesign(Xw, False, y=Yc[:, 0] if Yc.shape[1] else None,
+                             check_finite=check_finite)
+    return design, Yc, np.asarray(X_mean, dtype=np.float64), y_mean
