@@ -390,9 +390,49 @@ def test_documented_spmm_call_computes_the_layer_product():
     X, y = load_digits(return_X_y=True)
     X = X[:200] / 16.0
     model = prune(MLPClassifier((64,), max_iter=3, random_state=0).fit(X, y[:200]),
-                  sparsity=0.9)
-    for i, (S, W, b) in enumerate(zip(model.sparse_coefs_, model.coefs_, model.intercepts_)):
+                  sparsity=0.9, scope="layer")
+    model.coefs_ = [model.coefs_[0], model.coefs_[1] + 1.0]  # the last layer dense again
+    assert model.layer_storage_ == ["csr", "dense"]  # kernel_coefs_ of both kinds
+    for i, (S, K, W, b) in enumerate(zip(model.sparse_coefs_, model.kernel_coefs_,
+                                         model.coefs_, model.intercepts_)):
         H = X if i == 0 else np.maximum(X @ model.coefs_[0] + model.intercepts_[0], 0)
-        A = S.T.tocsr()
-        Z = spmm(A, np.ascontiguousarray(H.T), bias=b).T
-        np.testing.assert_allclose(Z, H @ W + b, rtol=1e-12, atol=1e-12)
+        for A in (K, S.T.tocsr()):
+            assert A.shape == W.T.shape and A.nnz == np.count_nonzero(W)
+            Z = spmm(A, np.ascontiguousarray(H.T), bias=b).T
+            np.testing.assert_allclose(Z, H @ W + b, rtol=1e-12, atol=1e-12)
+    # a copy: editing it leaves the model alone
+    before = model.coefs_[0].copy()
+    model.kernel_coefs_[0].data[:] = 0
+    np.testing.assert_array_equal(model.coefs_[0], before)
+
+
+def test_structured_sparsity_counts_against_the_built_network(digits, sk_clf):
+    X_train, X_test, y_train, _ = digits
+    small = prune(sk_clf, keep_ratio=0.5, structured=True)
+    built = small.built_layer_sizes_
+    assert built == (64, 64, 64, 10) and [c.shape[1] for c in small.coefs_] == [32, 32, 10]
+    n_built = sum(a * b for a, b in zip(built[:-1], built[1:]))
+    nnz = sum(int(np.count_nonzero(c)) for c in small.coefs_)
+    assert small.sparsity_ == pytest.approx(1 - nnz / n_built)
+    assert small.sparsity_ == pytest.approx(small.sparsity_report(X_test).total["sparsity"])
+    # fit(structured=True): against hidden_layer_sizes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m = MLPClassifier((16, 16), structured=True, target_sparsity=0.5, max_iter=5,
+                          pruning_steps=2, pruning_interval=1, finetune_epochs=1,
+                          random_state=0).fit(X_train, y_train)
+    assert [c.shape[1] for c in m.coefs_] == [8, 8, 10]
+    nnz = sum(int(np.count_nonzero(c)) for c in m.coefs_)
+    assert m.sparsity_ == pytest.approx(1 - nnz / (64 * 16 + 16 * 16 + 16 * 10))
+
+
+def test_fit_structured_without_hidden_layer_warns(digits):
+    X_train, _, y_train, _ = digits
+    kw = dict(hidden_layer_sizes=(), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match="no hidden layer: nothing pruned"):
+            m = MLPClassifier(structured=True, target_sparsity=0.5, **kw).fit(X_train, y_train)
+        dense = MLPClassifier(**kw).fit(X_train, y_train)
+    np.testing.assert_array_equal(m.coefs_[0], dense.coefs_[0])  # the dense phase only
+    assert m.sparsity_ == dense.sparsity_

@@ -9,6 +9,7 @@ scikit-learn's ``coefs_`` / ``intercepts_`` (settable), the sparse views
 ``from_weights``.
 """
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from ._interop import ImportWeightsMixin
@@ -89,9 +90,19 @@ class FittedNetworkMixin(ImportWeightsMixin):
 
     @property
     def sparsity_(self):
-        """Fraction of weights (biases excluded) that are exactly zero or not stored."""
+        """Fraction of the weights of the network as built that are zero, not stored or removed.
+
+        ``1 - nonzero weights / weights of the architecture the network was
+        built with`` (:attr:`built_layer_sizes_`; biases excluded): a neuron
+        removed by structured pruning counts with all its weights, so a
+        784-64-64-10 network shrunk to 784-32-32-10 is about 50 % sparse, not
+        0 %. Without structured pruning this is the fraction of the current
+        weights that are zero (the two agree). :meth:`sparsity_report` prints
+        both architectures.
+        """
         layers = self._fitted_layers()
-        total = sum(int(np.prod(layer.shape)) for layer in layers)
+        built = self.built_layer_sizes_
+        total = sum(a * b for a, b in zip(built[:-1], built[1:]))
         nnz = sum(int(np.count_nonzero(layer.values)) for layer in layers)
         return 1.0 - nnz / total
 
@@ -121,9 +132,27 @@ class FittedNetworkMixin(ImportWeightsMixin):
         """list of scipy.sparse.csr_array (n_in, n_out): the weights, exact zeros not stored.
 
         In the orientation of :attr:`coefs_`; a CSR layer computes with the
-        transpose, (n_out, n_in), which it stores.
+        transpose, (n_out, n_in), which it stores: :attr:`kernel_coefs_`.
         """
         return [layer.sparse_coef() for layer in self._fitted_layers()]
+
+    @property
+    def kernel_coefs_(self):
+        """list of scipy.sparse.csr_array (n_out, n_in): the weights in kernel orientation.
+
+        The transpose of :attr:`sparse_coefs_` (exact zeros not stored, a
+        copy), the operand :func:`fastprox.sparse.spmm` takes with the batch
+        along the columns: ``spmm(model.kernel_coefs_[i], H, bias=b)`` is
+        layer ``i``'s ``W.T @ H + b`` for ``H`` (n_in, batch), i.e. ``(X @ W +
+        b).T`` for ``H = X.T``. A CSR layer stores exactly this matrix.
+        """
+        out = []
+        for layer in self._fitted_layers():
+            A = layer.csr().copy() if layer.kind == "csr" else \
+                sp.csr_array(np.ascontiguousarray(layer.W.T))
+            A.eliminate_zeros()
+            out.append(A)
+        return out
 
     @property
     def layer_storage_(self):

@@ -287,7 +287,12 @@ class Trainer:
         """Pruning events with training in between, fine-tuning, then CSR for sparse layers."""
         est = self.est
         crossover = est.sparse_crossover
-        if est.target_sparsity is not None or est.prune_threshold is not None:
+        pruning = est.target_sparsity is not None or est.prune_threshold is not None
+        if pruning and est.structured and len(self.layers) < 2:
+            warnings.warn("structured pruning removes hidden neurons and this network has no "
+                          "hidden layer: nothing pruned", UserWarning, stacklevel=4)
+            pruning = False
+        if pruning:
             events = pruning_events(est)
             # structured fractions count against the hidden widths this fit started with
             n_hidden0 = [layer.shape[1] for layer in self.layers[:-1]]
