@@ -12,6 +12,7 @@ do the solvers reach the same objective?
     ... --cases corr dense # only the data sets whose name contains one of these
     ... --no-cv            # skip LassoCV (100 alphas x 5 folds) on the dense sets
     ... --no-others        # skip skglm / celer even when installed
+    ... --weighted-divs 100  # Lasso with random sample weights at these alpha_max / div
 
 Times are medians of ``--repeat`` fits (more for quick Lasso fits, see
 ``--min-time``), ours and scikit-learn's interleaved in the same run (saga on
@@ -19,7 +20,11 @@ the 20000 x 2000 problems, ~1 min a fit, runs once). Each JSON row has ``op``,
 ``dtype``, ``size``, ``threads``,
 ``ms_ours``, ``ms_ref`` (scikit-learn) and ``speedup`` (``ms_ref / ms_ours``);
 Lasso / ElasticNet rows also ``speedup_min``, the same ratio of the fastest
-fits ("min x" in the printed table).
+fits ("min x" in the printed table). Rows ``op="Lasso weighted"`` fit the same
+data with random positive ``sample_weight`` (uniform in [0.5, 2], the same
+for both libraries) at the weighted problem's ``alpha_max / div``, next to
+the unweighted rows (fastprox vs scikit-learn only: skglm and celer take no
+sample weights).
 """
 import argparse
 import json
@@ -114,11 +119,30 @@ def logistic_objective(X, y, coef, intercept, C):
     return C * float(loss.sum()) + float(np.abs(coef).sum())
 
 
-def objective(X, y, coef, intercept, alpha, l1_ratio=1.0):
-    """scikit-learn's elastic-net objective, in float64 whatever the data's dtype."""
+def objective(X, y, coef, intercept, alpha, l1_ratio=1.0, sw=None):
+    """scikit-learn's elastic-net objective, in float64 whatever the data's dtype.
+
+    ``sw``: sample weights (normalised to mean 1 here, as scikit-learn does).
+    """
     r = np.asarray(y, dtype=np.float64) - X @ coef - float(np.ravel(intercept)[0])
-    return (0.5 * float(r @ r) / len(y) + alpha * l1_ratio * float(np.abs(coef).sum())
+    loss = float(r @ r) if sw is None else float((sw / sw.mean()) @ r ** 2)
+    return (0.5 * loss / len(y) + alpha * l1_ratio * float(np.abs(coef).sum())
             + 0.5 * alpha * (1 - l1_ratio) * float(coef @ coef))
+
+
+def sample_weights(n, seed=0):
+    """Random positive weights (uniform in [0.5, 2]) for the weighted rows."""
+    return np.random.default_rng(seed).uniform(0.5, 2.0, n)
+
+
+def weighted_alpha_max(X, y, sw):
+    """``alpha_max`` of the weighted Lasso with intercept (scikit-learn's ``_alpha_grid``).
+
+    ``max |Xc.T (sw * yc)| / sum(sw)`` with weighted centring; the weighted
+    residual sums to zero, so ``Xc`` can be ``X``.
+    """
+    yc = y - np.average(y, weights=sw)
+    return float(np.abs(X.T @ (sw * yc)).max()) / float(sw.sum())
 
 
 def solvers(others=True, l1_ratio=1.0):
@@ -151,10 +175,16 @@ def solvers(others=True, l1_ratio=1.0):
 _MAX_ROUNDS = 51
 
 
-def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads):
-    """One (data, alpha) case: every solver timed in interleaved rounds; the JSON row."""
+def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads, sw=None):
+    """One (data, alpha) case: every solver timed in interleaved rounds; the JSON row.
+
+    ``sw``: sample weights given to every fit (fastprox and scikit-learn only).
+    """
     op = "Lasso" if l1_ratio == 1.0 else f"ElasticNet l1_ratio={l1_ratio:g}"
-    makers = solvers(not args.no_others, l1_ratio)
+    makers = solvers(not args.no_others and sw is None, l1_ratio)
+    fit_kw = {} if sw is None else {"sample_weight": sw}
+    if sw is not None:
+        op += " weighted"
     if X.dtype == np.float32:
         # skglm recompiles for and struggles with float32 (22-110 s a fit at 100 x 300)
         makers.pop("skglm", None)
@@ -169,7 +199,7 @@ def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 t0 = time.perf_counter()
-                fitted[sname] = make(alpha, args.tol).fit(X, y)
+                fitted[sname] = make(alpha, args.tol).fit(X, y, **fit_kw)
                 res[sname]["times"].append(time.perf_counter() - t0)
         if r == 1:
             # quick fits get more rounds (about --min-time of fitting): the
@@ -183,13 +213,14 @@ def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads):
     # slowed the next fit 2x at random on the bench VM
     for sname, m in fitted.items():
         coef = np.asarray(m.coef_, dtype=np.float64).ravel()
-        res[sname].update(objective=objective(X, y, coef, m.intercept_, alpha, l1_ratio),
+        res[sname].update(objective=objective(X, y, coef, m.intercept_, alpha, l1_ratio, sw),
                           nnz=int((coef != 0).sum()))
     for r in res.values():
         r["time"] = float(np.median(r["times"]))
         r["time_min"] = float(np.min(r["times"]))
     ref = res["sklearn"]
-    label = f"amax/{div}" if l1_ratio == 1.0 else f"enet amax/{div}"
+    label = (f"amax/{div}" if l1_ratio == 1.0 else f"enet amax/{div}")
+    label = label if sw is None else f"w {label}"
     for sname, r in res.items():
         r["speedup_vs_sklearn"] = ref["time"] / r["time"]
         r["rel_objective_diff"] = (r["objective"] - ref["objective"]) / ref["objective"]
@@ -199,7 +230,8 @@ def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads):
               flush=True)
     ours = res["fastprox"]
     return dict(
-        op=op, dtype=str(X.dtype), size=f"{name} amax/{div}", threads=threads,
+        op=op, dtype=str(X.dtype), threads=threads,
+        size=f"{name} amax/{div}" if sw is None else f"{name} w amax/{div}",
         ms_ours=1e3 * ours["time"], ms_ref=1e3 * ref["time"],
         speedup=ref["time"] / ours["time"],
         # fastest fit of each: what the two cost when neither pays for cold
@@ -278,6 +310,9 @@ def main():
     ap.add_argument("--enet-divs", type=int, nargs="*", default=[10, 100],
                     help="ElasticNet cases at alpha_max / these (none: no ElasticNet rows)")
     ap.add_argument("--enet-l1-ratio", type=float, default=0.5)
+    ap.add_argument("--weighted-divs", type=int, nargs="*", default=[100],
+                    help="Lasso with random sample weights at the weighted alpha_max / these "
+                         "(none: no weighted rows)")
     ap.add_argument("--skip", nargs="+", default=[], metavar="CASE",
                     help="Lasso cases to leave out, e.g. 'sparse 20000x50000 amax/1000'")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"),
@@ -323,6 +358,12 @@ def main():
                 continue
             rows.append(bench_alpha(name, X, y, a_max / args.enet_l1_ratio / div, div,
                                     args.enet_l1_ratio, args, threads))
+        sw = sample_weights(X.shape[0])
+        for div in args.weighted_divs:
+            if f"{name} w amax/{div}" in args.skip:
+                continue
+            rows.append(bench_alpha(name, X, y, weighted_alpha_max(X, y, sw) / div, div, 1.0,
+                                    args, threads, sw=sw))
     if not args.no_cv:
         rows += bench_cv(cv_sets, args, threads)
     if not args.no_logistic:

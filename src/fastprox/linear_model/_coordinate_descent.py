@@ -59,8 +59,17 @@ def normalized_sample_weight(X, sample_weight):
     """
     if sample_weight is None or isinstance(sample_weight, Number):
         return None
-    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
-    return sw * (X.shape[0] / sw.sum())
+    sw = None
+    if (isinstance(sample_weight, np.ndarray) and sample_weight.shape == (X.shape[0],)
+            and sample_weight.dtype.kind in "fiu"):
+        # the common case without check_array's cost (a third of a millisecond)
+        sw = sample_weight.astype(np.float64)
+        if not (np.isfinite(sw).all() and sw.any()):
+            sw = None  # scikit-learn's error below
+    if sw is None:
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    sw *= X.shape[0] / sw.sum()
+    return sw
 
 
 def sample_weight_fallback(sample_weight):

@@ -400,8 +400,10 @@ def weighted_problem(X, Y, sample_weight, fit_intercept, check_finite=False):
         design = QuadraticDesign(X, fit_intercept, check_finite=check_finite,
                                  sample_weight=sw)
         return design, Yc, design.X_mean.astype(np.float64), y_mean
-    X_mean = np.average(X, axis=0, weights=sw) if fit_intercept else np.zeros(X.shape[1])
-    Xw = ((X - X_mean) * v).astype(X.dtype)
+    X_mean = (sw @ X) / sw.sum() if fit_intercept else np.zeros(X.shape[1])
+    Xw = X - X_mean  # float64 (X_mean is): centred and scaled before rounding to X's dtype
+    Xw *= v
+    Xw = Xw.astype(X.dtype, copy=False)
     design = QuadraticDesign(Xw, False, y=Yc[:, 0] if Yc.shape[1] else None,
                              check_finite=check_finite)
     return design, Yc, np.asarray(X_mean, dtype=np.float64), y_mean
