@@ -369,3 +369,28 @@ def test_assigning_wrong_shapes_names_the_layer(digits, which):
         np.testing.assert_array_equal(got, want)
     with pytest.raises(NotFittedError):
         setattr(MLPClassifier(), which, good)
+
+
+def test_deepcopy_of_a_csr_layer_shares_the_pattern_only(digits):
+    X_train, X_test, y_train, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = MLPClassifier((64,), max_iter=3, target_sparsity=0.9, pruning_steps=2,
+                          pruning_interval=1, finetune_epochs=1,
+                          random_state=0).fit(X_train, y_train)
+    layer = m.layers_[0]
+    assert layer.kind == "csr"
+    c = copy.deepcopy(layer)
+    # the pattern is shared (never written in place), the values are the copy's own
+    for name in ("indices", "indptr", "_perm"):
+        assert getattr(c, name) is getattr(layer, name)
+    assert c._AT.indices is layer._AT.indices and c._AT.indptr is layer._AT.indptr
+    assert not np.shares_memory(c.data, layer.data) and not np.shares_memory(c.b, layer.b)
+    assert not np.shares_memory(c._AT.data, layer._AT.data)
+    assert c._A.data is c.data  # the optimizer's in-place updates reach the kernel view
+    before = m.predict_proba(X_test)
+    copied = copy.deepcopy(m)
+    copied.partial_fit(X_train, y_train)
+    np.testing.assert_array_equal(m.predict_proba(X_test), before)  # the original untouched
+    m.partial_fit(X_train, y_train)  # continues exactly like the copy
+    np.testing.assert_array_equal(m.predict_proba(X_test), copied.predict_proba(X_test))

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import sparse as _sparse
-from .._validation import check_csr
+from .._validation import CSR, check_csr
 from . import _sparse_input
 
 
@@ -270,6 +270,22 @@ class CSRLayer:
 
     def keep(self):
         return self.to_dense(np.ones(self.nnz, dtype=bool))
+
+    def __deepcopy__(self, memo):
+        # The pattern (indices, indptr, the transposed pattern and the permutation)
+        # is never written in place -- a new pattern is a new layer -- so copies
+        # share it and copy the values only: a warm start or partial_fit on a
+        # pruned model neither duplicates the index arrays nor re-sorts the
+        # transpose (which the pickle path, below, rebuilds).
+        new = object.__new__(CSRLayer)
+        memo[id(self)] = new
+        new.data, new.b = self.data.copy(), self.b.copy()
+        new.indices, new.indptr, new.shape_t = self.indices, self.indptr, self.shape_t
+        A, AT = self._A, self._AT
+        new._A = CSR(new.data, A.indices, A.indptr, A.shape)
+        new._AT = CSR(AT.data.copy(), AT.indices, AT.indptr, AT.shape)
+        new._perm = self._perm
+        return new
 
     def __getstate__(self):
         # Caches (validated views, transposed copy, permutation, compiled
