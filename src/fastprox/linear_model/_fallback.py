@@ -2,7 +2,7 @@
 
 A fastprox estimator accepts every parameter its scikit-learn namesake
 accepts. Where fastprox's solvers do not cover a combination (an explicit
-``solver`` of ``LogisticRegression``, ``sample_weight`` with sparse ``X`` in
+``solver`` of ``LogisticRegression``, a negative ``sample_weight`` in
 ``Lasso``, ...), :func:`fit_with_sklearn` runs the scikit-learn class with the
 same parameters and copies its fitted attributes (the public names ending in
 ``_``) onto the fastprox estimator, which then predicts with them. Each such
