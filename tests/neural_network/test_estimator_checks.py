@@ -44,6 +44,8 @@ ESTIMATORS = [
     MLPRegressor(**_PRUNED),
     MLPClassifier(**_LBFGS),
     MLPRegressor(**_LBFGS),
+    MLPClassifier(**_LBFGS, l1=1e-4),  # OWL-QN
+    MLPRegressor(**_LBFGS, l1=1e-4),
 ]
 # scikit-learn's check parameters for its own MLPs' sample-weight equivalence
 SKLEARN_WEIGHT_PARAMS = [MLPClassifier(solver="lbfgs", max_iter=100),

@@ -13,9 +13,9 @@ scikit-learn's ``alpha * W / n`` of a full batch -- the convention of
 holds the weights of each layer, then the biases (scikit-learn's order):
 every weight of a dense layer, only the trainable ones of a masked dense
 layer and only the stored nonzeros of a CSR layer, so a pruned pattern
-stays pruned. The proximal ``l1`` / ``group_l1`` steps have no place in a
-smooth quasi-Newton method: the estimator refuses them (see
-docs/design/mlp-lbfgs.md).
+stays pruned. With ``l1 > 0`` the same objective runs under OWL-QN
+(:mod:`._owlqn`); ``group_l1`` needs the proximal steps of the stochastic
+solvers and the estimator refuses it (see docs/design/mlp-lbfgs.md).
 
 Reference: R. H. Byrd, P. Lu, J. Nocedal and C. Zhu (1995), "A limited
 memory algorithm for bound constrained optimization", SIAM J. Sci. Comput.

@@ -100,10 +100,10 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes!r}")
         if self.target_sparsity is not None and self.prune_threshold is not None:
             raise ValueError("give target_sparsity or prune_threshold, not both")
-        if self.solver not in STOCHASTIC_SOLVERS and (self.l1 > 0 or self.group_l1 > 0):
-            raise ValueError(f"l1={self.l1} and group_l1={self.group_l1}: L1 penalties need the "
-                             f"proximal steps of solver='adam' or solver='sgd'; solver="
-                             f"{self.solver!r} (smooth quasi-Newton) supports alpha (L2) only")
+        if self.solver not in STOCHASTIC_SOLVERS and self.group_l1 > 0:
+            raise ValueError(f"group_l1={self.group_l1}: the group penalty needs the proximal "
+                             f"steps of solver='adam' or solver='sgd'; solver={self.solver!r} "
+                             "supports alpha (L2) and l1 (OWL-QN)")
         return sizes
 
     def _out(self, n_out=None):
@@ -283,8 +283,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     Parameters shared with :class:`sklearn.neural_network.MLPClassifier` keep
     its meaning (``hidden_layer_sizes``, ``activation``, ``solver`` 'adam',
     'sgd' with ``momentum`` / ``nesterovs_momentum``, or 'lbfgs' (L-BFGS-B
-    on the whole training set, ``max_fun``; no ``l1`` / ``group_l1``, no
-    ``partial_fit``), ``alpha`` (L2, divided by the batch size -- the
+    on the whole training set, ``max_fun``; with ``l1 > 0`` OWL-QN; no
+    ``group_l1``, no ``partial_fit``), ``alpha`` (L2, divided by the batch size -- the
     training set for 'lbfgs' -- as scikit-learn does), ``batch_size``,
     ``learning_rate`` ('constant', or with SGD 'invscaling' (``power_t``) and
     'adaptive'), ``learning_rate_init``, ``max_iter``, ``shuffle``,
@@ -300,7 +300,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         L1 strength on the weights (not the biases), in the per-sample mean
         objective ``mean loss + l1 * sum|w|``. Applied as a proximal step in
         the optimizer kernel (for Adam with the threshold scaled by the
-        per-coordinate step), so weights reach exact zeros.
+        per-coordinate step; with 'lbfgs', OWL-QN), so weights reach exact zeros.
     group_l1 : float, default 0
         Group-lasso strength on hidden neurons (the incoming weight columns
         of dense hidden layers): threshold ``learning_rate_init * group_l1``

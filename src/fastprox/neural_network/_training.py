@@ -7,7 +7,7 @@
    (``group_l1``); stops on ``tol`` / ``n_iter_no_change`` like scikit-learn,
    on the training loss or (``early_stopping``) the validation score. With
    ``solver='lbfgs'``, up to ``max_iter`` iterations of L-BFGS-B on the
-   whole training set (:mod:`._lbfgs`);
+   whole training set (:mod:`._lbfgs`; OWL-QN with ``l1 > 0``, :mod:`._owlqn`);
 2. **pruning phase** (with ``target_sparsity`` or ``prune_threshold``) --
    the events of ``pruning_schedule`` (see :mod:`._pruning`), with
    ``pruning_interval`` epochs trained between events on the frozen pattern;
@@ -33,6 +33,7 @@ from ._base import activate, output
 from ._epochs import run_epoch
 from ._layers import kernel_arrays
 from ._lbfgs import Objective, run_lbfgs
+from ._owlqn import run_owlqn
 from ._sparse_input import transposed
 from ._pruning import compact, prune_neurons, prune_weights, pruning_events
 
@@ -201,7 +202,12 @@ class Trainer:
         with warnings.catch_warnings():
             if phase != "dense":  # a pruning stretch or fine-tuning runs its count by design
                 warnings.simplefilter("ignore", ConvergenceWarning)
-            losses, times, n_iter = run_lbfgs(objective, max_iter, est.max_fun, est.tol, verbose)
+            if est.l1 > 0:  # orthant-wise: exact zeros, see _owlqn
+                losses, times, n_iter = run_owlqn(objective, est.l1, max_iter, est.max_fun,
+                                                  est.tol, verbose)
+            else:
+                losses, times, n_iter = run_lbfgs(objective, max_iter, est.max_fun, est.tol,
+                                                  verbose)
         if not np.isfinite(losses[-1]):
             raise ValueError(
                 "Solver produced non-finite parameter weights (lbfgs: the loss is "
