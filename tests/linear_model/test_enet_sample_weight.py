@@ -40,7 +40,8 @@ SW = _rng.uniform(0.1, 3.0, len(Y))
 
 
 def _fmt(X, fmt):
-    return {"dense": X, "csr": sp.csr_matrix(X), "csc": sp.csc_matrix(X)}[fmt]
+    return {"dense": X, "dense_f": np.asfortranarray(X), "csr": sp.csr_matrix(X),
+            "csc": sp.csc_matrix(X)}[fmt]
 
 
 def _objective(X, y, sw, coef, intercept, alpha, l1_ratio):
@@ -58,7 +59,7 @@ def _est(kind, **kw):
             sk.ElasticNet(alpha=0.08, l1_ratio=0.6, **kw), 0.6)
 
 
-@pytest.mark.parametrize("fmt", ["dense", "csr", "csc"])
+@pytest.mark.parametrize("fmt", ["dense", "dense_f", "csr", "csc"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("kind", ["lasso", "enet"])
 def test_weights_equal_repeated_rows(fmt, fit_intercept, kind):
@@ -132,11 +133,26 @@ def test_sparse_weighted_multi_output_equals_dense():
     np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-7, atol=1e-9)
 
 
-def test_sparse_weighted_fit_does_not_densify_or_modify_input():
-    Xs = sp.csc_matrix(X)
+def test_weighted_fit_does_not_modify_input():
+    Xs, Xd = sp.csc_matrix(X), np.asfortranarray(X)
     data = Xs.data.copy()
     Lasso(alpha=0.05).fit(Xs, Y, sample_weight=SW)
+    Lasso(alpha=0.05, fit_intercept=False).fit(Xd, Y, sample_weight=SW)
     np.testing.assert_array_equal(Xs.data, data)
+    np.testing.assert_array_equal(Xd, X)
+
+
+def test_weighted_dense_problem_reads_x_in_place():
+    """Dense X is not copied: the design keeps it, the pool holds scaled working-set columns."""
+    from fastprox.linear_model._quadratic_design import weighted_problem
+    Xf = np.asfortranarray(X)
+    design, Yc, X_mean, _ = weighted_problem(Xf, Y[:, None], SW * len(Y) / SW.sum(), True)
+    assert design.X is Xf and not design.pool.in_place
+    np.testing.assert_allclose(X_mean, np.average(X, axis=0, weights=SW), rtol=1e-12)
+    sw = SW * len(Y) / SW.sum()
+    Xc = np.sqrt(sw)[:, None] * (X - X_mean)
+    np.testing.assert_allclose(design.norms2, (Xc ** 2).sum(axis=0), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(design.xt_r(Yc[:, 0]), Xc.T @ Yc[:, 0], rtol=1e-10, atol=1e-9)
 
 
 # ----- paths -----

@@ -223,8 +223,6 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         # BLAS on one thread for the whole solve: see fastprox._threads
         with blas_single_threaded():
             if sw is not None:
-                if not sp.issparse(X):  # before the weighting turns inf into NaN
-                    assert_all_finite(X, input_name="X")
                 design, Yc, X_mean_w, y_mean = weighted_problem(X, Y, sw, self.fit_intercept,
                                                                 check_finite=True)
             else:

@@ -14,9 +14,10 @@ working-set views whose ``epoch`` runs one compiled CD pass (``cd_fast``):
 Sample weights (:func:`weighted_problem`; ``sw >= 0`` rescaled to sum to
 ``n``, scikit-learn's convention) turn the problem into
 ``1/2 ||v * yc - diag(v) Xc w||^2`` with ``v = sqrt(sw)`` and weighted
-means. Dense ``X`` is centred and scaled in a copy; sparse ``X`` keeps its
-pattern: ``data`` is scaled by ``v[row]`` and the centring stays implicit
-with ``v`` where the unweighted design has ones (see ``QuadraticDesign``).
+means, without a copy of ``X``: dense, the pool's copies are scaled and the
+full gradient streams ``X`` against ``v * R``; sparse, ``data`` is scaled by
+``v[row]`` and the centring stays implicit with ``v`` where the unweighted
+design has ones (see ``QuadraticDesign``).
 """
 import numpy as np
 import scipy.sparse as sp
@@ -64,10 +65,11 @@ class QuadraticDesign:
         the column statistics (a NaN or inf makes its column's sum of
         squares non-finite; only then is ``X`` checked element by element).
     sample_weight : ndarray of shape (n_samples,), optional
-        Sparse ``X`` only (dense: see :func:`weighted_problem`): float64,
-        ``>= 0``, summing to ``n_samples``. The design is then
-        ``Xs = diag(v) X`` (``v = sqrt(sw)``; a scaled copy of ``data``,
-        same pattern) centred by the weighted means ``mu``: column ``j`` is
+        float64, ``>= 0``, summing to ``n_samples`` (see
+        :func:`weighted_problem`). The design is then ``Xs = diag(v) X``
+        (``v = sqrt(sw)``; sparse: a scaled copy of ``data``, same pattern;
+        dense: ``X`` as given, the pool's columns and the streamed gradient
+        scaled) centred by the weighted means ``mu``: column ``j`` is
         ``Xs_j - mu_j v``. Where the unweighted design uses ones, this one
         uses ``v``: the centred residual is ``R + (mu @ w) v``, the gradient
         ``Xs_j @ R - mu_j (v @ R)`` (``Xs_j @ v = W mu_j`` cancels the
@@ -82,7 +84,7 @@ class QuadraticDesign:
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
         self.center = bool(fit_intercept)
-        self.v = None  # sqrt(sample_weight) (float64) of a weighted sparse design
+        self.v = None  # sqrt(sample_weight) (float64) of a weighted design
         if self.sparse:
             X = sp.csc_matrix(X)
             X.sum_duplicates()
@@ -111,18 +113,27 @@ class QuadraticDesign:
             # epochs read a pool of centred working-set columns, the full
             # gradient streams X in its own order (see DenseColumnPool)
             self.X = X
-            sums = np.empty(self.n_features)
-            sq = np.empty(self.n_features)
-            xty = None if y is None else np.empty(self.n_features)
-            cd_fast.col_stats_dense(X, self.center, sums, sq, _stream_threads(),
-                                None if y is None else y.astype(np.float64), xty)
+            if sample_weight is not None:
+                sw = np.asarray(sample_weight, dtype=np.float64)
+                self.v = np.sqrt(sw)
+                with np.errstate(invalid="ignore", over="ignore"):  # NaN / inf: checked below
+                    mu, sq, xty = _weighted_dense_stats(X, sw, self.center,
+                                                        None if y is None else self.v * y)
+                sums = mu  # for the finiteness check
+            else:
+                sums = np.empty(self.n_features)
+                sq = np.empty(self.n_features)
+                xty = None if y is None else np.empty(self.n_features)
+                cd_fast.col_stats_dense(X, self.center, sums, sq, _stream_threads(),
+                                        None if y is None else y.astype(np.float64), xty)
             if check_finite and not (np.isfinite(sq).all() and np.isfinite(sums).all()):
                 assert_all_finite(X, input_name="X")  # scikit-learn's message
-            if fit_intercept and self.n_samples:
-                mu = X[0].astype(np.float64) + sums / self.n_samples
-                sq -= sums ** 2 / self.n_samples
-            else:
-                mu = np.zeros(self.n_features)
+            if self.v is None:
+                if fit_intercept and self.n_samples:
+                    mu = X[0].astype(np.float64) + sums / self.n_samples
+                    sq -= sums ** 2 / self.n_samples
+                else:
+                    mu = np.zeros(self.n_features)
         self.X_mean = mu.astype(self.dtype)
         # a constant column, once centred, is rounding noise: its norm is set
         # to zero so that the solver never picks it
@@ -138,11 +149,11 @@ class QuadraticDesign:
         if self.sparse:
             self.norms2_k = norms2.astype(self.dtype)  # what the kernels read
         else:
-            self.pool = DenseColumnPool(X, self.X_mean, norms2, self.center)
+            self.pool = DenseColumnPool(X, self.X_mean, norms2, self.center, self.v)
         self._first = None
         if not self.sparse and y is not None:
             if self.center:  # as in xt_r
-                xty -= self.X_mean.astype(np.float64) * float(y.sum(dtype=np.float64))
+                xty -= self.X_mean.astype(np.float64) * self.sum_r(y)
             self._first = (y.copy(), xty)
 
     def first_grad(self, R):
@@ -156,6 +167,10 @@ class QuadraticDesign:
         if self.v is None:
             return float(R.sum(dtype=np.float64))
         return float(self.v @ R)
+
+    def _scaled(self, R):
+        """``v * R`` in the design's dtype (``R`` unweighted): ``Xs.T @ R = X.T @ (v * R)``."""
+        return R if self.v is None else (self.v * R).astype(self.dtype)
 
     def residual(self, w, R):
         """Residual of the centred problem, float64 (``w`` zero outside ``R``'s support)."""
@@ -185,7 +200,7 @@ class QuadraticDesign:
                                 get_num_threads())
         else:
             out = np.empty(self.n_features, dtype=self.dtype)
-            cd_fast.xt_r_dense(self.X, R, out, _stream_threads())
+            cd_fast.xt_r_dense(self.X, self._scaled(R), out, _stream_threads())
         out = out.astype(np.float64)
         if self.center:
             # Xc.T R = X.T R - mu sum(R): the centred columns sum to zero. For
@@ -201,7 +216,7 @@ class QuadraticDesign:
             cd_fast.dot_cols_sparse(self.data, self.indices, self.indptr,
                                 np.ascontiguousarray(cols, dtype=np.intp), R, out, 1)
         else:
-            out = self.X[:, cols].T @ R
+            out = self.X[:, cols].T @ self._scaled(R)
         out = out.astype(np.float64)
         if self.center:
             out -= self.X_mean[cols].astype(np.float64) * self.sum_r(R)
@@ -238,11 +253,14 @@ class DenseColumnPool:
     norms2 : ndarray of shape (n_features,)
         Squared norms of the centred columns (zero: a constant column).
     center : bool
+    v : ndarray of shape (n_samples,), optional
+        ``sqrt(sample_weight)``: the copies are ``v * (X_j - mu_j)``.
     """
 
-    def __init__(self, X, mu, norms2, center):
+    def __init__(self, X, mu, norms2, center, v=None):
         self.X, self.mu, self.x_norms2 = X, mu, norms2
-        self.in_place = X.flags.f_contiguous and not center
+        self.v = None if v is None else v.astype(X.dtype)[:, None]
+        self.in_place = X.flags.f_contiguous and not center and v is None
         if self.in_place:
             self.block = X
             self.slot = np.arange(X.shape[1], dtype=np.intp)
@@ -277,6 +295,10 @@ class DenseColumnPool:
             cd_fast.gather_cols_dense(X, new, self.mu, self.block,
                                   np.arange(self.size, need, dtype=np.intp), sq,
                                   _stream_threads())
+            if self.v is not None:
+                block = self.block[:, self.size:need]  # contiguous columns (F order)
+                block *= self.v
+                sq = np.einsum("ij,ij->j", block, block, dtype=np.float64)
             # constant columns stay out of the epochs (zero norm: skipped)
             sq[self.x_norms2[new] == 0] = 0.0
             self.norms2[self.size:need] = sq
@@ -366,8 +388,7 @@ def weighted_problem(X, Y, sample_weight, fit_intercept, check_finite=False):
     out is ``1/2 ||v * (y - y_mean) - diag(v) (X - X_mean) w||^2`` (``v =
     sqrt(sw)``, weighted means); scikit-learn's ``_preprocess_data`` +
     ``_rescale_data``. Dense ``X`` is centred and scaled in a copy (an
-    uncentred design of it); sparse ``X`` stays sparse (``QuadraticDesign``
-    with ``sample_weight``).
+    ``X`` is not copied (``QuadraticDesign`` with ``sample_weight``).
 
     Parameters
     ----------
@@ -400,10 +421,41 @@ def weighted_problem(X, Y, sample_weight, fit_intercept, check_finite=False):
         design = QuadraticDesign(X, fit_intercept, check_finite=check_finite,
                                  sample_weight=sw)
         return design, Yc, design.X_mean.astype(np.float64), y_mean
-    X_mean = (sw @ X) / sw.sum() if fit_intercept else np.zeros(X.shape[1])
-    Xw = X - X_mean  # float64 (X_mean is): centred and scaled before rounding to X's dtype
-    Xw *= v
-    Xw = Xw.astype(X.dtype, copy=False)
-    design = QuadraticDesign(Xw, False, y=Yc[:, 0] if Yc.shape[1] else None,
-                             check_finite=check_finite)
-    return design, Yc, np.asarray(X_mean, dtype=np.float64), y_mean
+    design = QuadraticDesign(X, fit_intercept, y=Yc[:, 0] if Yc.shape[1] else None,
+                             check_finite=check_finite, sample_weight=sw)
+    return design, Yc, design.X_mean.astype(np.float64), y_mean
+
+
+def _weighted_dense_stats(X, sw, center, yv):
+    """Weighted column means, centred weighted sums of squares and ``X.T @ yv`` of dense ``X``.
+
+    One pass over ``X`` in blocks of rows shifted by the first row (as
+    ``cd_fast.col_stats_dense``, for accuracy): each block's products in
+    ``X``'s dtype (BLAS), summed over blocks in float64. ``mu`` is zero and
+    the sums of squares uncentred without ``center``; ``xty`` is None
+    without ``yv``.
+    """
+    n, p = X.shape
+    dtype = X.dtype
+    x0 = X[0].copy() if center and n else np.zeros(p, dtype=dtype)
+    s, q = np.zeros(p), np.zeros(p)
+    t = None if yv is None else np.zeros(p)
+    sw_d = sw.astype(dtype)
+    yv_d = None if yv is None else yv.astype(dtype)
+    step = max(1, (1 << 17) // max(p, 1))  # blocks of about 1 MB (float64), in cache
+    for lo in range(0, n, step):
+        T = X[lo:lo + step] - x0
+        wb = sw_d[lo:lo + step]
+        if t is not None:
+            t += yv_d[lo:lo + step] @ T
+        if center:
+            s += wb @ T
+        T *= T
+        q += wb @ T
+    W = float(sw.sum())
+    x0 = x0.astype(np.float64)
+    d = s / W if center and W > 0 else s
+    mu = x0 + d if center else s
+    sq = q - W * d ** 2 if center else q
+    xty = None if t is None else t + x0 * float(yv.sum())
+    return mu, sq, xty
