@@ -72,30 +72,45 @@ typedef int32_t fpk_vfi __attribute__((vector_size(FPK_VBYTES)));
 #if FPK_AVX512
 /* 16 nonzeros per step: a typical short row is one branch-free step, so the
  * row-length branch of a scalar loop (mispredicted about once per row) goes
- * away. While 16 entries fit before ptr[r1] the loads and gathers are plain
- * (indices past the row are still valid columns) and the row mask is applied
- * in the FMA, so inf/NaN outside the row cannot leak in; near the end of the
- * range masked loads/gathers (fault-suppressing) read nothing past it. */
+ * away. While 16 entries fit before ptr[r1] the loads are plain (indices past
+ * the row are still valid columns) and the row mask is applied in the FMA, so
+ * inf/NaN outside the row cannot leak in; near the end of the range masked
+ * loads/gathers (fault-suppressing) read nothing past it.
+ *
+ * Costs cut (see docs/design/kernels-csr-vector-extensions.md, 'spmv'):
+ *  - Gathers: scalar loads assembled in registers (vmovsd/vmovhpd/vinsert,
+ *    vinsertps for float) beat vgatherdpd on Zen 4, and vgatherdps on short
+ *    rows, so x[ind[k]] is fetched that way on the in-range path; masked
+ *    gathers remain only near the end of the range, where nothing past it may
+ *    be read.
+ *  - Per-row fixed costs: rows are processed in groups of 8 aligned to
+ *    absolute row numbers; each row keeps its own accumulator and the 8 are
+ *    reduced together by a transposed tree (fpk_red8_pd / fpk_red8_ps) into
+ *    one vector of 8 row sums, written with one store. Rows of a group outside
+ *    [r0, r1) get a zero accumulator and are masked off the store.
+ *  - Long rows (hundreds of nonzeros, pruned layers): two accumulators per
+ *    row halve the FMA dependency chain, and the values and indices
+ *    FPK_SPMV_AHEAD entries ahead are prefetched (software prefetch in SpMV:
+ *    Williams et al., "Optimization of sparse matrix-vector multiplication on
+ *    emerging multicore platforms", SC 2007); measured 1.2-2x on 4096^2 at
+ *    90 % sparsity, 1.1-1.3x on rows of 10 nonzeros.
+ * Row r's sum depends on the row only: double lane i of accumulator 0 sums
+ * entries ptr[r]+i, +16, +32, ... and accumulator 1 entries ptr[r]+8+i, +16,
+ * ... (FMA, in order), then acc0 + acc1 and the fixed tree over lanes; float:
+ * steps of 16 alternate between the two accumulators. Neither depends on r0/r1,
+ * so results are identical for any thread split. */
 #define FPK_MASK16(n) ((__mmask16)_bzhi_u32(0xffffu, (unsigned)((n) < 16 ? (n) : 16)))
+#ifndef FPK_SPMV_AHEAD
+#define FPK_SPMV_AHEAD 128
+#endif
+#define FPK_SPMV_PREFETCH(data, ind, k)                                                    \
+    do {                                                                                   \
+        _mm_prefetch((const char *)((data) + (k) + FPK_SPMV_AHEAD), _MM_HINT_T0);          \
+        if (sizeof(*(data)) == 8)                                                          \
+            _mm_prefetch((const char *)((data) + (k) + FPK_SPMV_AHEAD + 8), _MM_HINT_T0);  \
+        _mm_prefetch((const char *)((ind) + (k) + FPK_SPMV_AHEAD), _MM_HINT_T0);           \
+    } while (0)
 
-/* double spmv: two costs dominated the one-row-at-a-time kernel, and both
- * are cut here (see docs/design/kernels-csr-vector-extensions.md).
- *  - Gathers: eight scalar loads assembled in registers (vmovsd/vmovhpd/
- *    vinsert) beat vgatherdpd, so x[ind[k]] is fetched with scalar loads
- *    (FPK_XLOAD8) on the in-range path; masked gathers remain only near the
- *    end of the range, where nothing past it may be read.
- *  - Per-row fixed costs: instead of a full horizontal sum and a scalar store
- *    per row, rows are processed in groups of 8 aligned to absolute row
- *    numbers; each row keeps its own 8-lane accumulator and the 8
- *    accumulators are reduced together by a transposed tree (fpk_red8_pd:
- *    7 adds + 14 in-register shuffles for 8 rows) into one vector of 8 row
- *    sums, written with one store. Rows of a group outside [r0, r1) get a
- *    zero accumulator and are masked off the store.
- * Row r's lane i sums entries ptr[r]+i, ptr[r]+i+8, ... in order (FMA), then
- * the tree adds lanes ((0+1)+(2+3))+((4+5)+(6+7)); neither depends on r0/r1,
- * so results are identical for any thread split. Entries outside the row are
- * loaded (valid columns, inside [.., ptr[r1])) but removed by the FMA mask,
- * so inf/NaN there cannot leak in. */
 FPK_INLINE __m512d fpk_red8_pd(__m512d a0, __m512d a1, __m512d a2, __m512d a3,
                                __m512d a4, __m512d a5, __m512d a6, __m512d a7)
 {
@@ -108,9 +123,32 @@ FPK_INLINE __m512d fpk_red8_pd(__m512d a0, __m512d a1, __m512d a2, __m512d a3,
     return _mm512_add_pd(_mm512_shuffle_f64x2(u0, u1, 0x88), _mm512_shuffle_f64x2(u0, u1, 0xdd));
 }
 
+/* float: fold each 16-lane accumulator to 8 (low + high half), then the
+ * classic hadd transpose-reduction of eight 8-lane vectors into 8 sums. */
+FPK_INLINE __m256 fpk_fold8_ps(__m512 a)
+{
+    return _mm256_add_ps(_mm512_castps512_ps256(a),
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+FPK_INLINE __m256 fpk_red8_ps(__m512 a0, __m512 a1, __m512 a2, __m512 a3,
+                              __m512 a4, __m512 a5, __m512 a6, __m512 a7)
+{
+    __m256 s01 = _mm256_hadd_ps(fpk_fold8_ps(a0), fpk_fold8_ps(a1));
+    __m256 s23 = _mm256_hadd_ps(fpk_fold8_ps(a2), fpk_fold8_ps(a3));
+    __m256 s45 = _mm256_hadd_ps(fpk_fold8_ps(a4), fpk_fold8_ps(a5));
+    __m256 s67 = _mm256_hadd_ps(fpk_fold8_ps(a6), fpk_fold8_ps(a7));
+    __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
+                         _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
+
 #define FPK_XLOAD8(x, i)                                                                   \
     _mm512_set_pd((x)[(i)[7]], (x)[(i)[6]], (x)[(i)[5]], (x)[(i)[4]],                      \
                   (x)[(i)[3]], (x)[(i)[2]], (x)[(i)[1]], (x)[(i)[0]])
+#define FPK_XLOAD16F(x, i)                                                                 \
+    _mm512_set_ps((x)[(i)[15]], (x)[(i)[14]], (x)[(i)[13]], (x)[(i)[12]], (x)[(i)[11]],    \
+                  (x)[(i)[10]], (x)[(i)[9]], (x)[(i)[8]], (x)[(i)[7]], (x)[(i)[6]],        \
+                  (x)[(i)[5]], (x)[(i)[4]], (x)[(i)[3]], (x)[(i)[2]], (x)[(i)[1]], (x)[(i)[0]])
 
 /* Masked (fault-suppressing) index loads + gathers for the last steps of a range. */
 FPK_INLINE void fpk_tail_gather_i32(const int32_t *ind, const double *x, __mmask16 m,
@@ -129,16 +167,30 @@ FPK_INLINE void fpk_tail_gather_i64(const int64_t *ind, const double *x, __mmask
     *x0 = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), (__mmask8)m, i0, x, 8);
     *x1 = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), (__mmask8)(m >> 8), i1, x, 8);
 }
+FPK_INLINE __m512 fpk_tail_gather_f_i32(const int32_t *ind, const float *x, __mmask16 m)
+{
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_maskz_loadu_epi32(m, ind),
+                                    x, 4);
+}
+FPK_INLINE __m512 fpk_tail_gather_f_i64(const int64_t *ind, const float *x, __mmask16 m)
+{
+    __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)m, ind);
+    __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(m >> 8), ind + 8);
+    __m256 x0 = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), (__mmask8)m, i0, x, 4);
+    __m256 x1 = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), (__mmask8)(m >> 8), i1, x, 4);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
+}
 
-/* One row's 8-lane accumulator, 16 entries per branch-free step. */
+/* One row's accumulator (the sum of two), 16 entries per branch-free step. */
 #define FPK_DEFINE_ROWACC_D(NAME, IDX, TAIL)                                               \
 FPK_INLINE __m512d NAME(const double *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,    \
                         ptrdiff_t end, const double *x)                                    \
 {                                                                                          \
-    __m512d acc = _mm512_setzero_pd();                                                     \
+    __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();                        \
     do {                                                                                   \
         __mmask16 m = FPK_MASK16(hi - k);                                                  \
         __m512d d0, d1, x0, x1;                                                            \
+        FPK_SPMV_PREFETCH(data, ind, k);                                                   \
         if (__builtin_expect(k + 16 <= end, 1)) {                                          \
             d0 = _mm512_loadu_pd(data + k);                                                \
             d1 = _mm512_loadu_pd(data + k + 8);                                            \
@@ -149,23 +201,74 @@ FPK_INLINE __m512d NAME(const double *data, const IDX *ind, ptrdiff_t k, ptrdiff
             d1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), data + k + 8);                  \
             TAIL(ind + k, x, m, &x0, &x1);                                                 \
         }                                                                                  \
-        acc = _mm512_mask3_fmadd_pd(d0, x0, acc, (__mmask8)m);                             \
-        acc = _mm512_mask3_fmadd_pd(d1, x1, acc, (__mmask8)(m >> 8));                      \
+        acc0 = _mm512_mask3_fmadd_pd(d0, x0, acc0, (__mmask8)m);                           \
+        acc1 = _mm512_mask3_fmadd_pd(d1, x1, acc1, (__mmask8)(m >> 8));                    \
         k += 16;                                                                           \
     } while (k < hi);                                                                      \
-    return acc;                                                                            \
+    return _mm512_add_pd(acc0, acc1);                                                      \
 }
 FPK_DEFINE_ROWACC_D(fpk_rowacc_d_i32, int32_t, fpk_tail_gather_i32)
 FPK_DEFINE_ROWACC_D(fpk_rowacc_d_i64, int64_t, fpk_tail_gather_i64)
 
-#define FPK_DEFINE_SPMV_D(NAME, IDX, ROWACC)                                               \
-static void NAME(const double *data, const IDX *ind, const IDX *ptr, const double *x,     \
-                 double *y, ptrdiff_t r0, ptrdiff_t r1)                                    \
+/* float: one step of 16 fills one vector; steps alternate accumulators. x is
+ * fetched by scalar loads on short rows (no gather start-up per row) and by
+ * vgatherdps / vgatherqps on rows of FPK_SPMV_F_GATHER or more entries, where
+ * the gathers' throughput wins (measured on pruned layers; both give the same
+ * values, so the choice never changes a result). */
+#ifndef FPK_SPMV_F_GATHER
+#define FPK_SPMV_F_GATHER 64
+#endif
+#define FPK_ROWACC_F_STEP(acc, FULL, TAIL)                                                 \
+    do {                                                                                   \
+        __mmask16 m = FPK_MASK16(hi - k);                                                  \
+        __m512 d, xv;                                                                      \
+        FPK_SPMV_PREFETCH(data, ind, k);                                                   \
+        if (__builtin_expect(k + 16 <= end, 1)) {                                          \
+            d = _mm512_loadu_ps(data + k);                                                 \
+            xv = lg ? FULL(ind + k, x) : FPK_XLOAD16F(x, ind + k);                         \
+        } else {                                                                           \
+            d = _mm512_maskz_loadu_ps(m, data + k);                                        \
+            xv = TAIL(ind + k, x, m);                                                      \
+        }                                                                                  \
+        acc = _mm512_mask3_fmadd_ps(d, xv, acc, m);                                        \
+        k += 16;                                                                           \
+    } while (0)
+#define FPK_DEFINE_ROWACC_F(NAME, IDX, FULL, TAIL)                                         \
+FPK_INLINE __m512 NAME(const float *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,      \
+                       ptrdiff_t end, const float *x)                                      \
+{                                                                                          \
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                         \
+    const int lg = hi - k >= FPK_SPMV_F_GATHER;                                            \
+    for (;;) {                                                                             \
+        FPK_ROWACC_F_STEP(acc0, FULL, TAIL);                                               \
+        if (k >= hi) break;                                                                \
+        FPK_ROWACC_F_STEP(acc1, FULL, TAIL);                                               \
+        if (k >= hi) break;                                                                \
+    }                                                                                      \
+    return _mm512_add_ps(acc0, acc1);                                                      \
+}
+FPK_INLINE __m512 fpk_gather_f_i32(const int32_t *ind, const float *x)
+{
+    return _mm512_i32gather_ps(_mm512_loadu_si512(ind), x, 4);
+}
+FPK_INLINE __m512 fpk_gather_f_i64(const int64_t *ind, const float *x)
+{
+    __m256 x0 = _mm512_i64gather_ps(_mm512_loadu_si512(ind), x, 4);
+    __m256 x1 = _mm512_i64gather_ps(_mm512_loadu_si512(ind + 8), x, 4);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
+}
+FPK_DEFINE_ROWACC_F(fpk_rowacc_f_i32, int32_t, fpk_gather_f_i32, fpk_tail_gather_f_i32)
+FPK_DEFINE_ROWACC_F(fpk_rowacc_f_i64, int64_t, fpk_gather_f_i64, fpk_tail_gather_f_i64)
+
+/* Rows [r0, r1) in groups of 8 aligned to absolute row numbers. */
+#define FPK_DEFINE_SPMV(NAME, T, IDX, VACC, ROWACC, ZERO, RED8, STORE)                     \
+static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *x,                \
+                 T *y, ptrdiff_t r0, ptrdiff_t r1)                                         \
 {                                                                                          \
     if (r1 <= r0) return;                                                                  \
     const ptrdiff_t end = ptr[r1];                                                         \
     for (ptrdiff_t g = r0 & ~(ptrdiff_t)7; g < r1; g += 8) {                               \
-        __m512d a[8];                                                                      \
+        VACC a[8];                                                                         \
         __mmask8 sm = 0xff;                                                                \
         if (__builtin_expect(g >= r0 && g + 8 <= r1, 1)) {                                 \
             _Pragma("GCC unroll 8")                                                        \
@@ -179,82 +282,32 @@ static void NAME(const double *data, const IDX *ind, const IDX *ptr, const doubl
                     a[j] = ROWACC(data, ind, ptr[r], ptr[r + 1], end, x);                  \
                     sm |= (__mmask8)(1u << j);                                             \
                 } else {                                                                   \
-                    a[j] = _mm512_setzero_pd();                                            \
+                    a[j] = ZERO();                                                         \
                 }                                                                          \
             }                                                                              \
         }                                                                                  \
-        _mm512_mask_storeu_pd(y + g, sm, fpk_red8_pd(a[0], a[1], a[2], a[3],              \
-                                                     a[4], a[5], a[6], a[7]));             \
+        STORE(y + g, sm, RED8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));            \
     }                                                                                      \
 }
-FPK_DEFINE_SPMV_D(fpk_spmv_d_i32, int32_t, fpk_rowacc_d_i32)
-FPK_DEFINE_SPMV_D(fpk_spmv_d_i64, int64_t, fpk_rowacc_d_i64)
-
-static void fpk_spmv_f_i32(const float *data, const int32_t *ind, const int32_t *ptr,
-                           const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
-{
-    const ptrdiff_t end = r1 > r0 ? ptr[r1] : 0;
-    for (ptrdiff_t r = r0; r < r1; ++r) {
-        ptrdiff_t k = ptr[r], hi = ptr[r + 1];
-        __m512 acc = _mm512_setzero_ps();
-        do {
-            __mmask16 m = FPK_MASK16(hi - k);
-            __m512 d0, x0;
-            if (k + 16 <= end) {
-                d0 = _mm512_loadu_ps(data + k);
-                x0 = _mm512_i32gather_ps(_mm512_loadu_si512(ind + k), x, 4);
-            } else {
-                d0 = _mm512_maskz_loadu_ps(m, data + k);
-                x0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m,
-                                              _mm512_maskz_loadu_epi32(m, ind + k), x, 4);
-            }
-            acc = _mm512_mask3_fmadd_ps(d0, x0, acc, m);
-            k += 16;
-        } while (k < hi);
-        y[r] = _mm512_reduce_add_ps(acc);
-    }
-}
-
-static void fpk_spmv_f_i64(const float *data, const int64_t *ind, const int64_t *ptr,
-                           const float *x, float *y, ptrdiff_t r0, ptrdiff_t r1)
-{
-    const ptrdiff_t end = r1 > r0 ? ptr[r1] : 0;
-    for (ptrdiff_t r = r0; r < r1; ++r) {
-        ptrdiff_t k = ptr[r], hi = ptr[r + 1];
-        __m512 acc = _mm512_setzero_ps();
-        do {
-            __mmask16 m = FPK_MASK16(hi - k);
-            __m512 d0;
-            __m256 x0, x1;
-            if (k + 16 <= end) {
-                d0 = _mm512_loadu_ps(data + k);
-                x0 = _mm512_i64gather_ps(_mm512_loadu_si512(ind + k), x, 4);
-                x1 = _mm512_i64gather_ps(_mm512_loadu_si512(ind + k + 8), x, 4);
-            } else {
-                __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)m, ind + k);
-                __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(m >> 8), ind + k + 8);
-                d0 = _mm512_maskz_loadu_ps(m, data + k);
-                x0 = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), (__mmask8)m, i0, x, 4);
-                x1 = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), (__mmask8)(m >> 8), i1, x, 4);
-            }
-            __m512 xv = _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
-            acc = _mm512_mask3_fmadd_ps(d0, xv, acc, m);
-            k += 16;
-        } while (k < hi);
-        y[r] = _mm512_reduce_add_ps(acc);
-    }
-}
+FPK_DEFINE_SPMV(fpk_spmv_d_i32, double, int32_t, __m512d, fpk_rowacc_d_i32, _mm512_setzero_pd,
+                fpk_red8_pd, _mm512_mask_storeu_pd)
+FPK_DEFINE_SPMV(fpk_spmv_d_i64, double, int64_t, __m512d, fpk_rowacc_d_i64, _mm512_setzero_pd,
+                fpk_red8_pd, _mm512_mask_storeu_pd)
+FPK_DEFINE_SPMV(fpk_spmv_f_i32, float, int32_t, __m512, fpk_rowacc_f_i32, _mm512_setzero_ps,
+                fpk_red8_ps, _mm256_mask_storeu_ps)
+FPK_DEFINE_SPMV(fpk_spmv_f_i64, float, int64_t, __m512, fpk_rowacc_f_i64, _mm512_setzero_ps,
+                fpk_red8_ps, _mm256_mask_storeu_ps)
 #else
-#define FPK_DEFINE_SPMV(NAME, T, IDX)                                                      \
+#define FPK_DEFINE_SPMV_SCALAR(NAME, T, IDX)                                               \
 static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *x, T *y,          \
                  ptrdiff_t r0, ptrdiff_t r1)                                               \
 {                                                                                          \
     for (ptrdiff_t r = r0; r < r1; ++r) FPK_ROW_DOT(T, IDX, data, ind, ptr[r], ptr[r + 1], x, y[r]); \
 }
-FPK_DEFINE_SPMV(fpk_spmv_d_i32, double, int32_t)
-FPK_DEFINE_SPMV(fpk_spmv_d_i64, double, int64_t)
-FPK_DEFINE_SPMV(fpk_spmv_f_i32, float, int32_t)
-FPK_DEFINE_SPMV(fpk_spmv_f_i64, float, int64_t)
+FPK_DEFINE_SPMV_SCALAR(fpk_spmv_d_i32, double, int32_t)
+FPK_DEFINE_SPMV_SCALAR(fpk_spmv_d_i64, double, int64_t)
+FPK_DEFINE_SPMV_SCALAR(fpk_spmv_f_i32, float, int32_t)
+FPK_DEFINE_SPMV_SCALAR(fpk_spmv_f_i64, float, int64_t)
 #endif
 
 /* ------------------------------------------------------------------------ */
