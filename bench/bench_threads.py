@@ -260,12 +260,24 @@ def scenario_kernels(quick):
     def spmv():
         return fs.spmv(B, x)
 
+    xt = rng.standard_normal(rows)
+    Wp = rng.standard_normal((1024, 1024) if quick else (2048, 2048))
+
+    def spmv_t():
+        return fs.spmv_t(B, xt, check_input=False)
+
+    def prune():
+        return fs.prune_to_csr(Wp, threshold=1.0)
+
     def lasso():
         return Lasso(alpha=alpha, tol=1e-6).fit(Xl, yl).coef_
 
     return {
         "spmm": (spmm, f"{n}x{n} s=0.9 @ {n}x{b}", spmm),
         "spmv": (spmv, f"{rows}x{cols} d=0.01", spmv),
+        "spmv_t": (spmv_t, f"{rows}x{cols} d=0.01", spmv_t),
+        "prune_to_csr": (prune, f"{Wp.shape[0]}x{Wp.shape[1]} threshold",
+                         lambda: prune().toarray()),
         "sgd_step": (sgd, f"{m:.0e} float64", lambda: sgd(w.copy())),
         "Lasso.fit": (lasso, f"dense {ns}x{p} amax/10", lasso),
     }
@@ -365,8 +377,8 @@ def main(argv=None):
     p.add_argument("--scenarios", nargs="*", default=list(SCENARIOS), choices=SCENARIOS,
                    help="1 vs 2 thread scenarios (none: skip those rows)")
     p.add_argument("--kernels", nargs="+", default=["spmm", "spmv", "sgd_step", "Lasso.fit"],
-                   choices=["spmm", "spmv", "sgd_step", "Lasso.fit"],
-                   help="workloads of the scenario rows")
+                   choices=["spmm", "spmv", "spmv_t", "prune_to_csr", "sgd_step", "Lasso.fit"],
+                   help="workloads of the scenario rows (spmv_t, prune_to_csr: on request)")
     p.add_argument("--only-scenarios", action="store_true",
                    help="skip the nesting rows (Python threads / joblib)")
     args = p.parse_args(argv)
