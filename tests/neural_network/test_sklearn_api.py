@@ -262,7 +262,7 @@ def test_n_iter_no_change_inf_and_stratified_split():
     for E in (MLPClassifier, SkMLPClassifier):
         with pytest.raises(ValueError, match="The least populated class"):
             E(early_stopping=True).fit([[1, 2], [2, 3], [3, 4], [4, 5]], [0, 0, 0, 1])
-    # our split keeps the class proportions too (stratified, as scikit-learn's)
+    # scikit-learn's split: stratified for binary labels (one output)
     m = MLPClassifier((8,), early_stopping=True, validation_fraction=0.5, max_iter=3,
                       random_state=0)
     with warnings.catch_warnings():

@@ -120,6 +120,28 @@ def test_lbfgs_warm_start_as_sklearn():
     assert len(ours.loss_curve_) == 15 + 7 + 1 and ours.best_loss_ == min(ours.loss_curve_)
 
 
+def test_early_stopping_sequence_as_sklearn():
+    # the same held-out rows (scikit-learn's split), the same scores; the third fit
+    # starts with the count carried over and stops on it. (Each fit here beats the
+    # best score; one that does not keeps the weights it started from, where
+    # scikit-learn keeps its last epoch's: its coefs_ after an early-stopped fit
+    # are the _best_coefs arrays, which the next warm start trains in place.)
+    kw = dict(hidden_layer_sizes=(10,), solver="sgd", momentum=0.0, shuffle=False,
+              random_state=0, early_stopping=True, warm_start=True, max_iter=8,
+              learning_rate_init=0.05, n_iter_no_change=3)
+    ours, sk = MLPClassifier(**kw), SkMLPClassifier(**kw)
+    for _ in range(3):
+        ours.fit(X_clf, y_clf)
+        sk.fit(X_clf, y_clf)
+        assert ours.validation_scores_ == sk.validation_scores_
+        assert ours.best_validation_score_ == sk.best_validation_score_
+        assert ours.best_loss_ is None and sk.best_loss_ is None
+        for name in ATTRS:
+            assert getattr(ours, name) == getattr(sk, name), name
+        np.testing.assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-5)
+    assert ours.n_iter_ < 8  # stopped on the carried count
+
+
 def test_early_stopping_record_continues_over_warm_starts():
     m = MLPClassifier((10,), early_stopping=True, warm_start=True, max_iter=4, tol=0.0,
                       n_iter_no_change=100, random_state=0, learning_rate_init=0.01)

@@ -201,7 +201,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         validation = held_out = None
         auto = self.target_sparsity == "auto" and not incremental  # see _auto_sparsity.py
         if es or auto:
-            X, y, Y, sw, held_out = self._split(X, y, Y, sw, rng)
+            X, y, Y, sw, held_out = self._split(X, y, Y, sw, rng, es)
             validation = held_out if es else None
         X = as_input(X, X.dtype)  # C-contiguous, or canonical CSR (never densified)
         YT = np.ascontiguousarray(Y.T, dtype=X.dtype)
@@ -223,12 +223,21 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         _history.publish(self, trainer, n_out, incremental, n_before, es)
         return self
 
-    def _split(self, X, y, Y, sw, rng):
-        """Training and validation parts for early stopping (stratified for class labels)."""
-        stratify = y if self._is_clf and y.ndim == 1 else None
+    def _split(self, X, y, Y, sw, rng, es):
+        """Training and validation parts: early stopping's (``es``) or 'auto''s.
+
+        Early stopping splits as scikit-learn does (its RandomState, stratified
+        for one output: binary labels), so the same seed holds out the same
+        rows; 'auto' stratifies class labels and draws a seed from ``rng``.
+        """
+        if es:
+            stratify, state = (Y if self._is_clf and Y.shape[1] == 1 else None), rng
+        else:
+            stratify = y if self._is_clf and y.ndim == 1 else None
+            state = rng.randint(np.iinfo(np.int32).max)
         parts = train_test_split(X, Y, y, *([] if sw is None else [sw]),
                                  test_size=self.validation_fraction, stratify=stratify,
-                                 random_state=rng.randint(np.iinfo(np.int32).max))
+                                 random_state=state)
         X, X_val, Y, Y_val, y, y_val = parts[:6]
         sw, sw_val = parts[6:] if sw is not None else (None, None)
         if X_val.shape[0] < 2:
