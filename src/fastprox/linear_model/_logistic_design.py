@@ -113,6 +113,12 @@ class LogisticDenseWorkingSet:
     def epoch(self, active, *args):
         return logistic_fast.block_cd_epoch(self.Xws, active, *args)
 
+    def gram(self, cols, weights):
+        """``[Xa diag(w) Xa.T for w in weights]``, ``Xa`` = columns ``cols`` and a row of ones."""
+        Xa = np.ones((cols.size + 1, self.Xws.shape[1]))
+        Xa[:-1] = self.Xws[cols]
+        return [(Xa * w) @ Xa.T for w in weights]
+
 
 class LogisticSparseWorkingSet:
     """Working-set columns as a CSC slice (never densified)."""
@@ -125,6 +131,7 @@ class LogisticSparseWorkingSet:
         self.indptr = np.ascontiguousarray(Xws.indptr, dtype=index_dtype)
         self._csc = (self.data, self.indices, self.indptr)
         self.means = np.zeros(self.size)
+        self.X = Xws
 
     def mn_epoch(self, active, *args):
         return logistic_fast.mn_cd_epoch_sparse(*self._csc, active, *args)
@@ -154,3 +161,9 @@ class LogisticSparseWorkingSet:
 
     def epoch(self, active, *args):
         return logistic_fast.block_cd_epoch_sparse(*self._csc, active, *args)
+
+    def gram(self, cols, weights):
+        """:meth:`LogisticDenseWorkingSet.gram`, sparse products, dense results."""
+        Xa = sp.hstack([self.X[:, cols], np.ones((self.X.shape[0], 1))], format="csc",
+                       dtype=np.float64)
+        return [(Xa.T @ Xa.multiply(w[:, None]).tocsc()).toarray() for w in weights]

@@ -40,6 +40,7 @@ per outer iteration (gradient and gather).
 import numpy as np
 
 from ._datafits import wsum
+from ._newton_support import StallWatch, support_newton_step
 from ._penalties import enet_shift, enet_value, kkt_distance
 from ._working_set import select_violators, ws_size
 
@@ -52,7 +53,6 @@ _MAX_CD_EPOCHS = 20
 _CD_FRACTION_BINARY = 3.0
 _CD_FRACTION_MULTI = 0.3
 _MAX_BACKTRACK = 30
-
 
 def _shift_along_null_space(sub, W_ws, D, U, a, l1, l2):
     """Move each feature's coefficients by a common ``c_j`` to minimise the penalty.
@@ -187,15 +187,21 @@ def logistic_ws_newton(design, datafit, W, b, l1, l2, *, fit_intercept=True, tol
 def _newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, budget):
     """Binary proximal Newton steps on the working set until its violation is ``<= eps_in``."""
     steps = 0
+    stall = StallWatch(sub, 1, Z.shape[1])
     while steps < budget:
         R, H = datafit.grad_hess(Z)
         r, h = R[0], H[0]
         grad = sub.dot(r)
         g_b = float(r.sum()) if fit_intercept else 0.0
         viol = kkt_distance(grad, W_ws[0], l1, l2)
-        if max(float(viol.max()) if sub.size else 0.0, abs(g_b)) <= eps_in:
+        vmax = max(float(viol.max()) if sub.size else 0.0, abs(g_b))
+        if vmax <= eps_in:
             break
         steps += 1
+        if stall.exact(vmax) and support_newton_step(
+                sub, datafit, Z, W_ws, b, grad[None], np.array([g_b]), np.zeros_like(H), H,
+                l1, l2, fit_intercept) > 0:
+            continue
         f = datafit.value(Z) + enet_value(W_ws, l1, l2)
         if _block_step(sub, datafit, Z, 0, W_ws[0], b, r, h, grad, g_b, l1, l2,
                        fit_intercept, eps_in) <= 1e-15 * f:
@@ -265,6 +271,7 @@ def _mn_newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, bu
     K, n = Z.shape
     m = sub.size
     steps = 0
+    stall = StallWatch(sub, K, n)
     while steps < budget:
         P = datafit.proba(Z)
         sw_n = datafit.sw_n
@@ -279,6 +286,9 @@ def _mn_newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, bu
             break
         steps += 1
         Q = P * sw_n
+        if stall.exact(vmax) and support_newton_step(sub, datafit, Z, W_ws, b, G, g_b, P, Q,
+                                                     l1, l2, fit_intercept) > 0:
+            continue
         hdiag = sub.hdiag_multi(Q * (1.0 - P))
         D = np.zeros((K, m))
         U = np.zeros((K, n))
