@@ -1,7 +1,7 @@
 """Warm-start and partial_fit bookkeeping side by side with scikit-learn's MLPs.
 
 Same seed, so the same Glorot start (``init_layers`` draws in scikit-learn's
-order), ``shuffle=False``: after each call of a sequence of warm-started
+order) and the same epoch orders: after each call of a sequence of warm-started
 ``fit`` and ``partial_fit`` calls, ``loss_curve_``, ``n_iter_``, ``t_``,
 ``best_loss_``, ``_no_improvement_count`` and ``validation_scores_`` are
 scikit-learn's (the losses within 1e-5 relative: fastprox adds the L2 term
@@ -71,12 +71,16 @@ STEPS = [("fit", {}), ("fit", {}), ("partial_fit", {}), ("partial_fit", {}),
          ("partial_fit", {}), ("fit", dict(tol=1e-4, max_iter=4))]
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
 @pytest.mark.parametrize("task", TASKS)
-def test_sgd_warm_start_and_partial_fit_sequence_as_sklearn(task):
+def test_sgd_warm_start_and_partial_fit_sequence_as_sklearn(task, shuffle):
+    # shuffle=True: each fit draws scikit-learn's epoch orders (partial_fit
+    # continues its own RNG, scikit-learn re-seeds: partial_fit unshuffled below)
     ours_cls, sk_cls, X, y = TASKS[task]
-    kw = dict(hidden_layer_sizes=(10,), solver="sgd", momentum=0.0, shuffle=False,
+    steps = STEPS if not shuffle else [step for step in STEPS if step[0] == "fit"]
+    kw = dict(hidden_layer_sizes=(10,), solver="sgd", momentum=0.0, shuffle=shuffle,
               random_state=0, warm_start=True, max_iter=5, learning_rate_init=0.05)
-    _compare(_record(ours_cls(**kw), X, y, STEPS), _record(sk_cls(**kw), X, y, STEPS))
+    _compare(_record(ours_cls(**kw), X, y, steps), _record(sk_cls(**kw), X, y, steps))
 
 
 @pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
@@ -120,13 +124,14 @@ def test_lbfgs_warm_start_as_sklearn():
     assert len(ours.loss_curve_) == 15 + 7 + 1 and ours.best_loss_ == min(ours.loss_curve_)
 
 
-def test_early_stopping_sequence_as_sklearn():
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_early_stopping_sequence_as_sklearn(shuffle):
     # the same held-out rows (scikit-learn's split), the same scores; the third fit
     # starts with the count carried over and stops on it. (Each fit here beats the
     # best score; one that does not keeps the weights it started from, where
     # scikit-learn keeps its last epoch's: its coefs_ after an early-stopped fit
     # are the _best_coefs arrays, which the next warm start trains in place.)
-    kw = dict(hidden_layer_sizes=(10,), solver="sgd", momentum=0.0, shuffle=False,
+    kw = dict(hidden_layer_sizes=(10,), solver="sgd", momentum=0.0, shuffle=shuffle,
               random_state=0, early_stopping=True, warm_start=True, max_iter=8,
               learning_rate_init=0.05, n_iter_no_change=3)
     ours, sk = MLPClassifier(**kw), SkMLPClassifier(**kw)

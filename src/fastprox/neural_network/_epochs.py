@@ -35,7 +35,7 @@ __all__ = ["COMPILED_EPOCH", "run_epoch"]
 COMPILED_EPOCH = True
 
 
-def run_epoch(est, layers, opt, X, YT, batch_size, rng, out, sample_weight=None):
+def run_epoch(est, layers, opt, X, YT, batch_size, order, out, sample_weight=None):
     """One pass over ``X`` (n_samples, n_features), C-contiguous; returns the mean loss.
 
     Parameters
@@ -50,15 +50,15 @@ def run_epoch(est, layers, opt, X, YT, batch_size, rng, out, sample_weight=None)
         Encoded targets, transposed, in X's dtype.
     batch_size : int
         At most ``n_samples``.
-    rng : numpy.random.RandomState
-        Draws the epoch's permutation when ``est.shuffle``.
+    order : ndarray of int (n_samples,) or None
+        The epoch's sample order (None: ``X``'s own, no shuffling).
     out : {'identity', 'exp', 'logistic', 'softmax'}
         Output function (and so the loss, see :mod:`._base`).
     sample_weight : ndarray (n_samples,), optional
         Weights of the samples (None: all 1, the unweighted arithmetic).
     """
     n = X.shape[0]
-    idx = rng.permutation(n) if est.shuffle else None
+    idx = order
     # the compiled epoch knows the unweighted losses of mlp_fast.OUTPUTS
     arrays = kernel_arrays(layers) if COMPILED_EPOCH and sample_weight is None \
         and out in mlp_fast.OUTPUTS and isinstance(X, np.ndarray) else None

@@ -145,6 +145,7 @@ class Trainer:
         self.sample_weight = sample_weight
         self.diverged = False
         self.n = X.shape[0]
+        self.order = np.arange(self.n)  # the sample order, reshuffled each epoch
         self.batch_size = batch_size(est, self.n)
         self.seen = seen
         history = history or {}
@@ -163,8 +164,12 @@ class Trainer:
         """Train one epoch; record its loss, time, phase (and validation score)."""
         est = self.est
         t0 = time.perf_counter()
+        if est.shuffle:
+            # scikit-learn shuffles the previous epoch's order again (its
+            # ``sample_idx = shuffle(sample_idx)``; the same draws as a permutation)
+            self.order = self.order[self.rng.permutation(self.n)]
         loss = run_epoch(est, self.layers, self.opt, self.X, self.YT, self.batch_size,
-                         self.rng, self.out, self.sample_weight)
+                         self.order if est.shuffle else None, self.out, self.sample_weight)
         self.epoch_times.append(time.perf_counter() - t0)
         self.epoch_phases.append(phase)
         self.n_iter += 1
