@@ -12,9 +12,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastprox.linear_model import LogisticRegression
+from fastprox.linear_model._logistic import L1_RATIO_SELECTS_PENALTY
+
+# written in scikit-learn 1.8+'s spelling (``l1_ratio`` selects the penalty, here
+# and in the scikit-learn references); the version is parsed once, in _logistic
+pytestmark = pytest.mark.skipif(not L1_RATIO_SELECTS_PENALTY,
+                                reason="scikit-learn < 1.8 spells the penalty with penalty=")
 
 
 def _objective(X, y, coef, intercept, C, rho):
@@ -139,6 +146,20 @@ def test_errors():
         LogisticRegression(penalty="l3").fit(X, y)
     with pytest.raises(ValueError, match="'C' parameter"):
         LogisticRegression(C=0).fit(X, y)
+
+
+@pytest.mark.parametrize("params", [dict(penalty="l1", l1_ratio=2.0),
+                                    dict(penalty="elasticnet", l1_ratio=-0.5),
+                                    dict(l1_ratio=float("nan"))])
+def test_invalid_l1_ratio_as_sklearn(params):
+    # issue 13's fuzz item: accepted before; scikit-learn's type and message now
+    X, y = DATA["classif"]
+    messages = []
+    for cls, solver in ((LogisticRegression, {}), (sk.LogisticRegression, {"solver": "saga"})):
+        with pytest.raises(InvalidParameterError) as err:
+            cls(**params, **solver).fit(X, y)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
 
 
 def test_sample_weight_matches_sklearn():

@@ -5,13 +5,21 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sklearn
 from sklearn import linear_model as sk
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.datasets import load_digits, load_iris, make_classification
+from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastprox.linear_model import LogisticRegression, LogisticRegressionCV
+from fastprox.linear_model._logistic import L1_RATIO_SELECTS_PENALTY
+
+# written in scikit-learn 1.8+'s spelling (``l1_ratio`` selects the penalty, here
+# and in the scikit-learn references); the version is parsed once, in _logistic
+pytestmark = pytest.mark.skipif(not L1_RATIO_SELECTS_PENALTY,
+                                reason="scikit-learn < 1.8 spells the penalty with penalty=")
 
 CS = np.logspace(-3, 1, 6)
 
@@ -185,6 +193,29 @@ def test_fallback_runs_sklearn_and_logs(caplog):
         with pytest.raises(ValueError) as ref_err:
             sk.LogisticRegressionCV(**{**params, **kwargs}).fit(X, y, **fit_kw)
         assert str(ours_err.value) == str(ref_err.value)
+
+
+def test_metadata_routing_errors_as_sklearn():
+    # groups= without routing: ValueError; with routing but no splitter asking
+    # for groups: TypeError; scikit-learn's messages word for word
+    X, y = DATA["binary"]
+    params = {"Cs": 2, "cv": 3, "l1_ratios": (0.0,), "scoring": "accuracy",
+              "use_legacy_attributes": False}
+    groups = np.arange(y.size) % 3
+    for routing, error in ((False, ValueError), (True, TypeError)):
+        messages = []
+        with sklearn.config_context(enable_metadata_routing=routing):
+            for cls in (LogisticRegressionCV, sk.LogisticRegressionCV):
+                with pytest.raises(error) as err:
+                    cls(**params).fit(X, y, groups=groups)
+                messages.append(str(err.value))
+        assert messages[0] == messages[1]
+    with sklearn.config_context(enable_metadata_routing=True):
+        # routed to a splitter that asks for them: both accept the groups
+        cv = GroupKFold(3)
+        ours = LogisticRegressionCV(**{**params, "cv": cv}).fit(X, y, groups=groups)
+        ref = sk.LogisticRegressionCV(**{**params, "cv": cv}).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(ours.Cs_, ref.Cs_)
 
 
 def test_invalid_l1_ratios_and_class_weight_as_sklearn():

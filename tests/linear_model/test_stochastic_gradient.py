@@ -205,6 +205,22 @@ def test_pickle_and_param_errors(reg_data):
         SGDClassifier(alpha=0.0).fit(X, y > 0)
 
 
+@pytest.mark.parametrize("name", ["SGDClassifier", "SGDRegressor"])
+@pytest.mark.parametrize("bad", [dict(tol=float("nan")), dict(tol=-1), dict(alpha=float("inf")),
+                                 dict(alpha=float("nan"))])
+def test_non_finite_and_negative_params_as_sklearn(reg_data, name, bad):
+    # issue 13's fuzz items: scikit-learn's error type and message, word for word
+    X, y = reg_data
+    target = y > 0 if name == "SGDClassifier" else y
+    messages = []
+    for cls in ({"SGDClassifier": SGDClassifier, "SGDRegressor": SGDRegressor}[name],
+                getattr(sk, name)):
+        with pytest.raises(InvalidParameterError) as err:
+            cls(**bad).fit(X, target)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+
+
 # Fast settings keep the checks to a few seconds; the plain regressor runs at
 # eta0=1e-5 because check_n_features_in (features of mean 100) makes per-sample squared-error
 # SGD at scikit-learn's default eta0=0.01 diverge (fit then raises a clear ValueError).
