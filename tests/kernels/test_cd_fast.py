@@ -176,3 +176,44 @@ def test_cd_solve_gram_reaches_the_gap(positive):
         assert (w >= 0).all()
     else:
         assert (np.abs(g[~nz]) <= l1 * (1 + 1e-6)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cd_epoch_dense_scores(dtype):
+    # scores: |X_j @ (R + w_j X_j)| as column j was visited where it ends at zero, else inf
+    rng = np.random.default_rng(4)
+    n, p = 60, 40
+    X = np.asfortranarray(rng.standard_normal((n, p)).astype(dtype))
+    X[:, 5] = 0  # a zero-norm column: score 0
+    norms2 = (X.astype(np.float64) ** 2).sum(0).astype(dtype)
+    y = rng.standard_normal(n).astype(dtype)
+    w0 = np.where(rng.random(p) < 0.5, rng.standard_normal(p), 0).astype(dtype)
+    w0[5] = 0
+    ws = rng.permutation(p).astype(np.intp)
+    l1, l2 = dtype(0.8 * np.abs(X.T @ y).max()), dtype(0.5)
+    w, R = w0.copy(), (y - X @ w0).astype(dtype)
+    w_ref, R_ref = w0.copy(), R.copy()
+    scores = np.full(p, -1.0, dtype=dtype)
+    dw = _cd.cd_epoch_dense(X, w, R, norms2, ws, l1, l2, False, scores)
+    # the same epoch without scores: the same bits
+    assert _cd.cd_epoch_dense(X, w_ref, R_ref, norms2, ws, l1, l2, False) == dw
+    np.testing.assert_array_equal(w, w_ref)
+    np.testing.assert_array_equal(R, R_ref)
+    # replay the epoch in float64 to get each column's dot as it was visited
+    w64, R64 = w0.astype(np.float64), (y - X @ w0).astype(np.float64)
+    for k, j in enumerate(ws):
+        tmp = X[:, j] @ R64 + w64[j] * norms2[j]
+        if norms2[j] == 0:
+            assert scores[k] == 0
+            continue
+        if w[j] == 0:
+            np.testing.assert_allclose(scores[k], abs(tmp), rtol=1e-3 if dtype == np.float32
+                                       else 1e-10)
+            assert scores[k] <= l1 * (1 + 1e-5)
+        else:
+            assert scores[k] == np.inf
+        R64 += (w64[j] - w[j]) * X[:, j]
+        w64[j] = w[j]
+    assert np.isfinite(scores).sum() > 0 and np.isinf(scores).sum() > 0
+    with pytest.raises(ValueError):
+        _cd.cd_epoch_dense(X, w, R, norms2, ws, l1, l2, False, scores[:-1])

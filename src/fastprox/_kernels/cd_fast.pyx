@@ -32,7 +32,10 @@ from cython.parallel cimport prange
 from libc.math cimport fabs, INFINITY
 from libc.stdint cimport int32_t, int64_t
 
-from fastprox._kernels._shared cimport floating, index_t
+from fastprox._kernels._shared cimport (
+    floating, index_t, team_size, n_parts, thread_policy, fpk_team_size, fpk_team_report,
+    fpk_now, fpk_part_start, fpk_part_end,
+)
 
 cdef extern from "cd_kernels.h" nogil:
     double fpc_ddot(Py_ssize_t n, const double* x, const double* y, const double* nx)
@@ -97,19 +100,31 @@ cdef inline floating _cd_update(floating w_j, floating tmp, floating norm2, floa
 
 def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
                    const floating[::1] norms2, const Py_ssize_t[::1] ws,
-                   floating l1, floating l2, bint positive):
+                   floating l1, floating l2, bint positive, floating[::1] scores=None):
     """One cyclic CD epoch over columns ``ws`` of Fortran-ordered ``X``.
 
     Updates ``w`` and ``R = y - X w`` in place; returns the largest ``|dw|``.
+    With ``scores`` (length ``len(ws)``): where column ``j = ws[k]``'s new
+    weight is zero, ``|X_j @ (R + w_j X_j)|`` as it was visited (its KKT
+    margin is ``l1`` minus that; 0 for a zero-norm column), else ``inf``:
+    the solver's shrinking (see docs/design/solver-dense-f32.md).
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef Py_ssize_t k, j
     cdef floating w_j, new, tmp, dw, dw_max = 0
     cdef const floating* col
+    cdef floating* sc = NULL
+    if scores is not None:
+        if scores.shape[0] != ws.shape[0]:
+            raise ValueError("scores must have one entry per working-set column")
+        if ws.shape[0]:
+            sc = &scores[0]
     with nogil:
         for k in range(ws.shape[0]):
             j = ws[k]
             if norms2[j] == 0:
+                if sc != NULL:
+                    sc[k] = 0
                 continue
             w_j = w[j]
             col = &X[0, j]
@@ -117,6 +132,8 @@ def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
             # threading on long ones (see _vdot)
             tmp = _vdot(n, col, &R[0], _ahead(X, ws, k)) + w_j * norms2[j]
             new = _cd_update(w_j, tmp, norms2[j], l1, l2, positive)
+            if sc != NULL:
+                sc[k] = fabs(tmp) if new == 0 else INFINITY
             if new != w_j:
                 dw = w_j - new
                 _vaxpy(n, dw, col, &R[0], _ahead(X, ws, k))
@@ -301,20 +318,79 @@ def dot_cols_sparse(const floating[::1] data, const index_t[::1] indices,
                     const floating[::1] R, floating[::1] out, int n_threads):
     """``out = X[:, ws].T @ R`` for CSC ``X`` (uncentred), columns split over threads.
 
-    Each output is summed by one thread in index order: results do not depend
-    on the thread count.
+    ``ws`` is cut into parts handed out dynamically to an adaptive team (see
+    docs/design/kernels-threads.md); each output is summed by one thread in
+    index order, so results do not depend on the thread count or the split.
     """
-    cdef Py_ssize_t k, i, j
+    cdef Py_ssize_t m = ws.shape[0], k, c, i, j, work = m
     cdef floating acc
-    if indptr[indptr.shape[0] - 1] < 32768:
-        n_threads = 1  # thread start-up costs more than the loop
+    cdef int nt, nc
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
+    if m == 0:
+        return
+    for k in range(m):  # the nonzeros the call reads
+        work += indptr[ws[k] + 1] - indptr[ws[k]]
+    nt = team_size(work, n_threads)
+    nc = n_parts(nt)
+    tmark[0] = 0
     with nogil:
-        for k in prange(ws.shape[0], num_threads=n_threads, schedule="static"):
-            j = ws[k]
-            acc = 0
-            for i in range(indptr[j], indptr[j + 1]):
-                acc = acc + data[i] * R[indices[i]]
-            out[k] = acc
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            tp = fpk_part_start()
+            for k in range(m * c // nc, m * (c + 1) // nc):
+                j = ws[k]
+                acc = 0
+                for i in range(indptr[j], indptr[j + 1]):
+                    acc = acc + data[i] * R[indices[i]]
+                out[k] = acc
+            fpk_part_end(tmark, tp)
+        fpk_team_report(nt, t0, tmark[0])
+
+
+# Dense passes over all of X: below this many elements one thread (waking the
+# team costs more than an 8 MB pass). Their parts cut the columns at
+# multiples of _GRANULE, streamed in blocks of at most _BLOCK columns (C order).
+cdef enum:
+    _DENSE_SERIAL = 1048576
+    _BLOCK = 1024
+    _GRANULE = 16
+
+
+cdef inline Py_ssize_t _col_cut(Py_ssize_t p, Py_ssize_t c, Py_ssize_t nc) noexcept nogil:
+    """First column of part ``c`` of ``nc``: a multiple of _GRANULE (or ``p``)."""
+    cdef Py_ssize_t g = (p + _GRANULE - 1) // _GRANULE
+    return min(p, _GRANULE * (g * c // nc))
+
+
+cdef inline void _xt_r_c(const floating* X, Py_ssize_t ld, Py_ssize_t n, const floating* R,
+                         floating* out, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """``out[c0:c1] = X[:, c0:c1].T @ R`` for C-ordered ``X`` (row stride ``ld``)."""
+    cdef Py_ssize_t i, j, lo, m
+    cdef floating r_i, a0, a1, a2, a3
+    cdef const floating* x0
+    cdef floating* o
+    lo = c0
+    while lo < c1:
+        m = min(lo + _BLOCK, c1) - lo
+        o = &out[lo]
+        for j in range(m):
+            o[j] = 0
+        # four rows per sweep: a quarter of the loads/stores of ``out``
+        for i in range(0, n - 3, 4):
+            a0 = R[i]
+            a1 = R[i + 1]
+            a2 = R[i + 2]
+            a3 = R[i + 3]
+            x0 = X + i * ld + lo
+            for j in range(m):
+                o[j] += (a0 * x0[j] + a1 * x0[ld + j]) + (a2 * x0[2 * ld + j]
+                                                        + a3 * x0[3 * ld + j])
+        for i in range(n - n % 4, n):
+            r_i = R[i]
+            x0 = X + i * ld + lo
+            for j in range(m):
+                o[j] += r_i * x0[j]
+        lo += _BLOCK
 
 
 def xt_r_dense(const floating[:, :] X, const floating[::1] R, floating[::1] out,
@@ -322,59 +398,119 @@ def xt_r_dense(const floating[:, :] X, const floating[::1] R, floating[::1] out,
     """``out = X.T @ R`` for a C- or Fortran-ordered dense ``X``.
 
     Written here rather than left to BLAS gemv, whose threads cost more
-    than they give (see docs/design/kernels-no-blas-level1.md). C order: each
-    thread owns a block of columns and streams the rows through it (an
-    axpy the compiler vectorises); Fortran order: one dot product per column
-    with four accumulators. Each output is summed by one thread in a fixed
-    order, so the result does not depend on the thread count.
+    than they give (see docs/design/kernels-no-blas-level1.md). C order: a
+    part streams the rows through its columns (an axpy the compiler
+    vectorises); Fortran order: one dot product per column with four
+    accumulators. Parts of columns are handed out dynamically to an adaptive
+    team (docs/design/kernels-threads.md); each output is summed by one
+    thread in a fixed order, so the result does not depend on the thread
+    count or the split.
     """
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
-    cdef Py_ssize_t i, j, b, lo, hi, n_blocks, m
-    cdef Py_ssize_t BLOCK = 1024
-    cdef floating r_i, a0, a1, a2, a3
-    cdef const floating* x0
-    cdef floating* o
+    cdef Py_ssize_t i, j, c
+    cdef floating a0
+    cdef int nt, nc
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
     if n == 0 or p == 0:
         out[:] = 0
         return
-    if n * p < 1048576:
-        n_threads = 1  # waking threads costs more than an 8 MB pass
+    nt = fpk_team_size(n * p, n_threads, _DENSE_SERIAL)
+    nc = n_parts(nt)
+    tmark[0] = 0
     # raw pointers with unit inner stride: through the generic 2-D view the
     # compiler does not vectorise (see docs/design/kernels-cd-vector-loops.md)
     cdef Py_ssize_t ld = X.strides[0] // sizeof(floating)
     with nogil:
         if X.strides[1] == sizeof(floating):  # C order
-            n_blocks = (p + BLOCK - 1) // BLOCK
-            for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
-                lo = b * BLOCK
-                m = min(lo + BLOCK, p) - lo
-                o = &out[lo]
-                for j in range(m):
-                    o[j] = 0
-                # four rows per sweep: a quarter of the loads/stores of ``out``
-                for i in range(0, n - 3, 4):
-                    a0 = R[i]
-                    a1 = R[i + 1]
-                    a2 = R[i + 2]
-                    a3 = R[i + 3]
-                    x0 = &X[i, lo]
-                    for j in range(m):
-                        o[j] += (a0 * x0[j] + a1 * x0[ld + j]) + (a2 * x0[2 * ld + j]
-                                                                + a3 * x0[3 * ld + j])
-                for i in range(n - n % 4, n):
-                    r_i = R[i]
-                    x0 = &X[i, lo]
-                    for j in range(m):
-                        o[j] += r_i * x0[j]
+            for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+                tp = fpk_part_start()
+                _xt_r_c(&X[0, 0], ld, n, &R[0], &out[0], _col_cut(p, c, nc),
+                        _col_cut(p, c + 1, nc))
+                fpk_part_end(tmark, tp)
         elif X.strides[0] == sizeof(floating):  # Fortran order
-            for j in prange(p, num_threads=n_threads, schedule="static"):
-                out[j] = _vdot(n, &X[0, j], &R[0], &X[0, min(j + 2, p - 1)])
+            for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+                tp = fpk_part_start()
+                for j in range(p * c // nc, p * (c + 1) // nc):
+                    out[j] = _vdot(n, &X[0, j], &R[0], &X[0, min(j + 2, p - 1)])
+                fpk_part_end(tmark, tp)
         else:  # any other strides: plain loops
-            for j in prange(p, num_threads=n_threads, schedule="static"):
-                a0 = 0
-                for i in range(n):
-                    a0 = a0 + X[i, j] * R[i]
-                out[j] = a0
+            for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+                tp = fpk_part_start()
+                for j in range(p * c // nc, p * (c + 1) // nc):
+                    a0 = 0
+                    for i in range(n):
+                        a0 = a0 + X[i, j] * R[i]
+                    out[j] = a0
+                fpk_part_end(tmark, tp)
+        fpk_team_report(nt, t0, tmark[0])
+
+
+cdef inline void _stats_c(const floating* X, Py_ssize_t ld, Py_ssize_t n, bint center,
+                          double* sums, double* sq, const double* v, double* xtv,
+                          Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Columns ``c0:c1`` of ``col_stats_dense`` for C-ordered ``X`` (``v`` may be NULL)."""
+    cdef Py_ssize_t i, j, lo, m
+    cdef double d
+    cdef const floating* x0
+    cdef const floating* xi
+    cdef double* so
+    cdef double* qo
+    cdef double* to
+    cdef bint with_v = v != NULL
+    lo = c0
+    while lo < c1:
+        m = min(lo + _BLOCK, c1) - lo
+        so = sums + lo
+        qo = sq + lo
+        to = xtv + lo if with_v else NULL
+        x0 = X + lo
+        for j in range(m):
+            so[j] = 0
+            qo[j] = 0
+            if with_v:
+                to[j] = 0
+        # four rows per sweep, as in xt_r_dense: a quarter of the
+        # accumulator loads and stores (docs/design/kernels-cd-vector-loops.md)
+        for i in range(0, n - 3, 4):
+            xi = X + i * ld + lo
+            if floating is double:
+                fpc_dstats4(m, ld, xi, x0, center, so, qo)
+                if with_v:  # the rows are in L1 now
+                    fpc_dxtv4(m, ld, xi, v[i], v[i + 1], v[i + 2], v[i + 3], to)
+            else:
+                fpc_sstats4(m, ld, xi, x0, center, so, qo)
+                if with_v:
+                    fpc_sxtv4(m, ld, xi, v[i], v[i + 1], v[i + 2], v[i + 3], to)
+        for i in range(n - n % 4, n):
+            xi = X + i * ld + lo
+            for j in range(m):
+                d = (<double> xi[j] - x0[j]) if center else xi[j]
+                so[j] += d
+                qo[j] += d * d
+                if with_v:
+                    to[j] += xi[j] * v[i]
+        lo += _BLOCK
+
+
+cdef inline void _stats_col(const floating* x, Py_ssize_t stride, Py_ssize_t n, bint center,
+                            const double* v, double* s_out, double* q_out,
+                            double* t_out) noexcept nogil:
+    """One column of ``col_stats_dense`` (``stride`` in bytes; ``v`` may be NULL)."""
+    cdef Py_ssize_t i
+    cdef double d, s = 0, q = 0, t = 0
+    cdef floating x0 = x[0], xi
+    for i in range(n):
+        xi = (<const floating*> (<const char*> x + i * stride))[0]
+        d = xi - x0 if center else xi
+        s = s + d
+        q = q + d * d
+        if v != NULL:
+            t = t + xi * v[i]
+    s_out[0] = s
+    q_out[0] = q
+    if t_out != NULL:
+        t_out[0] = t
 
 
 def col_stats_dense(const floating[:, :] X, bint center, double[::1] sums,
@@ -389,19 +525,19 @@ def col_stats_dense(const floating[:, :] X, bint center, double[::1] sums,
     Without ``center``, ``sq`` is the plain squared norm (``sums`` unused).
     With ``v`` (length ``n``), also ``xtv = X.T @ v`` (float64; the solver's
     first gradient, which would otherwise cost a pass of its own). One pass
-    over ``X``, in its own memory order.
+    over ``X``, in its own memory order, in parts of columns handed out to an
+    adaptive team (each column summed by one thread: any thread count and
+    split give the same bits).
     """
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
-    cdef Py_ssize_t i, j, b, lo, m, n_blocks
-    cdef Py_ssize_t BLOCK = 1024
-    cdef double d, s, q, t
-    cdef const floating* x0
-    cdef const floating* xi
-    cdef double* so
-    cdef double* qo
-    cdef double* to
+    cdef Py_ssize_t j, c
     cdef Py_ssize_t ld = X.strides[0] // sizeof(floating)
     cdef bint with_v = v is not None
+    cdef const double* vp = NULL
+    cdef double* tp_out = NULL
+    cdef int nt, nc
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
     if with_v and (xtv is None or v.shape[0] != n or xtv.shape[0] != p):
         raise ValueError("v must have n_samples entries and xtv n_features")
     if n == 0 or p == 0:
@@ -410,75 +546,27 @@ def col_stats_dense(const floating[:, :] X, bint center, double[::1] sums,
         if with_v:
             xtv[:] = 0
         return
-    if n * p < 1048576:
-        n_threads = 1
+    if with_v:
+        vp = &v[0]
+        tp_out = &xtv[0]
+    nt = fpk_team_size(n * p, n_threads, _DENSE_SERIAL)
+    nc = n_parts(nt)
+    tmark[0] = 0
     with nogil:
         if X.strides[1] == sizeof(floating) and p > 1:  # C order: stream the rows
-            n_blocks = (p + BLOCK - 1) // BLOCK
-            for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
-                lo = b * BLOCK
-                m = min(lo + BLOCK, p) - lo
-                so = &sums[lo]
-                qo = &sq[lo]
-                to = &xtv[lo] if with_v else NULL
-                x0 = &X[0, lo]
-                for j in range(m):
-                    so[j] = 0
-                    qo[j] = 0
-                    if with_v:
-                        to[j] = 0
-                # four rows per sweep, as in xt_r_dense: a quarter of the
-                # accumulator loads and stores (docs/design/kernels-cd-vector-loops.md)
-                for i in range(0, n - 3, 4):
-                    if floating is double:
-                        fpc_dstats4(m, ld, &X[i, lo], x0, center, so, qo)
-                        if with_v:  # the rows are in L1 now
-                            fpc_dxtv4(m, ld, &X[i, lo], v[i], v[i + 1], v[i + 2],
-                                      v[i + 3], to)
-                    else:
-                        fpc_sstats4(m, ld, &X[i, lo], x0, center, so, qo)
-                        if with_v:
-                            fpc_sxtv4(m, ld, &X[i, lo], v[i], v[i + 1], v[i + 2],
-                                      v[i + 3], to)
-                for i in range(n - n % 4, n):
-                    xi = &X[i, lo]
-                    for j in range(m):
-                        d = (<double> xi[j] - x0[j]) if center else xi[j]
-                        so[j] += d
-                        qo[j] += d * d
-                        if with_v:
-                            to[j] += xi[j] * v[i]
-        elif X.strides[0] == sizeof(floating):  # Fortran order
-            for j in prange(p, num_threads=n_threads, schedule="static"):
-                s = 0
-                q = 0
-                t = 0
-                xi = &X[0, j]
-                for i in range(n):
-                    d = xi[i] - xi[0] if center else xi[i]
-                    s = s + d
-                    q = q + d * d
-                    if with_v:
-                        t = t + xi[i] * v[i]
-                sums[j] = s
-                sq[j] = q
-                if with_v:
-                    xtv[j] = t
-        else:
-            for j in prange(p, num_threads=n_threads, schedule="static"):
-                s = 0
-                q = 0
-                t = 0
-                for i in range(n):
-                    d = X[i, j] - X[0, j] if center else X[i, j]
-                    s = s + d
-                    q = q + d * d
-                    if with_v:
-                        t = t + X[i, j] * v[i]
-                sums[j] = s
-                sq[j] = q
-                if with_v:
-                    xtv[j] = t
+            for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+                tp = fpk_part_start()
+                _stats_c(&X[0, 0], ld, n, center, &sums[0], &sq[0], vp, tp_out,
+                         _col_cut(p, c, nc), _col_cut(p, c + 1, nc))
+                fpk_part_end(tmark, tp)
+        else:  # Fortran order or any other strides: one column at a time
+            for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+                tp = fpk_part_start()
+                for j in range(p * c // nc, p * (c + 1) // nc):
+                    _stats_col(&X[0, j], X.strides[0], n, center, vp,
+                               &sums[j], &sq[j], &tp_out[j] if with_v else NULL)
+                fpk_part_end(tmark, tp)
+        fpk_team_report(nt, t0, tmark[0])
 
 
 cdef inline void _gather_c(const floating[:, :] X, const Py_ssize_t[::1] cols,
@@ -505,28 +593,35 @@ def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] cols,
     the solver's contiguous column pool (centred if ``mu`` is nonzero), so
     that ``X`` itself is never copied whole. ``norms2[k]`` is summed in
     float64 from the stored (rounded) values the CD epochs will use. With
-    C-ordered ``X``, ``n_threads`` threads gather contiguous shares of
-    ``cols`` (``dest`` must not repeat a column).
+    C-ordered ``X``, parts of ``cols`` are handed out to an adaptive team of
+    up to ``n_threads`` (``dest`` must not repeat a column).
     """
-    cdef Py_ssize_t n = X.shape[0], m = cols.shape[0], i, k, j, d, t, nt
+    cdef Py_ssize_t n = X.shape[0], m = cols.shape[0], i, k, j, d, t
     cdef floating v
+    cdef int nt, nc
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
     if dest.shape[0] != m or norms2.shape[0] != m or out.shape[0] != n \
             or mu.shape[0] != X.shape[1]:
         raise ValueError("shapes of X, cols, mu, out, dest and norms2 do not match")
     for k in range(m):
         if not (0 <= cols[k] < X.shape[1] and 0 <= dest[k] < out.shape[1]):
             raise IndexError("column index out of range")
-    nt = max(1, min(n_threads, m // 64))  # a thread per 64 columns at least
+    # a team only from 128 columns (64 a thread at least); parts of cols handed
+    # out dynamically (a column's values and norm do not depend on its part)
+    nt = team_size(m * n, n_threads) if m >= 128 else 1
+    nc = n_parts(nt)
+    tmark[0] = 0
     with nogil:
         for k in range(m):
             norms2[k] = 0
         if X.strides[1] == sizeof(floating) and X.strides[0] % sizeof(floating) == 0 \
                 and m > 0 and n > 0:  # C order (_cd_kernels.h)
-            if nt == 1:
-                _gather_c(X, cols, mu, out, dest, norms2, 0, m)
-            else:
-                for t in prange(nt, num_threads=nt, schedule="static"):
-                    _gather_c(X, cols, mu, out, dest, norms2, t * m // nt, (t + 1) * m // nt)
+            for t in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+                tp = fpk_part_start()
+                _gather_c(X, cols, mu, out, dest, norms2, t * m // nc, (t + 1) * m // nc)
+                fpk_part_end(tmark, tp)
+            fpk_team_report(nt, t0, tmark[0])
         else:
             for k in range(m):
                 j = cols[k]
@@ -535,3 +630,8 @@ def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] cols,
                     v = X[i, j] - mu[j]
                     out[i, d] = v
                     norms2[k] += (<double> v) * v
+
+
+def _thread_policy(int parts_per_thread, bint adaptive):
+    """Set this module's parts per thread and adaptive team; return the old pair."""
+    return thread_policy(parts_per_thread, adaptive)
