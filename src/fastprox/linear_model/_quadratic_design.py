@@ -307,20 +307,39 @@ class DenseColumnPool:
         return self.slot[ws]
 
 
+# shrinking (docs/design/solver-dense-f32.md): after a full epoch, columns at zero with
+# |X_j @ R| < _SHRINK * l1 sit out _SHRUNK_EPOCHS epochs (the gap checks read them all)
+_SHRINK, _SHRUNK_EPOCHS = 0.8, 3
+
+
 class QuadraticDenseWorkingSet:
-    """Working-set view of the dense design through its column pool."""
+    """Working-set view of the dense design through its pool (``reserve``: shrinking)."""
 
     def __init__(self, design, ws, w, reserve=False):
         self.pool = design.pool
         self.cols = self.pool.slots(ws, reserve)
         self.w = np.zeros(self.pool.block.shape[1], dtype=design.dtype)
+        self.scores = np.empty(len(ws), dtype=design.dtype) if reserve else None
+        self.shrunk, self.left = self.cols, 0
 
     def epoch(self, w_ws, R, sum_R, l1, l2, positive):
-        pool = self.pool
-        self.w[self.cols] = w_ws
-        dw = cd_fast.cd_epoch_dense(pool.block, self.w, R, pool.norms2, self.cols, l1, l2,
-                                positive)
-        w_ws[:] = self.w[self.cols]
+        pool, w = self.pool, self.w
+        w[self.cols] = w_ws
+        if self.left > 0:
+            self.left -= 1
+            dw = cd_fast.cd_epoch_dense(pool.block, w, R, pool.norms2, self.shrunk, l1, l2,
+                                        positive)
+            if dw != 0:
+                w_ws[:] = w[self.cols]
+                return dw
+            self.left = 0  # converged on the shrunk set: a full epoch says if it is done
+        dw = cd_fast.cd_epoch_dense(pool.block, w, R, pool.norms2, self.cols, l1, l2, positive,
+                                    self.scores)
+        w_ws[:] = w[self.cols]
+        if self.scores is not None:
+            keep = self.scores >= _SHRINK * l1
+            if 10 * np.count_nonzero(keep) < 9 * keep.size:  # a tenth of the columns out
+                self.shrunk, self.left = self.cols[keep], _SHRUNK_EPOCHS
         return dw
 
     def xt_r(self, R):
