@@ -362,25 +362,9 @@ def test_bounded_outside_gradient_is_safe(fmt, dtype, positive, monkeypatch):
     assert abs(f_ours - f_ref) <= (1e-6 if dtype == np.float64 else 1e-5) * f_ref
 
 
-def _expected_failed_checks(estimator):
-    # Lasso / ElasticNet: none. LassoCV, sparse X: the weighted and the
-    # repeated fit both run fastprox's working-set solver and agree in exact
-    # arithmetic, but the check's refit alpha (1e-4 on a rank-deficient
-    # 15 x 30 problem) is so ill-conditioned that Anderson extrapolation
-    # (its weights and its accept-if-lower test) turns rounding into two
-    # trajectories that stop at different points within tol (predictions
-    # ~7e-4 apart at tol=1e-4; without Anderson they agree to 2e-13, see
-    # test_enet_sample_weight.py). Dense X: the Gram-form solver (p <= 32)
-    # runs and the check passes.
-    if isinstance(estimator, LassoCV):
-        return {"check_sample_weight_equivalence_on_sparse_data":
-                "Anderson extrapolation amplifies rounding on the check's ill-conditioned "
-                "refit: weighted and repeated fits agree within tol, not to 1e-7"}
-    return {}
-
-
-@parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(cv=3, alphas=5)],
-                         expected_failed_checks=_expected_failed_checks)
+# no expected failures: up to 32 features, dense and sparse X are solved on the
+# Gram form, so weighted and repeated fits agree to rounding (sample-weight checks)
+@parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(cv=3, alphas=5)])
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

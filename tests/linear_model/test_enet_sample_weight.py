@@ -311,3 +311,27 @@ def test_sparse_weighted_ill_conditioned_without_anderson_matches_repeated(monke
         a = Lasso(alpha=1.2e-4).fit(sp.csr_matrix(Xc), yc, sample_weight=sw)
         b = Lasso(alpha=1.2e-4).fit(sp.csr_matrix(Xc.repeat(sw, axis=0)), yc.repeat(sw))
     np.testing.assert_allclose(a.predict(Xc), b.predict(Xc), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_small_sparse_problem_solved_on_the_gram_form_like_dense(weighted, fit_intercept,
+                                                                 monkeypatch):
+    """Up to 32 features sparse X takes the Gram-form solve too: dense = sparse to rounding."""
+    from fastprox.linear_model import _cd_solver
+    calls = []
+    orig = _cd_solver._sparse_gram
+    monkeypatch.setattr(_cd_solver, "_sparse_gram",
+                        lambda *a: calls.append(1) or orig(*a))
+    rng = np.random.RandomState(3)
+    X = rng.randn(40, 25) * (rng.rand(40, 25) < 0.4)
+    y = X[:, :5] @ rng.randn(5) + 0.1 * rng.randn(40)
+    sw = rng.uniform(0.2, 3.0, 40) if weighted else None
+    kw = dict(alpha=0.01, fit_intercept=fit_intercept, tol=1e-12, max_iter=10_000)
+    dense = ElasticNet(l1_ratio=0.7, **kw).fit(X, y, sample_weight=sw)
+    sparse = ElasticNet(l1_ratio=0.7, **kw).fit(sp.csr_matrix(X), y, sample_weight=sw)
+    assert calls
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-9, atol=1e-12)
+    ref = sk.ElasticNet(l1_ratio=0.7, **kw).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(sparse.coef_, ref.coef_, rtol=1e-6, atol=1e-9)

@@ -39,6 +39,7 @@ problem is solved in one kernel call on the Gram form (:func:`_solve_small`).
 The choices and their measurements are in docs/design/solver-*.md.
 """
 import numpy as np
+import scipy.sparse as sp
 
 from .._kernels import cd_fast
 from .._threads import blas_single_threaded
@@ -117,7 +118,7 @@ def _enet_ws_cd(design, yc, w, l1, l2, positive, max_iter, tol, anderson):
     y64 = yc.astype(np.float64)
     tol_abs = tol * float(y64 @ y64)
     l1_, l2_ = dtype.type(l1), dtype.type(l2)
-    if not design.sparse and p <= _SMALL_P and l1 > 0:
+    if p <= _SMALL_P and l1 > 0:
         out = _solve_small(design, yc, y64, w, R, l1, l2, positive, max_iter, tol_abs, tol)
         if out is not None:
             return out
@@ -247,10 +248,14 @@ def _solve_small(design, yc, y64, w, R, l1, l2, positive, max_iter, tol_abs, tol
     ws = np.flatnonzero(design.norms2 > 0).astype(np.intp)
     n_epochs = 0
     if ws.size:
-        sub = design.working_set(ws, w)
-        B = sub.pool.block[:, sub.cols].astype(np.float64)
+        if design.sparse:
+            G, Bty = _sparse_gram(design, ws, y64)
+        else:
+            sub = design.working_set(ws, w)
+            B = sub.pool.block[:, sub.cols].astype(np.float64)
+            G, Bty = B.T @ B, B.T @ y64
         w_ws = w[ws].astype(np.float64)
-        n_epochs, _ = cd_fast.cd_solve_gram(np.ascontiguousarray(B.T @ B), B.T @ y64,
+        n_epochs, _ = cd_fast.cd_solve_gram(np.ascontiguousarray(G), Bty,
                                         float(y64 @ y64), w_ws, float(l1), float(l2),
                                         positive, max(int(max_iter), 1), tol_abs, tol)
         w[ws] = w_ws
@@ -260,6 +265,26 @@ def _solve_small(design, yc, y64, w, R, l1, l2, positive, max_iter, tol_abs, tol
     if gap > tol_abs and n_epochs < max_iter:
         return None
     return gap, n_epochs, gap <= tol_abs, [quadratic_objective(r, w, l1, l2)]
+
+
+def _sparse_gram(design, ws, y64):
+    """``B.T @ B`` and ``B.T @ y`` for the (implicitly centred) sparse columns ``ws``.
+
+    ``B = Xs[:, ws] - v mu[ws]^T`` with ``v`` the ones (or ``sqrt(sw)``) of the
+    design; since ``Xs_j @ v = W mu_j`` (``W = v @ v``), ``B.T @ B = Xs.T @ Xs -
+    W mu mu^T`` and ``B.T @ y = Xs.T @ y - mu (v @ y)``: never densified.
+    """
+    Xs = sp.csc_matrix((design.data.astype(np.float64), design.indices, design.indptr),
+                       shape=(design.n_samples, design.n_features))[:, ws]
+    G = (Xs.T @ Xs).toarray()
+    Bty = np.asarray(Xs.T @ y64, dtype=np.float64)
+    if design.center:
+        mu = design.X_mean[ws].astype(np.float64)
+        v = design.v
+        W = float(design.n_samples) if v is None else float(v @ v)
+        G -= W * np.outer(mu, mu)
+        Bty -= mu * (float(y64.sum()) if v is None else float(v @ y64))
+    return G, Bty
 
 
 class _kkt_fraction_reached:
