@@ -15,16 +15,34 @@ coefficients) is float64 and all sums accumulate in float64.
 
 Inputs are validated in Python (shapes, dtypes, index ranges); the kernels
 never raise.
+
+The parallel passes (``xt_r_dense``, ``xt_r_sparse``, ``to_fortran``,
+``ws_hdiag_multi``, ``ws_hdiag_multi_sparse``) cut their columns into parts
+handed out dynamically to an adaptive team (docs/design/kernels-threads.md);
+every output is summed by one thread in a fixed order, so results do not
+depend on the thread count or the split.
 """
 from cython.parallel cimport prange
 from libc.math cimport fabs
 from libc.stdint cimport int32_t, int64_t
 
-from fastprox._kernels._shared cimport floating, index_t
+from fastprox._kernels._shared cimport (
+    floating, index_t, row_split, team_size, n_parts, thread_policy, fpk_team_size,
+    fpk_team_report, fpk_now, fpk_part_start, fpk_part_end,
+)
 
 cdef enum:
     ROW_BLOCK = 64   # rows per tile of the working-set gather
-    COL_BLOCK = 512  # columns per thread block of the C-order gradient
+    COL_BLOCK = 512  # columns streamed at once by the C-order gradient
+    GRANULE = 16     # its parts cut the columns at multiples of this
+    DENSE_SERIAL = 1048576  # dense passes: below this much work, one thread
+
+
+cdef inline Py_ssize_t _cut(Py_ssize_t p, Py_ssize_t c, Py_ssize_t nc,
+                            Py_ssize_t g) noexcept nogil:
+    """First item of part ``c`` of ``nc`` over ``p`` items: a multiple of ``g`` (or ``p``)."""
+    cdef Py_ssize_t units = (p + g - 1) // g
+    return min(p, g * (units * c // nc))
 
 
 cdef inline double _dot(Py_ssize_t n, const floating* x, const double* y) noexcept nogil:
@@ -54,63 +72,104 @@ def xt_r_dense(const floating[:, :] X, const double[:, ::1] R, double[:, ::1] ou
                int n_threads):
     """``out = R @ X`` (shape ``(K, p)``) for a C- or Fortran-ordered dense ``X``.
 
-    C order: each thread owns a block of columns and streams all rows through
-    it; Fortran order: ``K`` dot products per column. Every output is summed by
-    one thread in a fixed order, so the result does not depend on the thread
-    count.
+    C order: a part owns a range of columns (cut at multiples of 16) and
+    streams all rows through blocks of at most 512 of them; Fortran order:
+    ``K`` dot products per column. Parts are handed out dynamically to an
+    adaptive team; every output is summed by one thread in a fixed order, so
+    the result does not depend on the thread count or the split.
     """
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1], K = R.shape[0]
-    cdef Py_ssize_t i, j, k, b, lo, hi, n_blocks
+    cdef Py_ssize_t i, j, k, c, lo, hi, end
     cdef double r0, r1, r2, r3
-    if n * p * K < 1048576:
-        n_threads = 1  # waking threads costs more than the pass
+    cdef int nt, nc
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
+    # waking threads costs more than a pass of under 2**20 products
+    nt = fpk_team_size(n * p * K, n_threads, DENSE_SERIAL)
+    nc = n_parts(nt)
+    tmark[0] = 0
     with nogil:
         if X.strides[0] != sizeof(floating):  # C order (or any strides)
-            n_blocks = (p + COL_BLOCK - 1) // COL_BLOCK
-            for b in prange(n_blocks, num_threads=n_threads, schedule="static"):
-                lo = b * COL_BLOCK
-                hi = min(lo + COL_BLOCK, p)
-                for k in range(K):
-                    for j in range(lo, hi):
-                        out[k, j] = 0
-                # four rows per sweep (a quarter of the loads and stores of
-                # ``out``); the 4 x COL_BLOCK tile of X stays in L1 for all K
-                for i in range(0, n - 3, 4):
+            for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+                tp = fpk_part_start()
+                lo = _cut(p, c, nc, GRANULE)
+                end = _cut(p, c + 1, nc, GRANULE)
+                while lo < end:
+                    hi = min(lo + COL_BLOCK, end)
                     for k in range(K):
-                        r0 = R[k, i]
-                        r1 = R[k, i + 1]
-                        r2 = R[k, i + 2]
-                        r3 = R[k, i + 3]
                         for j in range(lo, hi):
-                            out[k, j] += (r0 * X[i, j] + r1 * X[i + 1, j]) + (
-                                r2 * X[i + 2, j] + r3 * X[i + 3, j])
-                for i in range(n - n % 4, n):
-                    for k in range(K):
-                        r0 = R[k, i]
-                        for j in range(lo, hi):
-                            out[k, j] += r0 * X[i, j]
+                            out[k, j] = 0
+                    # four rows per sweep (a quarter of the loads and stores
+                    # of ``out``); the 4 x 512 tile of X stays in L1 for all K
+                    for i in range(0, n - 3, 4):
+                        for k in range(K):
+                            r0 = R[k, i]
+                            r1 = R[k, i + 1]
+                            r2 = R[k, i + 2]
+                            r3 = R[k, i + 3]
+                            for j in range(lo, hi):
+                                out[k, j] += (r0 * X[i, j] + r1 * X[i + 1, j]) + (
+                                    r2 * X[i + 2, j] + r3 * X[i + 3, j])
+                    for i in range(n - n % 4, n):
+                        for k in range(K):
+                            r0 = R[k, i]
+                            for j in range(lo, hi):
+                                out[k, j] += r0 * X[i, j]
+                    lo = hi
+                fpk_part_end(tmark, tp)
         else:
-            for j in prange(p, num_threads=n_threads, schedule="static"):
+            for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+                tp = fpk_part_start()
+                for j in range(p * c // nc, p * (c + 1) // nc):
+                    for k in range(K):
+                        out[k, j] = _dot(n, &X[0, j], &R[k, 0])
+                fpk_part_end(tmark, tp)
+        fpk_team_report(nt, t0, tmark[0])
+
+
+cdef void _csc_class_sums(const floating[::1] data, const index_t[::1] indices,
+                          const index_t[::1] indptr, const double[:, ::1] M,
+                          double[:, ::1] out, int n_threads, bint square) noexcept:
+    """``out[k, j] = sum_i x_ij M[k, i]`` (``x_ij^2`` with ``square``) for CSC ``X``.
+
+    Parts of columns (balanced by nonzeros) are handed out to an adaptive
+    team; each output is summed by one thread in index order, so results do
+    not depend on the thread count or the split.
+    """
+    cdef Py_ssize_t p = indptr.shape[0] - 1, K = M.shape[0]
+    cdef Py_ssize_t j, k, i, c
+    cdef double acc, x
+    cdef int nt, nc
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
+    if p <= 0:
+        return
+    nt = team_size(indptr[p] * K, n_threads)
+    nc = n_parts(nt)
+    tmark[0] = 0
+    with nogil:
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            tp = fpk_part_start()
+            for j in range(row_split(&indptr[0], p, c, nc), row_split(&indptr[0], p, c + 1, nc)):
                 for k in range(K):
-                    out[k, j] = _dot(n, &X[0, j], &R[k, 0])
+                    acc = 0
+                    if square:
+                        for i in range(indptr[j], indptr[j + 1]):
+                            x = data[i]
+                            acc = acc + M[k, indices[i]] * x * x
+                    else:
+                        for i in range(indptr[j], indptr[j + 1]):
+                            acc = acc + data[i] * M[k, indices[i]]
+                    out[k, j] = acc
+            fpk_part_end(tmark, tp)
+        fpk_team_report(nt, t0, tmark[0])
 
 
 def xt_r_sparse(const floating[::1] data, const index_t[::1] indices,
                 const index_t[::1] indptr, const double[:, ::1] R, double[:, ::1] out,
                 int n_threads):
-    """``out = R @ X`` for CSC ``X``; columns split over threads (thread-count independent)."""
-    cdef Py_ssize_t p = indptr.shape[0] - 1, K = R.shape[0]
-    cdef Py_ssize_t j, k, i
-    cdef double acc
-    if indptr[p] * K < 32768:
-        n_threads = 1
-    with nogil:
-        for j in prange(p, num_threads=n_threads, schedule="static"):
-            for k in range(K):
-                acc = 0
-                for i in range(indptr[j], indptr[j + 1]):
-                    acc = acc + data[i] * R[k, indices[i]]
-                out[k, j] = acc
+    """``out = R @ X`` for CSC ``X`` (columns in parts for the team; split independent)."""
+    _csc_class_sums(data, indices, indptr, R, out, n_threads, False)
 
 
 def gather_cols_dense(const floating[:, :] X, const Py_ssize_t[::1] ws, floating[:, ::1] out):
@@ -144,22 +203,31 @@ def to_fortran(const floating[:, ::1] X, floating[::1, :] out, int n_threads):
     Done once per fit for C-ordered ``X``: afterwards a working-set column is
     one contiguous run (gathering it from C order touches one cache line per
     row per column, every outer iteration). Tiles of ``ROW_BLOCK`` squared
-    keep both the reads and the writes in whole cache lines.
+    keep both the reads and the writes in whole cache lines; parts of the
+    column tiles go to an adaptive team.
     """
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
-    cdef Py_ssize_t t, n_tiles = (p + ROW_BLOCK - 1) // ROW_BLOCK, i, i0, j, j0, j1
-    if n * p < 1048576:
-        n_threads = 1
+    cdef Py_ssize_t t, n_tiles = (p + ROW_BLOCK - 1) // ROW_BLOCK, i, i0, j, j0, j1, c
+    cdef int nt, nc
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
+    nt = fpk_team_size(n * p, n_threads, DENSE_SERIAL)
+    nc = n_parts(nt)
+    tmark[0] = 0
     with nogil:
-        for t in prange(n_tiles, num_threads=n_threads, schedule="static"):
-            j0 = t * ROW_BLOCK
-            j1 = min(j0 + ROW_BLOCK, p)
-            i0 = 0
-            while i0 < n:
-                for j in range(j0, j1):
-                    for i in range(i0, min(i0 + ROW_BLOCK, n)):
-                        out[i, j] = X[i, j]
-                i0 = i0 + ROW_BLOCK
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            tp = fpk_part_start()
+            for t in range(n_tiles * c // nc, n_tiles * (c + 1) // nc):
+                j0 = t * ROW_BLOCK
+                j1 = min(j0 + ROW_BLOCK, p)
+                i0 = 0
+                while i0 < n:
+                    for j in range(j0, j1):
+                        for i in range(i0, min(i0 + ROW_BLOCK, n)):
+                            out[i, j] = X[i, j]
+                    i0 = i0 + ROW_BLOCK
+            fpk_part_end(tmark, tp)
+        fpk_team_report(nt, t0, tmark[0])
 
 
 def ws_dot(const floating[:, ::1] Xws, const double[::1] r, double[::1] out):
@@ -349,37 +417,37 @@ def block_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
 
 def ws_hdiag_multi(const floating[:, ::1] Xws, const double[:, ::1] Hw, double[:, ::1] out,
                    int n_threads):
-    """``out[k, j] = sum_i Hw[k, i] Xws[j, i]^2`` for every class ``k`` in one pass over ``Xws``."""
-    cdef Py_ssize_t n = Xws.shape[1], m = Xws.shape[0], K = Hw.shape[0], j, k, i
+    """``out[k, j] = sum_i Hw[k, i] Xws[j, i]^2`` for every class ``k`` in one pass over ``Xws``.
+
+    Parts of the columns go to an adaptive team; each output summed by one thread.
+    """
+    cdef Py_ssize_t n = Xws.shape[1], m = Xws.shape[0], K = Hw.shape[0], j, k, i, c
     cdef double acc, x
-    if n * m * K < 1048576:
-        n_threads = 1
+    cdef int nt, nc
+    cdef double t0 = fpk_now(), tp = 0  # start; this thread's part start
+    cdef double tmark[1]  # this thread's time in its parts
+    nt = fpk_team_size(n * m * K, n_threads, DENSE_SERIAL)
+    nc = n_parts(nt)
+    tmark[0] = 0
     with nogil:
-        for j in prange(m, num_threads=n_threads, schedule="static"):
-            for k in range(K):
-                acc = 0
-                for i in range(n):
-                    x = Xws[j, i]
-                    acc = acc + Hw[k, i] * x * x
-                out[k, j] = acc
+        for c in prange(nc, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            tp = fpk_part_start()
+            for j in range(m * c // nc, m * (c + 1) // nc):
+                for k in range(K):
+                    acc = 0
+                    for i in range(n):
+                        x = Xws[j, i]
+                        acc = acc + Hw[k, i] * x * x
+                    out[k, j] = acc
+            fpk_part_end(tmark, tp)
+        fpk_team_report(nt, t0, tmark[0])
 
 
 def ws_hdiag_multi_sparse(const floating[::1] data, const index_t[::1] indices,
                           const index_t[::1] indptr, const double[:, ::1] Hw,
                           double[:, ::1] out, int n_threads):
     """:func:`ws_hdiag_multi` for the CSC working-set sub-matrix."""
-    cdef Py_ssize_t m = indptr.shape[0] - 1, K = Hw.shape[0], j, k, i
-    cdef double acc, x
-    if indptr[m] * K < 32768:
-        n_threads = 1
-    with nogil:
-        for j in prange(m, num_threads=n_threads, schedule="static"):
-            for k in range(K):
-                acc = 0
-                for i in range(indptr[j], indptr[j + 1]):
-                    x = data[i]
-                    acc = acc + Hw[k, indices[i]] * x * x
-                out[k, j] = acc
+    _csc_class_sums(data, indices, indptr, Hw, out, n_threads, True)
 
 
 # --------------------------------------------------------------------------
@@ -484,3 +552,8 @@ def mn_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
                         U[k, r] += x
                         a[r] += x * P[k, r]
     return crit
+
+
+def _thread_policy(int parts_per_thread, bint adaptive):
+    """Set this module's parts per thread and adaptive team; return the old pair."""
+    return thread_policy(parts_per_thread, adaptive)
