@@ -98,16 +98,18 @@ def test_sgd_schedules_carry_over_partial_fit_as_sklearn(learning_rate):
         assert ours._optimizer.lr < kw["learning_rate_init"]  # a plateau was met
 
 
-def test_adam_partial_fit_after_fit_as_sklearn():
-    # Regression data: every weight has a sizeable gradient. fastprox's Adam adds
-    # eps to sqrt(v_hat), scikit-learn's to sqrt(v) (an eps larger by 1 / sqrt(1 -
-    # beta_2**t)); on weights whose gradient is ~eps (digits' blank pixels with
-    # alpha > 0) the steps then differ: docs/design/mlp-warm-start.md
+@pytest.mark.parametrize("task", TASKS)
+def test_adam_partial_fit_after_fit_as_sklearn(task):
+    # Adam's eps is scikit-learn's (added to sqrt(v), not sqrt(v_hat)): digits' blank
+    # pixels, whose only gradient is alpha's, step alike too (test_adam.py)
+    ours_cls, sk_cls, X, y = TASKS[task]
     kw = dict(hidden_layer_sizes=(10,), shuffle=False, random_state=0, max_iter=6,
               learning_rate_init=0.01)
     steps = [("fit", {})] + [("partial_fit", {})] * 4
-    _compare(_record(MLPRegressor(**kw), X_reg, y_reg, steps),
-             _record(SkMLPRegressor(**kw), X_reg, y_reg, steps))
+    ours, sk = ours_cls(**kw), sk_cls(**kw)
+    _compare(_record(ours, X, y, steps), _record(sk, X, y, steps))
+    for a, b in zip(ours.coefs_, sk.coefs_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * np.abs(b).max())
 
 
 def test_lbfgs_warm_start_as_sklearn():

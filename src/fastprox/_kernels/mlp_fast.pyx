@@ -13,7 +13,9 @@ The arithmetic is that of the Python path (``neural_network/_epochs.py``,
 ``fastprox.prox.adam_step`` / ``momentum_step`` and the CSR kernels of
 ``csr_kernels.h``, which this module compiles in too), in the same order,
 so the two paths agree up to the rounding of ``exp`` / ``log`` / ``tanh`` and
-of the loss sum.
+of the loss sum. With ``sklearn_eps`` (the MLPs) Adam's epsilon is
+scikit-learn's (``eps / sqrt(1 - beta2**t)`` added to ``sqrt(v_hat)``),
+computed in the same operations as the Python path's ``adam_eps``.
 
 Everything the loops index is checked with the GIL held before they run
 (sizes, ``indptr`` endpoints and monotonicity, index and permutation ranges,
@@ -73,6 +75,7 @@ cdef struct Layer:
 cdef struct Optim:
     bint adam
     bint nesterov
+    bint sklearn_eps  # Adam's eps added to sqrt(v) (scikit-learn), not to sqrt(v_hat)
     double lr, beta1, beta2, eps, momentum, l1, alpha
 
 
@@ -180,7 +183,11 @@ cdef void _step(floating* w, const floating* g, floating* s0, floating* s1, Py_s
     cdef double tmark[1]  # this thread's time in its parts
     cdef floating lr_c1 = o.lr / (1.0 - pow(o.beta1, <double>t))
     cdef floating c2 = 1.0 / sqrt(1.0 - pow(o.beta2, <double>t))
-    cdef floating b1 = o.beta1, b2 = o.beta2, feps = o.eps, lr_l1 = o.lr * l1, fl2 = l2
+    # sklearn_eps: scikit-learn's epsilon, added to sqrt(v) and not to sqrt(v_hat),
+    # the same double as neural_network's adam_eps (docs/design/mlp-warm-start.md)
+    cdef floating feps = o.eps / sqrt(1.0 - pow(o.beta2, <double>t)) if o.sklearn_eps \
+        else o.eps
+    cdef floating b1 = o.beta1, b2 = o.beta2, lr_l1 = o.lr * l1, fl2 = l2
     cdef floating flr = o.lr, mu = o.momentum
     if n == 0:
         return
@@ -450,7 +457,7 @@ def train_epoch_impl(const floating[:, ::1] X, const floating[:, ::1] YT,
                      list acts, list deltas, floating[::1] scratch, int activation, int output,
                      bint adam, int64_t step, double lr, double beta1, double beta2, double eps,
                      double momentum, bint nesterovs_momentum, double l1, double alpha,
-                     int n_threads):
+                     int n_threads, bint sklearn_eps=False):
     """One epoch of mini-batch training of an all-CSR network; see the module docstring.
 
     ``order``: the sample order (a permutation of ``range(n)``); the batches
@@ -461,6 +468,9 @@ def train_epoch_impl(const floating[:, ::1] X, const floating[:, ::1] YT,
     / ``sb1`` may be empty for momentum). ``acts[i]`` (>= width_i * batch
     values) and ``deltas[i]`` (>= n_out_i * batch): workspaces; ``scratch`` >=
     2 * batch values. Weights, biases and state are updated in place.
+    ``sklearn_eps``: Adam adds ``eps / sqrt(1 - beta2**t)`` to ``sqrt(v_hat)``
+    (scikit-learn's ``AdamOptimizer``, what the MLPs use) instead of ``eps``
+    (Kingma & Ba, ``fastprox.prox.adam_step``'s formula).
 
     Returns
     -------
@@ -489,7 +499,7 @@ def train_epoch_impl(const floating[:, ::1] X, const floating[:, ::1] YT,
         raise ValueError("X must have samples and features")
     bmax = batch_size if batch_size < n else n
     sp = _ptr(scratch, 2 * bmax, "scratch")
-    o.adam, o.nesterov = adam, nesterovs_momentum
+    o.adam, o.nesterov, o.sklearn_eps = adam, nesterovs_momentum, sklearn_eps
     o.lr, o.beta1, o.beta2, o.eps = lr, beta1, beta2, eps
     o.momentum, o.l1, o.alpha = momentum, l1, alpha
     try:

@@ -103,7 +103,7 @@ def _epoch_compiled(est, layers, arrays, opt, X, YT, batch_size, idx, out):
         mlp_fast.ACTIVATIONS[est.activation], mlp_fast.OUTPUTS[out], adam,
         opt.t, float(opt.lr), float(est.beta_1), float(est.beta_2), float(est.epsilon),
         float(est.momentum), bool(est.nesterovs_momentum), float(est.l1), float(est.alpha),
-        get_num_threads())
+        get_num_threads(), sklearn_eps=True)
     return total
 
 

@@ -8,7 +8,8 @@ One set of state arrays per layer, in the layer's value layout (dense
 (n_in, n_out) or one entry per stored nonzero of a CSR layer). A step is one
 call to :func:`fastprox.prox.adam_step` or :func:`fastprox.prox.momentum_step`
 per weight array and bias, with scikit-learn's L2 convention (``alpha *
-w / batch`` added to the gradient) and ``l1`` as the proximal threshold
+w / batch`` added to the gradient), scikit-learn's Adam epsilon
+(:func:`adam_eps`) and ``l1`` as the proximal threshold
 (Duchi & Singer 2009, "Efficient online and batch learning using forward
 backward splitting"; for Adam scaled by the per-coordinate step).
 
@@ -17,12 +18,40 @@ The learning-rate schedules follow scikit-learn's ``SGDOptimizer``:
 with ``t`` the samples seen) and 'adaptive' (divide by 5 on a plateau).
 """
 import copy
+import math
 
 import numpy as np
 
 from .. import prox as _prox
 
-__all__ = ["Optimizer"]
+__all__ = ["Optimizer", "adam_eps"]
+
+
+def adam_eps(eps, beta2, t):
+    """The epsilon to pass to :func:`fastprox.prox.adam_step` for scikit-learn's Adam step.
+
+    scikit-learn's ``AdamOptimizer`` folds both bias corrections into the rate,
+    ``lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``, and steps by ``-lr_t
+    * m / (sqrt(v) + eps)``: in the bias-corrected form of ``adam_step``
+    (Kingma & Ba), ``-lr * m_hat / (sqrt(v_hat) + eps / sqrt(1 - beta2**t))``.
+    Weights whose gradient is about ``eps`` (inputs that are always zero, with
+    ``alpha > 0``) move very differently under the two placements, so the MLPs
+    use scikit-learn's. The compiled epoch (``mlp_fast._step``) computes the
+    same double in the same operations: the two paths stay bit-identical.
+
+    Parameters
+    ----------
+    eps, beta2 : float
+        The estimator's ``epsilon`` and ``beta_2``.
+    t : int
+        The 1-based step number.
+
+    Returns
+    -------
+    float
+        ``eps / sqrt(1 - beta2**t)``.
+    """
+    return eps / math.sqrt(1.0 - beta2 ** t)
 
 
 class Optimizer:
@@ -130,7 +159,8 @@ class Optimizer:
             raise RuntimeError("internal error: gradient and weight sizes differ")
         lr, l1 = float(self.lr), float(est.l1)
         if self.solver == "adam":
-            b1, b2, eps = float(est.beta_1), float(est.beta_2), float(est.epsilon)
+            b1, b2 = float(est.beta_1), float(est.beta_2)
+            eps = adam_eps(float(est.epsilon), b2, self.t)
             _prox.adam_step(layer.values, gW, ws[0], ws[1], self.t, lr, b1, b2, eps, l1, l2,
                             check_input=False)
             _prox.adam_step(layer.b, gb, bs[0], bs[1], self.t, lr, b1, b2, eps, 0.0, 0.0,
