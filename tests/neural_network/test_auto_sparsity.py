@@ -109,3 +109,17 @@ def test_verbose_prints_the_sparsity_each_epoch(digits, capsys):
     assert all("sparsity = " in s for s in lines)
     assert lines[0].endswith("(dense)") and "sparsity = 0.0000" in lines[0]
     assert lines[-1].endswith("sparsity = 0.5000 (finetune)")
+
+
+def test_verbose_sparsity_counts_against_the_network_as_built(digits, capsys):
+    # structured pruning removes neurons: the printed sparsity is sparsity_'s (the
+    # built 64-32-10 network's weights), not the shrunk widths' (which would print
+    # the fraction of zeros among the weights left, about 0 here)
+    m = MLPClassifier((32,), max_iter=3, target_sparsity=0.5, structured=True,
+                      pruning_steps=1, finetune_epochs=1, random_state=0,
+                      verbose=True).fit(*digits)
+    assert m.coefs_[0].shape[1] < 32  # neurons were removed
+    lines = [s for s in capsys.readouterr().out.splitlines() if s.startswith("Iteration")]
+    assert lines[-1].endswith(f"sparsity = {m.sparsity_:.4f} (finetune)")
+    zeros_now = sum(int((c == 0).sum()) for c in m.coefs_) / sum(c.size for c in m.coefs_)
+    assert abs(m.sparsity_ - zeros_now) > 0.1  # the two measures differ here

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from ._interop import ImportWeightsMixin
-from ._layers import replace_weights
+from ._layers import built_widths, n_weights, replace_weights
 from ._report import sparsity_report
 
 __all__ = ["FittedNetworkMixin"]
@@ -101,10 +101,8 @@ class FittedNetworkMixin(ImportWeightsMixin):
         both architectures.
         """
         layers = self._fitted_layers()
-        built = self.built_layer_sizes_
-        total = sum(a * b for a, b in zip(built[:-1], built[1:]))
         nnz = sum(int(np.count_nonzero(layer.values)) for layer in layers)
-        return 1.0 - nnz / total
+        return 1.0 - nnz / n_weights(self.built_layer_sizes_)
 
     @property
     def built_layer_sizes_(self):
@@ -116,16 +114,8 @@ class FittedNetworkMixin(ImportWeightsMixin):
         for a network trained here, ``hidden_layer_sizes``; the current widths
         when neither fits them (a width can only shrink).
         """
-        layers = self._fitted_layers()
-        now = (int(layers[0].shape[0]),) + tuple(int(layer.shape[1]) for layer in layers)
-        hidden = self.hidden_layer_sizes
-        hidden = (hidden,) if np.ndim(hidden) == 0 else tuple(hidden)
-        for sizes in (getattr(self, "_built_layer_sizes", None), (now[0], *hidden, now[-1])):
-            if sizes is not None and len(sizes) == len(now) \
-                    and all(int(a) >= b for a, b in zip(sizes, now)) \
-                    and (sizes[0], sizes[-1]) == (now[0], now[-1]):
-                return tuple(int(s) for s in sizes)
-        return now
+        return built_widths(self._fitted_layers(), self.hidden_layer_sizes,
+                            getattr(self, "_built_layer_sizes", None))
 
     @property
     def sparse_coefs_(self):

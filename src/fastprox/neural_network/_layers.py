@@ -370,3 +370,28 @@ def kernel_arrays(layers):
             return None
         out.append(arrays)
     return out
+
+
+def built_widths(layers, hidden_layer_sizes, recorded=None):
+    """The widths (n_features, *hidden, n_outputs) a network of ``layers`` was built with.
+
+    Structured pruning removes hidden neurons; the architecture before it is
+    ``recorded`` (kept by ``prune``) or else ``hidden_layer_sizes`` between the
+    current ends, the first that could have shrunk to the current widths (as
+    many layers, no width smaller now, the same ends); the current widths when
+    neither fits. The reference of ``sparsity_`` and of the verbose line.
+    """
+    now = (int(layers[0].shape[0]),) + tuple(int(layer.shape[1]) for layer in layers)
+    hidden = hidden_layer_sizes
+    hidden = (hidden,) if np.ndim(hidden) == 0 else tuple(hidden)
+    for sizes in (recorded, (now[0], *hidden, now[-1])):
+        if sizes is not None and len(sizes) == len(now) \
+                and all(int(a) >= b for a, b in zip(sizes, now)) \
+                and (sizes[0], sizes[-1]) == (now[0], now[-1]):
+            return tuple(int(s) for s in sizes)
+    return now
+
+
+def n_weights(widths):
+    """Number of weights (biases excluded) of a fully connected network of these widths."""
+    return sum(int(a) * int(b) for a, b in zip(widths[:-1], widths[1:]))

@@ -31,7 +31,7 @@ from .._kernels import mlp_fast
 from .._threads import get_num_threads
 from ._base import activate, output
 from ._epochs import run_epoch
-from ._layers import kernel_arrays
+from ._layers import built_widths, kernel_arrays, n_weights
 from ._lbfgs import Objective, run_lbfgs
 from ._owlqn import run_owlqn
 from ._sparse_input import transposed
@@ -145,6 +145,9 @@ class Trainer:
         self.sample_weight = sample_weight
         self.diverged = False
         self.n = X.shape[0]
+        # the verbose line's sparsity counts against the network as built (as sparsity_)
+        self.n_built = n_weights(built_widths(layers, est.hidden_layer_sizes,
+                                              getattr(est, "_built_layer_sizes", None)))
         self.order = np.arange(self.n)  # the sample order, reshuffled each epoch
         self.batch_size = batch_size(est, self.n)
         self.seen = seen
@@ -190,9 +193,8 @@ class Trainer:
         self.loss_curve.append(loss)
         if est.verbose and phase != "partial":  # partial_fit stays silent
             nnz = sum(int(np.count_nonzero(layer.values)) for layer in self.layers)
-            size = sum(layer.shape[0] * layer.shape[1] for layer in self.layers)
             print(f"Iteration {len(self.loss_curve)}, loss = {loss:.8f}, sparsity = "
-                  f"{1 - nnz / size:.4f} ({phase})")
+                  f"{1 - nnz / self.n_built:.4f} ({phase})")
         if self.validation is not None:
             XT_val, y_val, score = self.validation
             pred = forward(self.layers, XT_val, est.activation, self.out).T
