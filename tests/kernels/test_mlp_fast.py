@@ -38,7 +38,8 @@ def _prox_update(w, g, s, t, adam, p, l1, l2):
         u = g + l2 * w
         s[0][...] = p["b1"] * s[0] + (1 - p["b1"]) * u
         s[1][...] = p["b2"] * s[1] + (1 - p["b2"]) * u * u
-        inv = 1 / (np.sqrt(s[1]) / np.sqrt(1 - p["b2"] ** t) + p["eps"])
+        eps = p["eps"] / np.sqrt(1 - p["b2"] ** t) if p.get("sk_eps") else p["eps"]
+        inv = 1 / (np.sqrt(s[1]) / np.sqrt(1 - p["b2"] ** t) + eps)
         z = w - p["lr"] / (1 - p["b1"] ** t) * s[0] * inv
         thr = p["lr"] * l1 * inv
     else:
@@ -115,7 +116,9 @@ def _specs(layers, state, adam, dtype):
     ("identity", "softmax", False, (4, 3, 4, 3), 17, 5),
     ("relu", "softmax", True, (60, 200, 120, 4), 90, 40),  # big enough for 2 threads
 ])
-def test_train_epoch_matches_numpy_reference(dtype, n_threads, act, out, adam, widths, n, bsz):
+@pytest.mark.parametrize("sk_eps", [False, True])  # scikit-learn's eps placement (the MLPs)
+def test_train_epoch_matches_numpy_reference(dtype, n_threads, act, out, adam, widths, n, bsz,
+                                             sk_eps):
     rng = np.random.default_rng(1)
     Ws, masks, bs = _network(widths, 0.4, dtype, rng)
     X = rng.standard_normal((n, widths[0])).astype(dtype)
@@ -125,7 +128,7 @@ def test_train_epoch_matches_numpy_reference(dtype, n_threads, act, out, adam, w
         YT = (rng.random((1, n)) < 0.5).astype(dtype)
     else:
         YT = np.ascontiguousarray(np.eye(widths[-1], dtype=dtype)[:, rng.integers(0, widths[-1], n)])
-    p = dict(lr=0.05, b1=0.9, b2=0.999, eps=1e-8, mu=0.9, l1=1e-3, alpha=1e-2)
+    p = dict(lr=0.05, b1=0.9, b2=0.999, eps=1e-8, mu=0.9, l1=1e-3, alpha=1e-2, sk_eps=sk_eps)
     layers = [CSRLayer.from_matrix(W.T, b, m.T) for W, b, m in zip(Ws, bs, masks)]
     n_s = 2 if adam else 1
     st_k = [([np.zeros(L.nnz, dtype) for _ in range(n_s)], [np.zeros(L.b.shape, dtype)
@@ -143,7 +146,8 @@ def test_train_epoch_matches_numpy_reference(dtype, n_threads, act, out, adam, w
         loss_k, t_k = _k.train_epoch_impl(
             X, YT, order, bsz, _specs(layers, st_k, adam, dtype), acts, deltas,
             np.empty(2 * b_max, dtype), _k.ACTIVATIONS[act], _k.OUTPUTS[out], adam, t_k,
-            p["lr"], p["b1"], p["b2"], p["eps"], p["mu"], True, p["l1"], p["alpha"], n_threads)
+            p["lr"], p["b1"], p["b2"], p["eps"], p["mu"], True, p["l1"], p["alpha"], n_threads,
+            sklearn_eps=sk_eps)
         loss_r, t_r = _reference_epoch(Wr, masks, br, X, YT, order, bsz, act, out, adam, p,
                                        [(sw, sb) for sw, sb in st_r], t_r)
         assert t_k == t_r
