@@ -7,43 +7,19 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import fastprox
 from fastprox._kernels import logistic_fast as lf
 from fastprox.linear_model import LogisticRegression
 
-POLICIES = [(1, False), (3, False), (8, True), (16, False), (16, True)]
+from _policies import layouts as _layouts
+from _policies import policy_runs
+from _policies import same as _same
 
 
 @pytest.fixture
 def runs():
     """Call ``fn(n_threads)`` under every policy x 1, 2 threads; restore the policy after."""
-    old = lf._thread_policy(8, True)
-    old_threads = fastprox.set_num_threads(None)
-
-    def run_all(fn):
-        out = []
-        for parts, adaptive in POLICIES:
-            for n_threads in (1, 2):
-                lf._thread_policy(parts, adaptive)
-                fastprox.set_num_threads(n_threads)
-                out.append(fn(n_threads))
-        return out
-
-    yield run_all
-    lf._thread_policy(*old)
-    fastprox.set_num_threads(old_threads)
-
-
-def _same(res):
-    for r in res[1:]:
-        for a, b in zip(r, res[0]):
-            np.testing.assert_array_equal(a, b)
-
-
-def _layouts(X):
-    """C order, Fortran order and a strided view (every other column) of ``X``."""
-    return (np.ascontiguousarray(X), np.asfortranarray(X),
-            np.ascontiguousarray(np.repeat(X, 2, axis=1))[:, ::2])
+    with policy_runs(lf) as run_all:
+        yield run_all
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
