@@ -436,3 +436,25 @@ def test_fit_structured_without_hidden_layer_warns(digits):
         dense = MLPClassifier(**kw).fit(X_train, y_train)
     np.testing.assert_array_equal(m.coefs_[0], dense.coefs_[0])  # the dense phase only
     assert m.sparsity_ == dense.sparsity_
+
+
+def test_pruned_copy_restarts_the_stopping_record(digits, sk_clf):
+    """A converged model's best loss and no-improvement count do not end fine-tuning.
+
+    scikit-learn's record carries over warm starts, so the unpruned network's
+    (lower) best loss would stop a warm-start fit of the pruned copy after one
+    epoch; the copy is a new model for the stopping rule.
+    """
+    X_train, X_test, y_train, y_test = digits
+    dense = MLPClassifier.from_sklearn(sk_clf)
+    dense._no_improvement_count = dense.n_iter_no_change + 1  # the record of a converged fit
+    pruned = prune(dense, sparsity=0.9)
+    assert pruned._no_improvement_count == 0 and pruned.best_loss_ == np.inf
+    assert dense._no_improvement_count > dense.n_iter_no_change  # argument untouched
+    acc_pruned = pruned.score(X_test, y_test)
+    pruned.set_params(warm_start=True, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pruned.fit(X_train, y_train)
+    assert pruned.n_iter_ == 5
+    assert pruned.score(X_test, y_test) > acc_pruned

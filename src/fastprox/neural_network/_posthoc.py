@@ -56,6 +56,13 @@ def _copy(model):
     new = model.__class__.__new__(model.__class__)
     new.__dict__.update(copy.deepcopy({k: v for k, v in model.__dict__.items()
                                        if k != "_optimizer"}))
+    # a new model for the stopping rule: the unpruned network's best loss and
+    # no-improvement count would end a warm-start fine-tuning after one epoch
+    new._no_improvement_count = 0
+    if getattr(new, "best_loss_", None) is not None:
+        new.best_loss_ = np.inf
+    if getattr(new, "best_validation_score_", None) is not None:
+        new.best_validation_score_ = -np.inf
     return new
 
 
@@ -285,6 +292,9 @@ def prune(model, *, sparsity=None, threshold=None, keep_ratio=None, structured=F
         With the same parameters, a new ``layers_`` (CSR below
         ``sparse_crossover``) and no optimizer state; fine-tune it with
         ``warm_start=True`` (or ``partial_fit``): pruned weights stay zero.
+        Its stopping record starts afresh (``best_loss_`` inf, no-improvement
+        count 0; ``loss_curve_`` kept), so a warm-start fine-tuning of a
+        converged network runs its ``max_iter`` epochs.
 
     Examples
     --------
