@@ -54,8 +54,12 @@ cdef extern from *:
        call took longer than that by over a quarter (plus 20 us), it waited for
        the other threads, at the start or at the join: their cores were taken
        (another process, spinning BLAS workers). The module runs serially for
-       the next 8 calls, doubling up to 256 while it keeps happening. One
-       state per module; relaxed atomics, a race only costs a retry. */
+       the next 8 calls, doubling up to 256 while it keeps happening -- calls
+       of up to 4x the work of the call that waited: a bigger call hides a
+       late thread in its dynamic parts, and a short call that waited (a
+       structure check paying a sleeping thread's wake-up) must not keep the
+       module's long products serial. One state per module; relaxed atomics,
+       a race only costs a retry. */
     #ifdef _OPENMP
     #include <omp.h>
     static double fpk_now(void) { return omp_get_wtime(); }
@@ -73,12 +77,16 @@ cdef extern from *:
     static int fpk_adaptive = 1;
     static int fpk_serial_left = 0;
     static int fpk_backoff = 0;
+    static Py_ssize_t fpk_last_work = 0;  /* work of the last parallel call */
+    static Py_ssize_t fpk_trip_work = 0;  /* work of the last call that waited */
     static int fpk_team_size(Py_ssize_t work, int n_threads, Py_ssize_t serial_work) {
         if (work < serial_work || n_threads < 2) return 1;
-        if (fpk_adaptive && __atomic_load_n(&fpk_serial_left, __ATOMIC_RELAXED) > 0) {
+        if (fpk_adaptive && __atomic_load_n(&fpk_serial_left, __ATOMIC_RELAXED) > 0
+                && work <= 4 * __atomic_load_n(&fpk_trip_work, __ATOMIC_RELAXED)) {
             __atomic_fetch_sub(&fpk_serial_left, 1, __ATOMIC_RELAXED);
             return 1;
         }
+        __atomic_store_n(&fpk_last_work, work, __ATOMIC_RELAXED);
         return n_threads;
     }
     static void fpk_team_report(int team, double t0, double work) {
@@ -89,6 +97,8 @@ cdef extern from *:
             b = __atomic_load_n(&fpk_backoff, __ATOMIC_RELAXED);
             b = b ? (b < 256 ? 2 * b : 256) : 8;
             __atomic_store_n(&fpk_backoff, b, __ATOMIC_RELAXED);
+            __atomic_store_n(&fpk_trip_work, __atomic_load_n(&fpk_last_work, __ATOMIC_RELAXED),
+                             __ATOMIC_RELAXED);
             __atomic_store_n(&fpk_serial_left, b, __ATOMIC_RELAXED);
         } else {
             __atomic_store_n(&fpk_backoff, 0, __ATOMIC_RELAXED);
