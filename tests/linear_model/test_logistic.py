@@ -188,18 +188,7 @@ def test_clone_pickle_pipeline_gridsearch():
     assert gs.best_score_ > 0.9
 
 
-def _expected_failed(estimator):
-    if estimator.tol >= 1e-6:
-        # the check's 15-sample, 30-feature, 3-class problem has a very flat
-        # optimum: weighted and repeated fits stop within ``tol`` of it but
-        # differ by ~1e-5 in the probabilities; at tol=1e-10 they agree (below)
-        return {"check_sample_weight_equivalence_on_dense_data":
-                "flat optimum: agreement ~1e-5 at the default tol"}
-    return {}
-
-
 @parametrize_with_checks([LogisticRegression(), LogisticRegression(l1_ratio=1.0, C=0.5),
-                          LogisticRegression(l1_ratio=1.0, C=0.5, tol=1e-10)],
-                         expected_failed_checks=_expected_failed)
+                          LogisticRegression(l1_ratio=1.0, C=0.5, tol=1e-10)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)

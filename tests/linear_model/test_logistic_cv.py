@@ -96,9 +96,11 @@ def test_paths_are_the_cold_fits_of_each_fold(data, l1_ratios):
                 path = LogisticRegression().set_params()
                 path.classes_, path.coef_, path.intercept_ = m.classes_, w[:, :-1], w[:, -1]
                 # the pure-L1 coefficients of collinear pixels are not unique:
-                # compare the fitted probabilities
+                # compare the fitted probabilities; at C=10 on digits the optimum
+                # is so flat that fits 1e-15 apart in the mean-scaled objective
+                # differ by up to ~3e-5 in them
                 np.testing.assert_allclose(path.predict_proba(X), m.predict_proba(X),
-                                           atol=1e-5)
+                                           atol=1e-4 if CS[c] > 1 else 1e-5)
                 if data == "binary":
                     np.testing.assert_allclose(w[:, :-1], m.coef_, atol=1e-5)
 
@@ -231,25 +233,12 @@ def test_invalid_l1_ratios_and_class_weight_as_sklearn():
         assert errors[0] == errors[1]
 
 
-def _expected_failed(estimator):
-    if estimator.tol >= 1e-6 or np.max(estimator.Cs) > 10:
-        # the check's 15-sample, 30-feature, 3-class problem: at the default
-        # tol (or near C = 1e4, where the optimum is flattest) weighted and
-        # repeated fits stop within tol of it, 1e-9 to 1e-4 apart in the
-        # probabilities; with a bounded grid at tol=1e-10 they agree (below)
-        return {name: "flat optimum: agreement 1e-9 to 1e-4 at this tol / C"
-                for name in ("check_sample_weight_equivalence_on_dense_data",
-                             "check_sample_weight_equivalence_on_sparse_data")}
-    return {}
-
-
 @parametrize_with_checks([LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.0,), scoring="accuracy",
                                                use_legacy_attributes=False),
                           LogisticRegressionCV(Cs=(0.1, 1.0), cv=3, l1_ratios=(0.0, 0.5),
                                                scoring="neg_log_loss",
                                                use_legacy_attributes=False, tol=1e-10),
                           LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.5, 1.0),
-                                               use_legacy_attributes=True)],
-                         expected_failed_checks=_expected_failed)
+                                               use_legacy_attributes=True)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)

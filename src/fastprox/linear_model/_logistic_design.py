@@ -56,13 +56,14 @@ class LogisticDesign:
             logistic_fast.xt_r_dense(self.X, R, out, get_num_threads())
         return out
 
-    def subset(self, ws, center=False):
+    def subset(self, ws, center=None):
         """The columns ``ws`` (sorted ``intp`` array) as a working set.
 
-        With ``center``, dense columns are stored minus their means (kept in
-        ``means``; zeros otherwise): the multinomial Newton step moves the
-        intercepts along, which keeps its coordinate descent well conditioned
-        on uncentred features.
+        With ``center`` (the sample weights), dense columns are stored minus
+        their weighted means (kept in ``means``; zeros otherwise): the
+        multinomial Newton step moves the intercepts along, which keeps its
+        coordinate descent well conditioned on uncentred features. Weighted
+        means make the iterates those of the same data with rows repeated.
         """
         if self.sparse:
             return LogisticSparseWorkingSet(self.X[:, ws], self.indices.dtype)
@@ -74,12 +75,13 @@ class LogisticDesign:
 class LogisticDenseWorkingSet:
     """Working-set columns gathered into a C-ordered ``(m, n)`` block (optionally centred)."""
 
-    def __init__(self, Xws, center=False):
+    def __init__(self, Xws, center=None):
         self.Xws = Xws
         self.size = Xws.shape[0]
         self.means = np.zeros(self.size)
-        if center and Xws.shape[1]:
-            self.means = Xws.mean(axis=1, dtype=np.float64)
+        if center is not None and Xws.shape[1] and center.sum() > 0:
+            self.means = self.dot(np.ascontiguousarray(center, dtype=np.float64))
+            self.means /= center.sum()
             Xws -= self.means.astype(Xws.dtype)[:, None]
             self.means = self.means.astype(Xws.dtype).astype(np.float64)
 

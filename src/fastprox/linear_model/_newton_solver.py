@@ -53,6 +53,7 @@ _MAX_CD_EPOCHS = 20
 _CD_FRACTION_BINARY = 3.0
 _CD_FRACTION_MULTI = 0.3
 _MAX_BACKTRACK = 30
+_PINV_RCOND = 1e-10
 
 def _shift_along_null_space(sub, W_ws, D, U, a, l1, l2):
     """Move each feature's coefficients by a common ``c_j`` to minimise the penalty.
@@ -76,6 +77,24 @@ def _shift_along_null_space(sub, W_ws, D, U, a, l1, l2):
     sub.axpy(c, s)
     U += s           # same for every class: the softmax does not change
     a += s           # a = P . U and the probabilities sum to one
+
+
+def _intercept_pinv(A):
+    """Pseudo-inverse of the intercepts' Hessian block, blind to the common shift.
+
+    ``A`` is singular along ``(1, ..., 1)`` (the softmax ignores a common shift
+    of the intercepts), and nearly so wherever a class's probabilities are all
+    tiny (weak regularisation). Rounding leaves eigenvalues of ~1e-18 there,
+    which a default pseudo-inverse keeps when the largest is ~1e-3: the intercept
+    step then grew to 1e13 along the shift and the CD sweeps diverged (digits,
+    pure L1, C=10). Eigenvalues below ``1e-10`` of the largest are dropped and
+    the common shift is projected out.
+    """
+    evals, evecs = np.linalg.eigh(A)
+    keep = evals > _PINV_RCOND * max(float(evals.max(initial=0.0)), 0.0)
+    V = evecs[:, keep]
+    V = V - V.mean(axis=0)
+    return (V / evals[keep]) @ V.T
 
 
 class _Sweeps:
@@ -173,7 +192,8 @@ def logistic_ws_newton(design, datafit, W, b, l1, l2, *, fit_intercept=True, tol
             rounds = _newton_on_ws(design.subset(ws), datafit, Z, W_ws, b, l1, l2,
                                    fit_intercept, eps_in, budget)
         else:
-            rounds = _mn_newton_on_ws(design.subset(ws, center=fit_intercept), datafit, Z,
+            rounds = _mn_newton_on_ws(design.subset(
+                ws, center=datafit.sw_n if fit_intercept else None), datafit, Z,
                                       W_ws, b, l1, l2, fit_intercept, eps_in, budget)
         W[:, ws] = W_ws
         budget -= rounds
@@ -297,7 +317,7 @@ def _mn_newton_on_ws(sub, datafit, Z, W_ws, b, l1, l2, fit_intercept, eps_in, bu
         if fit_intercept:
             # intercept block of the Hessian, singular along (1, ..., 1)
             A = np.diag(Q.sum(axis=1)) - np.einsum("kn,ln->kl", Q, P)
-            A_pinv = np.linalg.pinv(A, hermitian=True)
+            A_pinv = _intercept_pinv(A)
         sweeps = _Sweeps(m, _CD_FRACTION_MULTI * eps_in)
         while sweeps.more():
             crit = sub.mn_epoch(sweeps.active, G, hdiag, W_ws, D, P, Q, U, a, l1, l2)
