@@ -142,6 +142,23 @@ def test_blas_single_threaded_limits_and_restores():
         assert _blas_threads() == before
 
 
+def test_blas_single_threaded_skips_arrays_blas_keeps_serial():
+    """Below the size at which BLAS would thread, the block leaves the limit alone."""
+    from threadpoolctl import threadpool_limits
+
+    from fastprox._threads import _BLAS_SERIAL_SIZE, blas_single_threaded
+
+    if not _blas_threads():
+        pytest.skip("threadpoolctl sees no BLAS library")
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        with blas_single_threaded(_BLAS_SERIAL_SIZE - 1):
+            assert _blas_threads() == before
+        with blas_single_threaded(_BLAS_SERIAL_SIZE):
+            assert set(_blas_threads()) == {1}
+        assert _blas_threads() == before
+
+
 def test_lasso_fit_restores_blas_threads():
     from fastprox.linear_model import Lasso
     from threadpoolctl import threadpool_limits

@@ -106,7 +106,7 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
     history : list of float
         Primal objective at each outer iteration.
     """
-    with blas_single_threaded():  # see fastprox._threads
+    with blas_single_threaded(design.n_samples * design.n_features):  # fastprox._threads
         return _enet_ws_cd(design, yc, w, l1, l2, positive, max_iter, tol, anderson)
 
 

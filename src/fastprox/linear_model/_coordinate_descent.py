@@ -221,7 +221,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         n_targets = Y.shape[1]
         sw = normalized_sample_weight(X, sample_weight)
         # BLAS on one thread for the whole solve: see fastprox._threads
-        with blas_single_threaded():
+        with blas_single_threaded(X.shape[0] * X.shape[1]):
             if sw is not None:
                 design, Yc, X_mean_w, y_mean = weighted_problem(X, Y, sw, self.fit_intercept,
                                                                 check_finite=True)
