@@ -346,9 +346,11 @@ cdef void _row_sums(const floating* D, Py_ssize_t n_rows, Py_ssize_t b,
 cdef double _epoch(const floating* X, Py_ssize_t n, Py_ssize_t n_features, const floating* YT,
                    const int64_t* order, Py_ssize_t batch_size, Layer* L, Py_ssize_t n_layers,
                    floating** A, floating** D, floating* scratch, int activation, int output,
-                   const Optim* o, int64_t* step, int n_threads) noexcept nogil:
+                   const Optim* o, int64_t* step, int n_threads,
+                   double half_alpha, double data_scale) noexcept nogil:
     cdef Py_ssize_t start, b, i, k, last = n_layers - 1
-    cdef double total = 0
+    cdef double total = 0, sq
+    cdef const floating* w
     cdef int relu = activation == ACT_RELU
     cdef Layer* ly
     cdef floating* dt
@@ -364,8 +366,16 @@ cdef double _epoch(const floating* X, Py_ssize_t n, Py_ssize_t n_features, const
             if i < last and not relu:
                 _activate(A[i + 1], ly.n_out * b, activation)
         _output(A[n_layers], L[last].n_out, b, output, scratch, scratch + b)
-        total += _loss_delta(A[n_layers], D[last], YT, n, order + start, L[last].n_out, b,
-                             output)
+        total += data_scale * _loss_delta(A[n_layers], D[last], YT, n, order + start,
+                                          L[last].n_out, b, output)
+        if half_alpha > 0:
+            # scikit-learn's batch loss: the L2 term of the weights the batch starts from
+            sq = 0
+            for i in range(n_layers):
+                w = <floating*>L[i].data
+                for k in range(L[i].nnz):
+                    sq += <double>w[k] * w[k]
+            total += half_alpha * sq
         step[0] += 1
         for i in range(last, -1, -1):
             ly = &L[i]
@@ -457,7 +467,7 @@ def train_epoch_impl(const floating[:, ::1] X, const floating[:, ::1] YT,
                      list acts, list deltas, floating[::1] scratch, int activation, int output,
                      bint adam, int64_t step, double lr, double beta1, double beta2, double eps,
                      double momentum, bint nesterovs_momentum, double l1, double alpha,
-                     int n_threads, bint sklearn_eps=False):
+                     int n_threads, bint sklearn_eps=False, bint l2_loss=False):
     """One epoch of mini-batch training of an all-CSR network; see the module docstring.
 
     ``order``: the sample order (a permutation of ``range(n)``); the batches
@@ -470,12 +480,16 @@ def train_epoch_impl(const floating[:, ::1] X, const floating[:, ::1] YT,
     2 * batch values. Weights, biases and state are updated in place.
     ``sklearn_eps``: Adam adds ``eps / sqrt(1 - beta2**t)`` to ``sqrt(v_hat)``
     (scikit-learn's ``AdamOptimizer``, what the MLPs use) instead of ``eps``
-    (Kingma & Ba, ``fastprox.prox.adam_step``'s formula).
+    (Kingma & Ba, ``fastprox.prox.adam_step``'s formula). With ``l2_loss``
+    each batch adds ``alpha / 2 * ||w||^2`` of the weights it starts from to
+    the sum (scikit-learn's ``loss_`` times ``n``: its batch losses carry the
+    L2 term over the batch size and are weighted by it; its squared error is
+    the mean over the outputs, not their sum).
 
     Returns
     -------
-    (loss_sum, step) : the summed loss of the batches (before the penalty) and
-    the optimizer step count after the epoch.
+    (loss_sum, step) : the summed loss of the batches (with ``l2_loss``, their
+    L2 terms; never the L1 term) and the optimizer step count after the epoch.
     """
     cdef Py_ssize_t n = X.shape[0], n_features = X.shape[1], n_layers = len(layers)
     cdef Py_ssize_t i, bmax, width, k
@@ -520,7 +534,9 @@ def train_epoch_impl(const floating[:, ::1] X, const floating[:, ::1] YT,
             D[i] = _ptr(buf, L[i].n_out * bmax, f"deltas[{i}]")
         with nogil:
             total = _epoch(&X[0, 0], n, n_features, &YT[0, 0], &order[0], batch_size, L,
-                           n_layers, A, D, sp, activation, output, &o, &step, n_threads)
+                           n_layers, A, D, sp, activation, output, &o, &step, n_threads,
+                           0.5 * alpha if l2_loss else 0.0,
+                           1.0 / YT.shape[0] if l2_loss and output == OUT_IDENTITY else 1.0)
     finally:
         free(L)
         free(A)

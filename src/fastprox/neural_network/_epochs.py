@@ -5,14 +5,19 @@ shuffling): the forward pass ``H_{i+1} = f(W_i^T H_i + b_i)`` on transposed
 activations, the output error ``delta = (P - Y) / b``, the backward pass
 ``gW_i = H_i delta_i^T``, ``gb_i = sum(delta_i)``, ``delta_{i-1} = f'(z)
 * (W_i delta_i)``, and the optimizer step of each layer from the last to the
-first (see :mod:`._stochastic_optimizers`). The returned loss is the mean
-data loss plus ``alpha / (2 b) * ||w||^2 + l1 * ||w||_1`` at the epoch's end.
+first (see :mod:`._stochastic_optimizers`). The returned loss is scikit-learn's
+``loss_``: each batch's loss ``L_k`` -- its mean data loss plus ``alpha / (2
+b_k) * ||w_k||^2`` with ``w_k`` the weights the batch starts from -- weighted by
+its size, ``sum_k b_k L_k / n`` (so a short last batch counts its L2 term as
+scikit-learn's does), plus ``l1 * ||w||_1`` at the epoch's end. The squared
+error is averaged over the outputs as scikit-learn's ``squared_loss`` does (its
+gradient, and so ours, is that of their sum).
 
 With sample weights ``s`` (scikit-learn >= 1.7), a batch's error is
 ``delta = s * (P - Y) / sum(s_batch)`` and its L2 term ``alpha * w /
-sum(s_batch)``: the gradient of the batch's weighted mean loss; the
-returned loss is the weighted mean ``sum_i s_i l_i / sum(s)`` (L2 term over
-the mean batch weight ``b * mean(s)``).
+sum(s_batch)``: the gradient of the batch's weighted mean loss ``L_k =
+(sum_i s_i l_i + alpha / 2 * ||w_k||^2) / sum(s_batch)``, and the returned
+loss is again ``sum_k b_k L_k / n`` (scikit-learn's accumulation).
 
 A network whose layers are all CSR (int32 indices) runs the whole epoch in
 one call to :func:`fastprox._kernels.mlp_fast.train_epoch_impl`, without the
@@ -66,16 +71,22 @@ def run_epoch(est, layers, opt, X, YT, batch_size, order, out, sample_weight=Non
         total = _epoch_compiled(est, layers, arrays, opt, X, YT, batch_size, idx, out)
     else:
         total = _epoch_python(est, layers, opt, X, YT, batch_size, idx, out, sample_weight)
-    if sample_weight is None:
-        loss, scale = total / n, min(batch_size, n)
-    else:
-        loss, scale = total / sample_weight.sum(), min(batch_size, n) * sample_weight.mean()
     pen = 0.0
+    if est.l1 > 0:
+        for layer in layers:
+            pen += est.l1 * float(np.abs(layer.values).sum())
+    if not np.isfinite(_squared_norm(layers) + sum(float(ly.b @ ly.b) for ly in layers)):
+        return float("nan")  # the last step diverged: the batches' losses did not see it
+    return total / n + pen
+
+
+def _squared_norm(layers):
+    """``||w||^2`` over the layers' weights (scikit-learn's L2 ``values``; no biases)."""
+    sq = 0.0
     for layer in layers:
         v = layer.values.reshape(-1)
-        pen += 0.5 * est.alpha * float(v @ v) / scale
-        pen += est.l1 * float(np.abs(v).sum())
-    return loss + pen
+        sq += float(v @ v)
+    return sq
 
 
 def _epoch_compiled(est, layers, arrays, opt, X, YT, batch_size, idx, out):
@@ -103,7 +114,7 @@ def _epoch_compiled(est, layers, arrays, opt, X, YT, batch_size, idx, out):
         mlp_fast.ACTIVATIONS[est.activation], mlp_fast.OUTPUTS[out], adam,
         opt.t, float(opt.lr), float(est.beta_1), float(est.beta_2), float(est.epsilon),
         float(est.momentum), bool(est.nesterovs_momentum), float(est.l1), float(est.alpha),
-        get_num_threads(), sklearn_eps=True)
+        get_num_threads(), sklearn_eps=True, l2_loss=True)
     return total
 
 
@@ -131,10 +142,11 @@ def _workspace(layers, b, dtype, sparse=False):
 
 
 def _epoch_python(est, layers, opt, X, YT, batch_size, idx, out, sample_weight=None):
-    """Summed (weighted) loss of one epoch, layer by layer through the layers' kernels."""
+    """``sum_k b_k L_k`` of one epoch (see the module docstring), layer by layer."""
     n = X.shape[0]
     last = len(layers) - 1
     total = 0.0
+    half_alpha = 0.5 * est.alpha
     group_t = est.learning_rate_init * est.group_l1
     activation = est.activation
     dtype = X.dtype
@@ -175,14 +187,22 @@ def _epoch_python(est, layers, opt, X, YT, batch_size, idx, out, sample_weight=N
             elif not fuse:
                 activate(Z, activation)
         P = acts[-1]
-        total += batch_loss(Yb, P, ws["tmp"], out, wb)
+        # the batch's summed loss with its L2 term on the weights it starts from
+        loss_b = batch_loss(Yb, P, ws["tmp"], out, wb)
+        if out == "identity":
+            loss_b /= Yb.shape[0]  # scikit-learn's squared error: the mean over the outputs
+        if half_alpha > 0:
+            loss_b += half_alpha * _squared_norm(layers)
         delta = np.subtract(P, Yb, out=deltas[last])
         if wb is None:
+            total += loss_b
             delta *= 1.0 / b
         else:
-            b = float(wb.sum())  # the batch's weight: gradient of its weighted mean loss
-            if b == 0:  # only zero weights: nothing to learn from (no step, no L2 decay)
+            sw = float(wb.sum())  # the batch's weight: gradient of its weighted mean loss
+            if sw == 0:  # only zero weights: nothing to learn from (no step, no L2 decay)
                 continue
+            total += loss_b * (b / sw)  # scikit-learn: its weighted mean times b
+            b = sw
             delta *= (wb / b).astype(dtype, copy=False)
         opt.t += 1
         for i in range(last, -1, -1):
