@@ -257,3 +257,15 @@ def test_lassocv_positive_grid(data):
         ours = LassoCV(alphas=5, cv=3, positive=True).fit(X, -y)
         ref = sk.LassoCV(alphas=5, cv=3, positive=True).fit(X, -y)
     np.testing.assert_allclose(ours.alphas_, ref.alphas_, rtol=1e-12)
+
+
+def test_path_static_methods_as_sklearn():
+    import fastprox.linear_model as fp
+    from fastprox.linear_model import enet_path, lasso_path
+    from sklearn import linear_model as sk_lm
+
+    for name, ours in (("Lasso", enet_path), ("ElasticNet", enet_path),
+                       ("LassoCV", lasso_path), ("ElasticNetCV", enet_path)):
+        theirs = getattr(sk_lm, name).path
+        assert getattr(fp, name).path is ours
+        assert theirs.__name__ == ours.__name__

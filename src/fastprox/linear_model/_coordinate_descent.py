@@ -166,6 +166,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
         "selection": [StrOptions({"cyclic", "random"})],
     }
     _sklearn_class = _sk_cd.ElasticNet  # run where fastprox does not accelerate
+    path = staticmethod(enet_path)  # as scikit-learn (Lasso inherits it, as there)
 
     def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, precompute=False,
                  max_iter=1000, copy_X=True, tol=1e-4, warm_start=False, positive=False,

@@ -14,7 +14,7 @@ from ._alpha_grid import alpha_grid
 from ._coordinate_descent import ElasticNet, normalized_sample_weight, \
     sample_weight_fallback
 from ._enet_checks import CV_N_ALPHAS_DEPRECATED, check_alphas, cv_n_alphas_warning
-from ._path import enet_path
+from ._path import enet_path, lasso_path
 from ._fallback import fit_with_sklearn
 from ._quadratic_design import QuadraticDesign, weighted_problem
 
@@ -117,6 +117,7 @@ class ElasticNetCV(ElasticNet):
         "selection": [StrOptions({"cyclic", "random"})],
     }
     _sklearn_class = _sk_cd.ElasticNetCV  # run where fastprox does not accelerate
+    path = staticmethod(enet_path)
 
     def __init__(self, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas=100,
                  fit_intercept=True, precompute="auto", max_iter=1000, tol=1e-4, cv=None,
@@ -248,6 +249,7 @@ class LassoCV(ElasticNetCV):
     _parameter_constraints: dict = {**ElasticNetCV._parameter_constraints}
     _parameter_constraints.pop("l1_ratio")
     _sklearn_class = _sk_cd.LassoCV
+    path = staticmethod(lasso_path)
 
     def __init__(self, *, eps=1e-3, n_alphas="deprecated", alphas=100, fit_intercept=True,
                  precompute="auto", max_iter=1000, tol=1e-4, copy_X=True, cv=None,

@@ -29,11 +29,13 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.class_weight import compute_class_weight
 
 from .._kernels import sgd_fast
 from .._validation import check_csr
 
-__all__ = ["SPARSE_INTERCEPT_DECAY", "kernel_options", "optimal_init", "train"]
+__all__ = ["SPARSE_INTERCEPT_DECAY", "class_weight_problems", "kernel_options", "optimal_init",
+           "train"]
 
 # work (stored entries x outputs) per kernel call: a few ms, so that Ctrl-C is
 # seen promptly between calls while the per-call overhead stays below 1 %
@@ -44,6 +46,31 @@ _CHUNK_WORK = 4_000_000
 # when present, and the undamped intercept's noise leaks into the weights.
 # See docs/design/sgd-sparse-intercept.md
 SPARSE_INTERCEPT_DECAY = 0.01
+
+
+def class_weight_problems(class_weight, classes, Y, sw):
+    """Class weights as scikit-learn's SGD applies them, as per-problem sample weights.
+
+    The binary problem (``Y`` one column of +-1) weighs each class's rows by
+    its weight; one-vs-rest problem ``k`` weighs class ``k``'s rows by its
+    weight and the others by 1 (scikit-learn's ``pos_weight`` / ``neg_weight``).
+
+    Returns
+    -------
+    weights : ndarray of shape (n_classes,)
+        ``compute_class_weight``'s expanded weights.
+    problems : list of (slice, ndarray)
+        The output rows of ``W`` and the sample weights each is trained with.
+    """
+    if Y.shape[1] == 1:
+        labels = classes[(Y[:, 0] > 0).astype(int)]
+    else:
+        labels = classes[np.argmax(Y, axis=1)]
+    cw = compute_class_weight(class_weight, classes=classes, y=labels)
+    if Y.shape[1] == 1:
+        return cw, [(slice(0, 1), sw * np.where(Y[:, 0] > 0, cw[1], cw[0]))]
+    return cw, [(slice(k, k + 1), sw * np.where(Y[:, k] > 0, cw[k], 1.0))
+                for k in range(Y.shape[1])]
 
 
 def optimal_init(loss, alpha, epsilon):

@@ -42,6 +42,9 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.linear_model import SGDClassifier as _SkSGDClassifier
+from sklearn.linear_model import SGDRegressor as _SkSGDRegressor
+from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -49,7 +52,8 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._kernels import sgd_fast
-from ._sgd_training import kernel_options, optimal_init, train
+from ._sgd_sklearn import BALANCED_PARTIAL_FIT, run_sklearn, sgd_constraints, sklearn_reason
+from ._sgd_training import class_weight_problems, kernel_options, optimal_init, train
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
@@ -57,28 +61,14 @@ __all__ = ["SGDClassifier", "SGDRegressor"]
 _PENALTIES = {"l2": 0.0, "l1": 1.0, "elasticnet": None}
 
 
-class _BaseSGD(BaseEstimator):
+class _BaseSGD(SparseCoefMixin, BaseEstimator):
     """Shared model and fit orchestration; subclasses define the targets and losses."""
 
-    # scikit-learn 1.9's SGD constraints for the parameters we share (without
-    # its None penalty / l1_ratio, 'adaptive' / 'pa' schedules and averaging),
-    # plus ours; eta0 may be 0 with the 'optimal' schedule, which ignores it
-    _parameter_constraints: dict = {
-        "penalty": [StrOptions(set(_PENALTIES))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
-        "fit_intercept": ["boolean"],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left"), None],
-        "shuffle": ["boolean"],
-        "verbose": ["verbose"],
-        "epsilon": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-        "learning_rate": [StrOptions(set(sgd_fast.SCHEDULES))],
+    # the installed scikit-learn's constraints (every value it accepts; those
+    # the kernel does not run go to scikit-learn's SGD, _sgd_sklearn.py), plus
+    # ours: eta0 may be 0 with the 'optimal' schedule, which ignores it
+    _OUR_CONSTRAINTS: dict = {
         "eta0": [Interval(Real, 0, None, closed="left")],
-        "power_t": [Interval(Real, None, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "warm_start": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "l1_method": [StrOptions(set(sgd_fast.L1_METHODS))],
     }
@@ -101,16 +91,31 @@ class _BaseSGD(BaseEstimator):
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit for up to ``max_iter`` epochs; returns self."""
-        return self._fit_common(X, y, sample_weight, partial=False)
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit for up to ``max_iter`` epochs; returns self.
 
-    def _fit_common(self, X, y, sample_weight, *, partial, classes=None):
+        ``coef_init`` / ``intercept_init`` (starting coefficients) run
+        scikit-learn's SGD, as do the options listed in ``_sgd_sklearn``.
+        """
+        return self._fit_common(X, y, sample_weight, partial=False, coef_init=coef_init,
+                                intercept_init=intercept_init)
+
+    def _fit_common(self, X, y, sample_weight, *, partial, classes=None, **inits):
         # Work on copies and publish at the end: an exception or a
         # KeyboardInterrupt anywhere below leaves the previous fit (or no fit)
         # exactly as it was.
         saved = dict(self.__dict__)
         try:
+            reason = sklearn_reason(self, sgd_fast.SCHEDULES, self._losses, **inits)
+            if reason is not None:
+                kwargs = {"sample_weight": sample_weight}
+                if partial and self._is_clf:
+                    kwargs["classes"] = classes
+                elif not partial:
+                    kwargs.update(inits)
+                return run_sklearn(self, self._sklearn_class, "partial_fit" if partial
+                                   else "fit", reason, X, y, **kwargs)
+            self.__dict__.pop("_sk_model", None)
             self._fit_unsafe(X, y, sample_weight, partial=partial, classes=classes)
         except BaseException:
             self.__dict__.clear()
@@ -121,6 +126,8 @@ class _BaseSGD(BaseEstimator):
     def _fit_unsafe(self, X, y, sample_weight, *, partial, classes):
         self._l1_ratio_ = self._check_relations()
         first = not hasattr(self, "coef_") or (not partial and not self.warm_start)
+        if not first and sp.issparse(self.coef_):  # after sparsify()
+            self.densify()
         X, y = validate_data(self, X, y, reset=first, accept_sparse="csr",
                              dtype=[np.float64, np.float32], order="C",
                              y_numeric=not self._is_clf)
@@ -170,13 +177,27 @@ class _BaseSGD(BaseEstimator):
             optimal_init=self._optimal_init, l1_ratio=self._l1_ratio_,
             l1_method=self.l1_method, fit_intercept=self.fit_intercept,
             batch_size=self.batch_size)
-        u = np.array([self._l1_u], dtype=np.float64)
-        self.n_iter_, self.t_ = train(
-            X, Y, sw, self._W, self.intercept_, self._l1_q, u, self.t_, options=options,
-            n_epochs=1 if partial else self.max_iter, rng=rng, shuffle=self.shuffle,
-            tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
-            verbose=self.verbose)
-        self._l1_u = float(u[0])
+        runs = self._weighted_problems(Y, sw)
+        if runs is None:  # every output row on the same weights: one joint training
+            runs = [(slice(None), sw)]
+        state = rng.get_state()
+        results = []
+        for rows, sw_k in runs:
+            # one-vs-rest problems with their own class weights train one by one,
+            # each from the same schedule position and shuffling stream
+            rng.set_state(state)
+            u = np.array([self._l1_u], dtype=np.float64)
+            results.append(train(
+                X, np.ascontiguousarray(Y[:, rows]), sw_k, self._W[rows], self.intercept_[rows],
+                self._l1_q[rows], u, self.t_, options=options,
+                n_epochs=1 if partial else self.max_iter, rng=rng, shuffle=self.shuffle,
+                tol=None if partial else self.tol, n_iter_no_change=self.n_iter_no_change,
+                verbose=self.verbose) + (float(u[0]),))
+        self.n_iter_, self.t_, self._l1_u = max(results)
+
+    def _weighted_problems(self, Y, sw):
+        """``[(rows, sample_weight), ...]`` per output rows, or None (one joint problem)."""
+        return None
 
     # ----------------------------------------------------------- prediction
     @property
@@ -194,8 +215,9 @@ class _BaseSGD(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, accept_sparse="csr",
                           dtype=[np.float64, np.float32])
-        P = X @ self._W.T
-        return np.asarray(P) + self.intercept_
+        W = self.coef_ if sp.issparse(self.coef_) else self._W  # sparsify()'d or dense
+        P = X @ W.T
+        return (P.toarray() if sp.issparse(P) else np.asarray(P)) + self.intercept_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -240,9 +262,14 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         with ``t`` the update count.
     eta0 : float, default=0.01
     power_t : float, default=0.25
+    early_stopping : bool, default=False
+    validation_fraction : float, default=0.1
+        scikit-learn's early stopping on a held-out fraction (runs its SGD).
     n_iter_no_change : int, default=5
     warm_start : bool, default=False
         Reuse ``coef_``/``intercept_`` and the schedule's ``t_`` in :meth:`fit`.
+    average : bool or int, default=False
+        scikit-learn's averaged SGD (runs its SGD).
     batch_size : int, default=1
         Samples per update (the gradient is their weighted mean; the schedule's
         ``t`` counts updates). 1 is scikit-learn's algorithm.
@@ -290,15 +317,16 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     1
     """
     _is_clf = False
-    _parameter_constraints: dict = {
-        **_BaseSGD._parameter_constraints,
-        "loss": [StrOptions(set(sgd_fast.REGRESSION_LOSSES))],
-    }
+    _sklearn_class = _SkSGDRegressor
+    _losses = sgd_fast.REGRESSION_LOSSES
+    _parameter_constraints: dict = sgd_constraints(_SkSGDRegressor,
+                                                   _BaseSGD._OUR_CONSTRAINTS)
 
     def __init__(self, loss="squared_error", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
                  fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
                  epsilon=0.1, random_state=None, learning_rate="invscaling", eta0=0.01,
-                 power_t=0.25, n_iter_no_change=5, warm_start=False, batch_size=1,
+                 power_t=0.25, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=5, warm_start=False, average=False, batch_size=1,
                  l1_method="cumulative"):
         self._store_params(locals())
 
@@ -338,8 +366,17 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 'squared_error'}, default='hinge'
         As in scikit-learn (hinge and perceptron step at the margin too).
     penalty, alpha, l1_ratio, fit_intercept, max_iter, tol, shuffle, verbose,
-    epsilon, random_state, n_iter_no_change, warm_start, batch_size, l1_method :
+    epsilon, random_state, early_stopping, validation_fraction, n_iter_no_change,
+    warm_start, average, batch_size, l1_method :
         As in :class:`SGDRegressor`.
+    n_jobs : int or None, default=None
+        Accepted for scikit-learn's signature; the compiled epochs use the
+        OpenMP threads (``OMP_NUM_THREADS``, threadpoolctl), one-vs-rest rows
+        in one pass.
+    class_weight : dict, 'balanced' or None, default=None
+        As scikit-learn: the binary problem weighs each class's rows by its
+        weight; with ``K > 2`` classes, problem ``k`` weighs class ``k``'s rows
+        by its weight and the others by 1 (the problems then train one by one).
     learning_rate : {'optimal', 'constant', 'invscaling'}, default='optimal'
     eta0 : float, default=0.01
     power_t : float, default=0.5
@@ -351,6 +388,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     intercept_ : ndarray of shape (1,) or (n_classes,)
     n_iter_, t_ : as in :class:`SGDRegressor`
 
+    Notes
+    -----
+    Options the compiled epochs do not cover (``average``, ``early_stopping``,
+    ``penalty=None``, the 'adaptive' / 'pa1' / 'pa2' schedules, the regression
+    losses, ``coef_init`` / ``intercept_init``) run scikit-learn's SGD with the
+    same parameters (``fastprox.linear_model._sgd_sklearn``; one DEBUG record on
+    the ``fastprox`` logger).
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -361,16 +406,17 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     (3, 4)
     """
     _is_clf = True
-    _parameter_constraints: dict = {
-        **_BaseSGD._parameter_constraints,
-        "loss": [StrOptions(set(sgd_fast.CLASSIFICATION_LOSSES))],
-    }
+    _sklearn_class = _SkSGDClassifier
+    _losses = sgd_fast.CLASSIFICATION_LOSSES
+    _parameter_constraints: dict = sgd_constraints(_SkSGDClassifier,
+                                                   _BaseSGD._OUR_CONSTRAINTS)
 
     def __init__(self, loss="hinge", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
                  fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
-                 epsilon=0.1, random_state=None, learning_rate="optimal", eta0=0.01,
-                 power_t=0.5, n_iter_no_change=5, warm_start=False, batch_size=1,
-                 l1_method="cumulative"):
+                 epsilon=0.1, n_jobs=None, random_state=None, learning_rate="optimal",
+                 eta0=0.01, power_t=0.5, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=5, class_weight=None, warm_start=False, average=False,
+                 batch_size=1, l1_method="cumulative"):
         self._store_params(locals())
 
     def _targets(self, y, first, classes, partial):
@@ -400,7 +446,16 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over the block ``(X, y)``; ``classes`` is required on the first call."""
+        if not hasattr(self, "classes_") and self.class_weight == "balanced":
+            raise ValueError(BALANCED_PARTIAL_FIT)
         return self._fit_common(X, y, sample_weight, partial=True, classes=classes)
+
+    def _weighted_problems(self, Y, sw):
+        if self.class_weight is None:
+            return None
+        self._expanded_class_weight, runs = class_weight_problems(self.class_weight,
+                                                                  self.classes_, Y, sw)
+        return runs
 
     def decision_function(self, X):
         """Signed scores, shape (n_samples,) for binary, (n_samples, n_classes) else."""
@@ -413,16 +468,25 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         idx = (P[:, 0] > 0).astype(int) if P.shape[1] == 1 else P.argmax(axis=1)
         return self.classes_[idx]
 
-    @available_if(lambda self: self.loss == "log_loss")
+    @available_if(lambda self: self.loss in ("log_loss", "modified_huber"))
     def predict_proba(self, X):
-        """Class probabilities (``loss='log_loss'`` only; OvR rows renormalised)."""
-        P = 1.0 / (1.0 + np.exp(-self._raw(X)))
+        """Class probabilities, as scikit-learn: OvR rows renormalised.
+
+        ``loss='log_loss'``: the logistic function of each score;
+        ``'modified_huber'``: ``(clip(score, -1, 1) + 1) / 2`` (Zhang, ICML 2004,
+        appendix B), uniform where every class gets zero.
+        """
+        raw = self._raw(X)
+        if self.loss == "log_loss":
+            P = 1.0 / (1.0 + np.exp(-raw))
+        else:
+            P = (np.clip(raw, -1.0, 1.0) + 1.0) / 2.0
         if P.shape[1] == 1:
             return np.hstack([1.0 - P, P])
         s = P.sum(axis=1, keepdims=True)
         return np.divide(P, s, out=np.full_like(P, 1.0 / P.shape[1]), where=s > 0)
 
-    @available_if(lambda self: self.loss == "log_loss")
+    @available_if(lambda self: self.loss in ("log_loss", "modified_huber"))
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
         return np.log(self.predict_proba(X))
