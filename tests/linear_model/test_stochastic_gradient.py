@@ -200,8 +200,12 @@ def test_pickle_and_param_errors(reg_data):
         SGDRegressor(loss="hinge").fit(X, y)
     with pytest.raises(InvalidParameterError, match="The 'l1_method' parameter"):
         SGDClassifier(l1_method="lazy").partial_fit(X, y > 0, classes=[False, True])
-    with pytest.raises(ValueError, match="eta0 must be > 0"):
-        SGDRegressor(eta0=0.0).fit(X, y)
+    errors = []
+    for cls in (SGDRegressor, sk.SGDRegressor):
+        with pytest.raises(InvalidParameterError) as err:
+            cls(eta0=0.0).fit(X, y)
+        errors.append(str(err.value))
+    assert errors[0] == errors[1]
     SGDClassifier(eta0=0.0, max_iter=2, tol=None).fit(X, y > 0)  # 'optimal' ignores eta0
     with pytest.raises(ValueError, match="alpha must be > 0"):
         SGDClassifier(alpha=0.0).fit(X, y > 0)

@@ -47,7 +47,7 @@ from sklearn.linear_model import SGDRegressor as _SkSGDRegressor
 from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -85,7 +85,11 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                              "used to compute the optimal learning rate (step size "
                              "1 / (alpha * (t + t0))).")
         if self.learning_rate != "optimal" and self.eta0 <= 0:
-            raise ValueError(f"eta0 must be > 0 for learning_rate={self.learning_rate!r}")
+            # scikit-learn's constraint and message (it also refuses 0 for 'optimal',
+            # which ignores eta0: we accept that)
+            raise InvalidParameterError(
+                f"The 'eta0' parameter of {type(self).__name__} must be a float in the range "
+                f"(0.0, inf). Got {self.eta0!r} instead.")
         ratio = _PENALTIES[self.penalty]
         return self.l1_ratio if ratio is None else ratio
 
