@@ -85,6 +85,18 @@ def test_enet_shift_minimises_along_common_shift(l2):
     assert np.all(pen(c) <= best + 1e-9)
 
 
+@pytest.mark.parametrize("l1, l2", [(5.0, 0.1), (0.01, 1.0), (1.0, 1.0)])
+def test_enet_shift_exact_at_breakpoints_and_ties(l1, l2):
+    # the root at a breakpoint (l1 >> l2), between two (l1 << l2), tied values, one class
+    V = np.array([[0.3, 1.0, 2.0, 0.0], [0.3, -1.0, 2.0, 0.0], [-0.5, 0.2, 2.0, 0.0]])
+    for W in (V, V[:1]):
+        c = enet_shift(W, l1, l2)
+        grid = np.linspace(-5, 5, 100001)[:, None, None]
+        pen = l1 * np.abs(W + grid).sum(axis=1) + 0.5 * l2 * ((W + grid) ** 2).sum(axis=1)
+        ours = l1 * np.abs(W + c).sum(axis=0) + 0.5 * l2 * ((W + c) ** 2).sum(axis=0)
+        assert np.all(ours <= pen.min(axis=0) + 1e-12)
+
+
 def test_working_set_selection():
     scores = np.array([0.0, 3.0, 1.0, 0.0, 2.0, 5.0, 0.5])
     support = np.zeros(7, dtype=bool)

@@ -95,16 +95,23 @@ def enet_shift(V, l1, l2):
 
     The penalty minimised along a common shift of a column (the softmax's
     null direction): a median of the column for pure L1 (any point between
-    the two middle values), else the root of the nondecreasing derivative
-    in ``[-max V, -min V]``, found by bisection vectorised over the columns.
+    the two middle values), else the root of the nondecreasing, piecewise
+    linear derivative ``d(c) = l1 sum_k sign(V[k] + c) + l2 (sum_k V[k] + K c)``.
+    With the breakpoints ``u = sort(-V)``, ``d`` is linear between them; the
+    root lies on the piece after the last breakpoint where ``d`` (from the
+    right) is negative, and is that piece's root clipped to it (a breakpoint
+    where ``d`` jumps over zero). Exact, vectorised over the columns.
     """
     if l2 == 0.0:
         return -np.median(V, axis=0)
-    lo, hi = -V.max(axis=0), -V.min(axis=0)
-    for _ in range(60):
-        c = 0.5 * (lo + hi)
-        d = l1 * np.sign(V + c).sum(axis=0) + l2 * (V + c).sum(axis=0)
-        pos = d > 0
-        hi = np.where(pos, c, hi)
-        lo = np.where(pos, lo, c)
-    return 0.5 * (lo + hi)
+    K = V.shape[0]
+    U = np.sort(-V, axis=0)
+    S = V.sum(axis=0)
+    # d just right of each breakpoint: j + 1 of the K terms are positive there
+    D = l1 * (2.0 * np.arange(1, K + 1) - K)[:, None] + l2 * (S + K * U)
+    J = (D < 0).sum(axis=0)
+    c = -(l1 * (2.0 * J - K) + l2 * S) / (l2 * K)
+    cols = np.arange(V.shape[1])
+    lo = np.where(J > 0, U[np.maximum(J - 1, 0), cols], -np.inf)
+    hi = np.where(J < K, U[np.minimum(J, K - 1), cols], np.inf)
+    return np.clip(c, lo, hi)
