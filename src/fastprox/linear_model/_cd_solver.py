@@ -111,6 +111,10 @@ def enet_ws_cd(design, yc, w, l1, l2, *, positive=False, max_iter=1000, tol=1e-4
 
 
 def _enet_ws_cd(design, yc, w, l1, l2, positive, max_iter, tol, anderson):
+    # Python floats: a NumPy float32 alpha (one computed from float32 data) made
+    # the objectives and gaps below float32 sums, too coarse to accept Anderson
+    # points near tol (see docs/design/solver-dense-f32.md)
+    l1, l2, tol = float(l1), float(l2), float(tol)
     dtype = design.dtype
     p = design.n_features
     R = design.init_residual(yc, w)
