@@ -22,8 +22,9 @@ The ratio is serial time / nested time: 1 means nesting bought nothing, below
 GIL, so the pools really run in parallel.
 
 Scenario rows (``scenario`` in the JSON) ask whether a second thread ever makes
-a call slower: ``spmm``, ``spmv``, ``sgd_step`` and a ``Lasso`` fit at 1 and 2
-threads, samples interleaved, in three scenarios:
+a call slower: ``spmm``, ``spmv``, ``sgd_step``, a ``Lasso`` fit and one
+``partial_fit`` epoch of a 90 %-pruned MLP (CSR layers, dense BLAS for the
+rest) at 1 and 2 threads, samples interleaved, in three scenarios:
 
 - ``quiet``: nothing else started by the bench;
 - ``busy neighbour``: a CPU-bound child process (a Python busy loop) runs for
@@ -37,6 +38,7 @@ Their ratio is 2-thread time / 1-thread time; "slower" marks anything above
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_threads.py
 """
 import contextlib
+import copy
 import os
 import statistics
 import subprocess
@@ -272,6 +274,11 @@ def scenario_kernels(quick):
     def lasso():
         return Lasso(alpha=alpha, tol=1e-6).fit(Xl, yl).coef_
 
+    mlp, Xm, ym = _pruned_mlp(quick)
+
+    def mlp_epoch():  # one partial_fit epoch on a copy of the pruned network
+        return copy.deepcopy(mlp).partial_fit(Xm, ym).predict_proba(Xm[:64])
+
     return {
         "spmm": (spmm, f"{n}x{n} s=0.9 @ {n}x{b}", spmm),
         "spmv": (spmv, f"{rows}x{cols} d=0.01", spmv),
@@ -280,7 +287,24 @@ def scenario_kernels(quick):
                          lambda: prune().toarray()),
         "sgd_step": (sgd, f"{m:.0e} float64", lambda: sgd(w.copy())),
         "Lasso.fit": (lasso, f"dense {ns}x{p} amax/10", lasso),
+        "MLP.partial_fit": (mlp_epoch, f"{Xm.shape[0]}x{Xm.shape[1]} 256-256 s=0.9 epoch",
+                            mlp_epoch),
     }
+
+
+def _pruned_mlp(quick):
+    """A 90 %-pruned MLP (CSR layers) and the data of one training epoch."""
+    from sklearn.datasets import make_classification
+
+    from fastprox.neural_network import MLPClassifier
+    from fastprox.pruning import prune
+
+    n = 1000 if quick else 4000
+    X, y = make_classification(n, 256, n_informative=40, n_classes=10, random_state=0)
+    mlp = MLPClassifier((256, 256), max_iter=2, batch_size=200, random_state=0)
+    with _warnings_off():
+        mlp = prune(mlp.fit(X, y), sparsity=0.9)
+    return mlp, X, y
 
 
 # Exits when its parent goes, so a bench killed mid-run leaves no spinning orphan.
@@ -376,8 +400,10 @@ def main(argv=None):
     p = _common.base_parser(__doc__)
     p.add_argument("--scenarios", nargs="*", default=list(SCENARIOS), choices=SCENARIOS,
                    help="1 vs 2 thread scenarios (none: skip those rows)")
-    p.add_argument("--kernels", nargs="+", default=["spmm", "spmv", "sgd_step", "Lasso.fit"],
-                   choices=["spmm", "spmv", "spmv_t", "prune_to_csr", "sgd_step", "Lasso.fit"],
+    p.add_argument("--kernels", nargs="+",
+                   default=["spmm", "spmv", "sgd_step", "Lasso.fit", "MLP.partial_fit"],
+                   choices=["spmm", "spmv", "spmv_t", "prune_to_csr", "sgd_step", "Lasso.fit",
+                            "MLP.partial_fit"],
                    help="workloads of the scenario rows (spmv_t, prune_to_csr: on request)")
     p.add_argument("--only-scenarios", action="store_true",
                    help="skip the nesting rows (Python threads / joblib)")
