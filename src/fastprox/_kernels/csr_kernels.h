@@ -78,11 +78,20 @@ typedef int32_t fpk_vfi __attribute__((vector_size(FPK_VBYTES)));
  * loads/gathers (fault-suppressing) read nothing past it.
  *
  * Costs cut (see docs/design/kernels-csr-vector-extensions.md, 'spmv'):
- *  - Gathers: scalar loads assembled in registers (vmovsd/vmovhpd/vinsert,
- *    vinsertps for float) beat vgatherdpd on Zen 4, and vgatherdps on short
- *    rows, so x[ind[k]] is fetched that way on the in-range path; masked
- *    gathers remain only near the end of the range, where nothing past it may
- *    be read.
+ *  - Gathers: x[ind[k]] of a long row is fetched by scalar loads assembled
+ *    in registers (vmovsd/vmovhpd/vinsert, vinsertps for float), which beat
+ *    vgatherdpd/vgatherdps where the matrix sits in cache (int32 indices are
+ *    read zero-extended: sign-extending loads made gcc spill the 16 indices
+ *    of a float step to vector registers). Masked gathers remain only near
+ *    the end of the range, where nothing past it may be read.
+ *  - Short rows: a group of 8 rows spanning at most FPK_SPMV_SPAN nonzeros
+ *    first copies x[ind[k]] for its whole span into a stack buffer in full
+ *    vectors (16 per step, whatever the row boundaries), then each row runs
+ *    the same masked FMAs with x read from the buffer. A 10-nonzero row
+ *    thus fetches about 10 x values instead of 16, and the next group's copy
+ *    is made before this group's sums (two buffers), so the row loads never
+ *    wait on the stores just made. On this streaming path vgatherdpd /
+ *    vgatherqps (and scalar loads for float/int32) measured best.
  *  - Per-row fixed costs: rows are processed in groups of 8 aligned to
  *    absolute row numbers; each row keeps its own accumulator and the 8 are
  *    reduced together by a transposed tree (fpk_red8_pd / fpk_red8_ps) into
@@ -145,6 +154,14 @@ FPK_INLINE __m256 fpk_red8_ps(__m512 a0, __m512 a1, __m512 a2, __m512 a3,
 #define FPK_XLOAD8(x, i)                                                                   \
     _mm512_set_pd((x)[(i)[7]], (x)[(i)[6]], (x)[(i)[5]], (x)[(i)[4]],                      \
                   (x)[(i)[3]], (x)[(i)[2]], (x)[(i)[1]], (x)[(i)[0]])
+/* int32 indices zero-extended (validated non-negative), see 'Gathers' above. */
+#define FPK_XU(x, i, q) (x)[(uint32_t)(i)[q]]
+#define FPK_XLOAD16F_U(x, i)                                                               \
+    _mm512_set_ps(FPK_XU(x, i, 15), FPK_XU(x, i, 14), FPK_XU(x, i, 13), FPK_XU(x, i, 12),  \
+                  FPK_XU(x, i, 11), FPK_XU(x, i, 10), FPK_XU(x, i, 9), FPK_XU(x, i, 8),    \
+                  FPK_XU(x, i, 7), FPK_XU(x, i, 6), FPK_XU(x, i, 5), FPK_XU(x, i, 4),      \
+                  FPK_XU(x, i, 3), FPK_XU(x, i, 2), FPK_XU(x, i, 1), FPK_XU(x, i, 0))
+#define FPK_XLOAD16F_I(x, i) (sizeof(*(i)) == 4 ? FPK_XLOAD16F_U(x, i) : FPK_XLOAD16F(x, i))
 #define FPK_XLOAD16F(x, i)                                                                 \
     _mm512_set_ps((x)[(i)[15]], (x)[(i)[14]], (x)[(i)[13]], (x)[(i)[12]], (x)[(i)[11]],    \
                   (x)[(i)[10]], (x)[(i)[9]], (x)[(i)[8]], (x)[(i)[7]], (x)[(i)[6]],        \
@@ -210,22 +227,15 @@ FPK_INLINE __m512d NAME(const double *data, const IDX *ind, ptrdiff_t k, ptrdiff
 FPK_DEFINE_ROWACC_D(fpk_rowacc_d_i32, int32_t, fpk_tail_gather_i32)
 FPK_DEFINE_ROWACC_D(fpk_rowacc_d_i64, int64_t, fpk_tail_gather_i64)
 
-/* float: one step of 16 fills one vector; steps alternate accumulators. x is
- * fetched by scalar loads on short rows (no gather start-up per row) and by
- * vgatherdps / vgatherqps on rows of FPK_SPMV_F_GATHER or more entries, where
- * the gathers' throughput wins (measured on pruned layers; both give the same
- * values, so the choice never changes a result). */
-#ifndef FPK_SPMV_F_GATHER
-#define FPK_SPMV_F_GATHER 64
-#endif
-#define FPK_ROWACC_F_STEP(acc, FULL, TAIL)                                                 \
+/* float: one step of 16 fills one vector; steps alternate accumulators. */
+#define FPK_ROWACC_F_STEP(acc, TAIL)                                                       \
     do {                                                                                   \
         __mmask16 m = FPK_MASK16(hi - k);                                                  \
         __m512 d, xv;                                                                      \
         FPK_SPMV_PREFETCH(data, ind, k);                                                   \
         if (__builtin_expect(k + 16 <= end, 1)) {                                          \
             d = _mm512_loadu_ps(data + k);                                                 \
-            xv = lg ? FULL(ind + k, x) : FPK_XLOAD16F(x, ind + k);                         \
+            xv = FPK_XLOAD16F_I(x, ind + k);                                               \
         } else {                                                                           \
             d = _mm512_maskz_loadu_ps(m, data + k);                                        \
             xv = TAIL(ind + k, x, m);                                                      \
@@ -233,23 +243,39 @@ FPK_DEFINE_ROWACC_D(fpk_rowacc_d_i64, int64_t, fpk_tail_gather_i64)
         acc = _mm512_mask3_fmadd_ps(d, xv, acc, m);                                        \
         k += 16;                                                                           \
     } while (0)
-#define FPK_DEFINE_ROWACC_F(NAME, IDX, FULL, TAIL)                                         \
+#define FPK_DEFINE_ROWACC_F(NAME, IDX, TAIL)                                               \
 FPK_INLINE __m512 NAME(const float *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,      \
                        ptrdiff_t end, const float *x)                                      \
 {                                                                                          \
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                         \
-    const int lg = hi - k >= FPK_SPMV_F_GATHER;                                            \
     for (;;) {                                                                             \
-        FPK_ROWACC_F_STEP(acc0, FULL, TAIL);                                               \
+        FPK_ROWACC_F_STEP(acc0, TAIL);                                                     \
         if (k >= hi) break;                                                                \
-        FPK_ROWACC_F_STEP(acc1, FULL, TAIL);                                               \
+        FPK_ROWACC_F_STEP(acc1, TAIL);                                                     \
         if (k >= hi) break;                                                                \
     }                                                                                      \
     return _mm512_add_ps(acc0, acc1);                                                      \
 }
-FPK_INLINE __m512 fpk_gather_f_i32(const int32_t *ind, const float *x)
+FPK_DEFINE_ROWACC_F(fpk_rowacc_f_i32, int32_t, fpk_tail_gather_f_i32)
+FPK_DEFINE_ROWACC_F(fpk_rowacc_f_i64, int64_t, fpk_tail_gather_f_i64)
+
+/* Short-row groups (see 'Short rows' above): xb[i] = x[ind[lo + i]] for the
+ * span [lo, hi) of a group, in steps of 16 (the last step may run past hi,
+ * never past end). The buffer holds the same values the row loop would
+ * fetch, so the sums are the same bits. */
+#ifndef FPK_SPMV_SPAN
+#define FPK_SPMV_SPAN 256
+#endif
+FPK_INLINE void fpk_gather_d_i32(const int32_t *ind, const double *x, __m512d *x0, __m512d *x1)
 {
-    return _mm512_i32gather_ps(_mm512_loadu_si512(ind), x, 4);
+    __m512i iv = _mm512_loadu_si512(ind);
+    *x0 = _mm512_i32gather_pd(_mm512_castsi512_si256(iv), x, 8);
+    *x1 = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(iv, 1), x, 8);
+}
+FPK_INLINE void fpk_gather_d_i64(const int64_t *ind, const double *x, __m512d *x0, __m512d *x1)
+{
+    *x0 = _mm512_i64gather_pd(_mm512_loadu_si512(ind), x, 8);
+    *x1 = _mm512_i64gather_pd(_mm512_loadu_si512(ind + 8), x, 8);
 }
 FPK_INLINE __m512 fpk_gather_f_i64(const int64_t *ind, const float *x)
 {
@@ -257,23 +283,121 @@ FPK_INLINE __m512 fpk_gather_f_i64(const int64_t *ind, const float *x)
     __m256 x1 = _mm512_i64gather_ps(_mm512_loadu_si512(ind + 8), x, 4);
     return _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
 }
-FPK_DEFINE_ROWACC_F(fpk_rowacc_f_i32, int32_t, fpk_gather_f_i32, fpk_tail_gather_f_i32)
-FPK_DEFINE_ROWACC_F(fpk_rowacc_f_i64, int64_t, fpk_gather_f_i64, fpk_tail_gather_f_i64)
+FPK_INLINE __m512 fpk_xload_f_i32(const int32_t *ind, const float *x)
+{
+    return FPK_XLOAD16F_U(x, ind);
+}
+#define FPK_DEFINE_FILL_D(NAME, IDX, FULL, TAIL)                                           \
+FPK_INLINE void NAME(const double *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,        \
+                     ptrdiff_t end, const double *x, double *xb)                           \
+{                                                                                          \
+    for (; k < hi; k += 16, xb += 16) {                                                    \
+        __m512d x0, x1;                                                                    \
+        FPK_SPMV_PREFETCH(data, ind, k);                                                   \
+        if (__builtin_expect(k + 16 <= end, 1))                                            \
+            FULL(ind + k, x, &x0, &x1);                                                    \
+        else                                                                               \
+            TAIL(ind + k, x, FPK_MASK16(end - k), &x0, &x1);                               \
+        _mm512_storeu_pd(xb, x0);                                                          \
+        _mm512_storeu_pd(xb + 8, x1);                                                      \
+    }                                                                                      \
+}
+FPK_DEFINE_FILL_D(fpk_fill_d_i32, int32_t, fpk_gather_d_i32, fpk_tail_gather_i32)
+FPK_DEFINE_FILL_D(fpk_fill_d_i64, int64_t, fpk_gather_d_i64, fpk_tail_gather_i64)
+#define FPK_DEFINE_FILL_F(NAME, IDX, FULL, TAIL)                                           \
+FPK_INLINE void NAME(const float *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,         \
+                     ptrdiff_t end, const float *x, float *xb)                             \
+{                                                                                          \
+    for (; k < hi; k += 16, xb += 16) {                                                    \
+        FPK_SPMV_PREFETCH(data, ind, k);                                                   \
+        if (__builtin_expect(k + 16 <= end, 1))                                            \
+            _mm512_storeu_ps(xb, FULL(ind + k, x));                                        \
+        else                                                                               \
+            _mm512_storeu_ps(xb, TAIL(ind + k, x, FPK_MASK16(end - k)));                   \
+    }                                                                                      \
+}
+FPK_DEFINE_FILL_F(fpk_fill_f_i32, int32_t, fpk_xload_f_i32, fpk_tail_gather_f_i32)
+FPK_DEFINE_FILL_F(fpk_fill_f_i64, int64_t, fpk_gather_f_i64, fpk_tail_gather_f_i64)
+
+/* fpk_rowacc_* with x from the group's buffer (xb: x of entry k). */
+FPK_INLINE __m512d fpk_rowbuf_d(const double *data, const double *xb, ptrdiff_t k,
+                                ptrdiff_t hi, ptrdiff_t end)
+{
+    __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
+    do {
+        __mmask16 m = FPK_MASK16(hi - k);
+        __m512d d0, d1;
+        if (__builtin_expect(k + 16 <= end, 1)) {
+            d0 = _mm512_loadu_pd(data + k);
+            d1 = _mm512_loadu_pd(data + k + 8);
+        } else {
+            d0 = _mm512_maskz_loadu_pd((__mmask8)m, data + k);
+            d1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), data + k + 8);
+        }
+        acc0 = _mm512_mask3_fmadd_pd(d0, _mm512_loadu_pd(xb), acc0, (__mmask8)m);
+        acc1 = _mm512_mask3_fmadd_pd(d1, _mm512_loadu_pd(xb + 8), acc1, (__mmask8)(m >> 8));
+        k += 16;
+        xb += 16;
+    } while (k < hi);
+    return _mm512_add_pd(acc0, acc1);
+}
+#define FPK_ROWBUF_F_STEP(acc)                                                             \
+    do {                                                                                   \
+        __mmask16 m = FPK_MASK16(hi - k);                                                  \
+        __m512 d = __builtin_expect(k + 16 <= end, 1) ? _mm512_loadu_ps(data + k)          \
+                                                      : _mm512_maskz_loadu_ps(m, data + k); \
+        acc = _mm512_mask3_fmadd_ps(d, _mm512_loadu_ps(xb), acc, m);                       \
+        k += 16;                                                                           \
+        xb += 16;                                                                          \
+    } while (0)
+FPK_INLINE __m512 fpk_rowbuf_f(const float *data, const float *xb, ptrdiff_t k,
+                               ptrdiff_t hi, ptrdiff_t end)
+{
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (;;) {
+        FPK_ROWBUF_F_STEP(acc0);
+        if (k >= hi) break;
+        FPK_ROWBUF_F_STEP(acc1);
+        if (k >= hi) break;
+    }
+    return _mm512_add_ps(acc0, acc1);
+}
 
 /* Rows [r0, r1) in groups of 8 aligned to absolute row numbers. */
-#define FPK_DEFINE_SPMV(NAME, T, IDX, VACC, ROWACC, ZERO, RED8, STORE)                     \
+#define FPK_DEFINE_SPMV(NAME, T, IDX, VACC, ROWACC, ZERO, RED8, STORE, FILL, ROWBUF)       \
 static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *x,                \
                  T *y, ptrdiff_t r0, ptrdiff_t r1)                                         \
 {                                                                                          \
     if (r1 <= r0) return;                                                                  \
     const ptrdiff_t end = ptr[r1];                                                         \
+    /* span + 16 (a row's last step) + 16 (the copy's last step), two buffers */           \
+    T xb[2][FPK_SPMV_SPAN + 32] __attribute__((aligned(64)));                              \
+    int cur = 0;                                                                           \
+    ptrdiff_t ready = -1; /* the group whose x values xb[cur] already holds */             \
+    memset(xb, 0, sizeof(xb)); /* lanes past a span are read (masked off), never used */   \
     for (ptrdiff_t g = r0 & ~(ptrdiff_t)7; g < r1; g += 8) {                               \
         VACC a[8];                                                                         \
         __mmask8 sm = 0xff;                                                                \
         if (__builtin_expect(g >= r0 && g + 8 <= r1, 1)) {                                 \
-            _Pragma("GCC unroll 8")                                                        \
-            for (int j = 0; j < 8; ++j)                                                    \
-                a[j] = ROWACC(data, ind, ptr[g + j], ptr[g + j + 1], end, x);              \
+            const ptrdiff_t lo = ptr[g];                                                   \
+            if (__builtin_expect(ptr[g + 8] - lo <= FPK_SPMV_SPAN, 1)) {                   \
+                if (ready != g) FILL(data, ind, lo, ptr[g + 8], end, x, xb[cur]);          \
+                ready = -1;                                                                \
+                if (g + 16 <= r1 && ptr[g + 16] - ptr[g + 8] <= FPK_SPMV_SPAN) {           \
+                    FILL(data, ind, ptr[g + 8], ptr[g + 16], end, x, xb[cur ^ 1]);         \
+                    ready = g + 8;                                                         \
+                }                                                                          \
+                const T *xc = xb[cur];                                                     \
+                cur ^= 1;                                                                  \
+                _Pragma("GCC unroll 8")                                                    \
+                for (int j = 0; j < 8; ++j)                                                \
+                    a[j] = ROWBUF(data, xc + (ptr[g + j] - lo), ptr[g + j],                \
+                                  ptr[g + j + 1], end);                                    \
+            } else {                                                                       \
+                _Pragma("GCC unroll 8")                                                    \
+                for (int j = 0; j < 8; ++j)                                                \
+                    a[j] = ROWACC(data, ind, ptr[g + j], ptr[g + j + 1], end, x);          \
+            }                                                                              \
         } else {                                                                           \
             sm = 0;                                                                        \
             for (int j = 0; j < 8; ++j) {                                                  \
@@ -290,13 +414,13 @@ static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *x,     
     }                                                                                      \
 }
 FPK_DEFINE_SPMV(fpk_spmv_d_i32, double, int32_t, __m512d, fpk_rowacc_d_i32, _mm512_setzero_pd,
-                fpk_red8_pd, _mm512_mask_storeu_pd)
+                fpk_red8_pd, _mm512_mask_storeu_pd, fpk_fill_d_i32, fpk_rowbuf_d)
 FPK_DEFINE_SPMV(fpk_spmv_d_i64, double, int64_t, __m512d, fpk_rowacc_d_i64, _mm512_setzero_pd,
-                fpk_red8_pd, _mm512_mask_storeu_pd)
+                fpk_red8_pd, _mm512_mask_storeu_pd, fpk_fill_d_i64, fpk_rowbuf_d)
 FPK_DEFINE_SPMV(fpk_spmv_f_i32, float, int32_t, __m512, fpk_rowacc_f_i32, _mm512_setzero_ps,
-                fpk_red8_ps, _mm256_mask_storeu_ps)
+                fpk_red8_ps, _mm256_mask_storeu_ps, fpk_fill_f_i32, fpk_rowbuf_f)
 FPK_DEFINE_SPMV(fpk_spmv_f_i64, float, int64_t, __m512, fpk_rowacc_f_i64, _mm512_setzero_ps,
-                fpk_red8_ps, _mm256_mask_storeu_ps)
+                fpk_red8_ps, _mm256_mask_storeu_ps, fpk_fill_f_i64, fpk_rowbuf_f)
 #else
 #define FPK_DEFINE_SPMV_SCALAR(NAME, T, IDX)                                               \
 static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *x, T *y,          \
