@@ -217,3 +217,34 @@ def test_cd_epoch_dense_scores(dtype):
     assert np.isfinite(scores).sum() > 0 and np.isinf(scores).sum() > 0
     with pytest.raises(ValueError):
         _cd.cd_epoch_dense(X, w, R, norms2, ws, l1, l2, False, scores[:-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, 5, 16, 33, 67, 130, 1000])
+@pytest.mark.parametrize("positive", [False, True])
+def test_cd_epoch_dense_fused_axpy_same_bits(dtype, n, positive):
+    # the epoch fuses a moved column's axpy with the next column's dot (one
+    # pass over R): the same bits as one column per call, where every axpy
+    # runs on its own before the next dot (tails of every vector width)
+    rng = np.random.default_rng(n)
+    p = 40
+    X = np.asfortranarray(rng.standard_normal((n, p)).astype(dtype))
+    X[:, 7] = 0  # zero-norm column: skipped, the pending axpy waits past it
+    norms2 = (X.astype(np.float64) ** 2).sum(0).astype(dtype)
+    ws = np.r_[rng.permutation(p)[:30], 7, 7].astype(np.intp)
+    l1, l2 = dtype(0.2 * np.sqrt(n)), dtype(0.3)
+    w = np.zeros(p, dtype=dtype)
+    R = (3 * rng.standard_normal(n)).astype(dtype)
+    w1, R1 = w.copy(), R.copy()
+    for _ in range(3):
+        sc = np.empty(len(ws), dtype=dtype)
+        dw = _cd.cd_epoch_dense(X, w, R, norms2, ws, l1, l2, positive, sc)
+        sc1 = np.empty(len(ws), dtype=dtype)
+        dw1 = dtype(0)
+        for k in range(len(ws)):
+            dw1 = max(dw1, _cd.cd_epoch_dense(X, w1, R1, norms2, ws[k:k + 1], l1, l2, positive,
+                                              sc1[k:k + 1]))
+        assert dw == dw1 and dw > 0
+        np.testing.assert_array_equal(w, w1)
+        np.testing.assert_array_equal(R, R1)
+        np.testing.assert_array_equal(sc, sc1)

@@ -42,6 +42,10 @@ cdef extern from "cd_kernels.h" nogil:
     float fpc_sdot(Py_ssize_t n, const float* x, const float* y, const float* nx)
     void fpc_daxpy(Py_ssize_t n, double a, const double* x, double* y, const double* nx)
     void fpc_saxpy(Py_ssize_t n, float a, const float* x, float* y, const float* nx)
+    double fpc_ddotaxpy(Py_ssize_t n, double a, const double* p, double* R, const double* x,
+                        const double* nx)
+    float fpc_sdotaxpy(Py_ssize_t n, float a, const float* p, float* R, const float* x,
+                       const float* nx)
     void fpc_dstats4(Py_ssize_t m, Py_ssize_t ld, const double* xi, const double* x0,
                      int center, double* so, double* qo)
     void fpc_sstats4(Py_ssize_t m, Py_ssize_t ld, const float* xi, const float* x0,
@@ -79,6 +83,15 @@ cdef inline void _vaxpy(Py_ssize_t n, floating a, const floating* x, floating* y
         fpc_daxpy(n, a, x, y, nx)
 
 
+cdef inline floating _vdotaxpy(Py_ssize_t n, floating a, const floating* p, floating* R,
+                               const floating* x, const floating* nx) noexcept nogil:
+    """``R += a * p``, then ``x @ R`` in the same pass: the bits of ``_vaxpy`` then ``_vdot``."""
+    if floating is float:
+        return fpc_sdotaxpy(n, a, p, R, x, nx)
+    else:
+        return fpc_ddotaxpy(n, a, p, R, x, nx)
+
+
 cdef inline const floating* _ahead(const floating[::1, :] X, const Py_ssize_t[::1] ws,
                                    Py_ssize_t k) noexcept nogil:
     """The column two working-set entries after ``k`` (the last one past the end)."""
@@ -111,8 +124,9 @@ def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef Py_ssize_t k, j
-    cdef floating w_j, new, tmp, dw, dw_max = 0
+    cdef floating w_j, new, tmp, dw = 0, dw_max = 0
     cdef const floating* col
+    cdef const floating* pending = NULL  # a column whose axpy (by dw) is still to come
     cdef floating* sc = NULL
     if scores is not None:
         if scores.shape[0] != ws.shape[0]:
@@ -129,16 +143,23 @@ def cd_epoch_dense(const floating[::1, :] X, floating[::1] w, floating[::1] R,
             w_j = w[j]
             col = &X[0, j]
             # own loops rather than BLAS: no call overhead on short columns, no
-            # threading on long ones (see _vdot)
-            tmp = _vdot(n, col, &R[0], _ahead(X, ws, k)) + w_j * norms2[j]
+            # threading on long ones (see _vdot). A moved column's axpy is
+            # fused with the next column's dot: one pass over R, same bits
+            if pending != NULL:
+                tmp = _vdotaxpy(n, dw, pending, &R[0], col, _ahead(X, ws, k)) + w_j * norms2[j]
+                pending = NULL
+            else:
+                tmp = _vdot(n, col, &R[0], _ahead(X, ws, k)) + w_j * norms2[j]
             new = _cd_update(w_j, tmp, norms2[j], l1, l2, positive)
             if sc != NULL:
                 sc[k] = fabs(tmp) if new == 0 else INFINITY
             if new != w_j:
                 dw = w_j - new
-                _vaxpy(n, dw, col, &R[0], _ahead(X, ws, k))
+                pending = col
                 w[j] = new
                 dw_max = max(dw_max, fabs(new - w_j))
+        if pending != NULL:
+            _vaxpy(n, dw, pending, &R[0], pending)
     return dw_max
 
 

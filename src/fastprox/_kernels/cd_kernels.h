@@ -102,6 +102,67 @@ FPC_DOT(fpc_sdot, float, 4)
 FPC_AXPY(fpc_daxpy, double, 8)
 FPC_AXPY(fpc_saxpy, float, 4)
 
+/* R += a * p, then return x . R: the CD epoch's axpy of one column fused with
+ * the dot of the next, one pass over R instead of two (the column p is still
+ * in L1 from its own dot). Each element of R is the axpy's `R + a * p` and the
+ * sum is the dot's, in the dot's vector lanes and order: the same bits as
+ * AXPY then DOT (see docs/design/solver-dense-f32.md). */
+#if defined(__GNUC__)
+#define FPC_DOTAXPY(NAME, T, ALIGN)                                                       \
+    typedef T NAME##_v __attribute__((vector_size(FPC_VBYTES), aligned(ALIGN), may_alias)); \
+    static inline T NAME(ptrdiff_t n, T a, const T *p, T *R, const T *x, const T *next)   \
+    {                                                                                     \
+        enum { W = FPC_VBYTES / sizeof(T) };                                              \
+        NAME##_v a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, r0, r1, r2, r3;                  \
+        ptrdiff_t i = 0;                                                                  \
+        for (; i + 4 * W <= n; i += 4 * W) {                                              \
+            FPC_PREFETCH(next + i, 4 * W * sizeof(T));                                    \
+            r0 = *(NAME##_v *)(R + i);                                                    \
+            r1 = *(NAME##_v *)(R + i + W);                                                \
+            r2 = *(NAME##_v *)(R + i + 2 * W);                                            \
+            r3 = *(NAME##_v *)(R + i + 3 * W);                                            \
+            r0 += a * *(const NAME##_v *)(p + i);                                         \
+            r1 += a * *(const NAME##_v *)(p + i + W);                                     \
+            r2 += a * *(const NAME##_v *)(p + i + 2 * W);                                 \
+            r3 += a * *(const NAME##_v *)(p + i + 3 * W);                                 \
+            *(NAME##_v *)(R + i) = r0;                                                    \
+            *(NAME##_v *)(R + i + W) = r1;                                                \
+            *(NAME##_v *)(R + i + 2 * W) = r2;                                            \
+            *(NAME##_v *)(R + i + 3 * W) = r3;                                            \
+            a0 += *(const NAME##_v *)(x + i) * r0;                                        \
+            a1 += *(const NAME##_v *)(x + i + W) * r1;                                    \
+            a2 += *(const NAME##_v *)(x + i + 2 * W) * r2;                                \
+            a3 += *(const NAME##_v *)(x + i + 3 * W) * r3;                                \
+        }                                                                                 \
+        for (; i + W <= n; i += W) {                                                      \
+            r0 = *(NAME##_v *)(R + i);                                                    \
+            r0 += a * *(const NAME##_v *)(p + i);                                         \
+            *(NAME##_v *)(R + i) = r0;                                                    \
+            a0 += *(const NAME##_v *)(x + i) * r0;                                        \
+        }                                                                                 \
+        a0 = (a0 + a1) + (a2 + a3);                                                       \
+        T s = 0;                                                                          \
+        for (int k = 0; k < (int)W; ++k) s += a0[k];                                      \
+        for (; i < n; ++i) {                                                              \
+            R[i] += a * p[i];                                                             \
+            s += x[i] * R[i];                                                             \
+        }                                                                                 \
+        return s;                                                                         \
+    }
+#else
+#define FPC_DOTAXPY(NAME, T, ALIGN)                                                       \
+    static inline T NAME(ptrdiff_t n, T a, const T *p, T *R, const T *x, const T *next)   \
+    {                                                                                     \
+        for (ptrdiff_t i = 0; i < n; ++i) R[i] += a * p[i];                               \
+        return NAME##_dot(n, x, R, next);                                                 \
+    }
+#endif
+
+#define fpc_ddotaxpy_dot fpc_ddot
+#define fpc_sdotaxpy_dot fpc_sdot
+FPC_DOTAXPY(fpc_ddotaxpy, double, 8)
+FPC_DOTAXPY(fpc_sdotaxpy, float, 4)
+
 /* Column sums and sums of squares, four rows of a C-ordered matrix at a time
  * (rows xi, xi + ld, xi + 2 ld, xi + 3 ld, shifted by x0 when center), into
  * float64 accumulators. restrict: otherwise GCC cannot rule out that the
