@@ -67,6 +67,11 @@ class LogisticDesign:
         """
         if self.sparse:
             return LogisticSparseWorkingSet(self.X[:, ws], self.indices.dtype)
+        if center is None and ws.size == self.n_features and ws.size \
+                and ws[0] == 0 and ws[-1] == ws.size - 1:
+            # every column (sorted, unique): X's Fortran order is the block's C
+            # order, read in place (only centring writes to the block)
+            return LogisticDenseWorkingSet(self.X.T)
         Xws = np.empty((ws.size, self.n_samples), dtype=self.dtype)
         logistic_fast.gather_cols_dense(self.X, ws, Xws)
         return LogisticDenseWorkingSet(Xws, center)
