@@ -16,7 +16,10 @@ do the solvers reach the same objective?
 
 Times are medians of ``--repeat`` fits (more for quick Lasso fits, see
 ``--min-time``), ours and scikit-learn's interleaved in the same run (saga on
-the 20000 x 2000 problems, ~1 min a fit, runs once). Each JSON row has ``op``,
+the 20000 x 2000 problems, ~1 min a fit, runs once). Lasso / ElasticNet
+rounds rotate the solvers' order and each timed fit starts once the threads
+left spinning by the previous one (OpenBLAS workers) are idle (``settle``);
+skglm and celer are timed ``--repeat`` times. Each JSON row has ``op``,
 ``dtype``, ``size``, ``threads``,
 ``ms_ours``, ``ms_ref`` (scikit-learn) and ``speedup`` (``ms_ref / ms_ours``);
 Lasso / ElasticNet rows also ``speedup_min``, the same ratio of the fastest
@@ -173,6 +176,46 @@ def solvers(others=True, l1_ratio=1.0):
 
 
 _MAX_ROUNDS = 51
+# before each timed fit: wait (up to _SETTLE_MAX s) until the process's other
+# threads have been idle for _SETTLE_STEP s -- OpenBLAS workers spin for
+# ~0.1 s after a threaded call (scikit-learn's gap checks are gemvs), and on
+# 2 cores the next fit, whichever library's, shared its core with them
+_SETTLE_STEP, _SETTLE_MAX = 0.002, 0.3
+
+
+def _other_threads_cpu():
+    """CPU seconds of this process's threads other than the calling one (None off Linux)."""
+    me = str(__import__("threading").get_native_id())
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    total = 0
+    for tid in tids:
+        if tid == me:
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+    return total * 1e-9
+
+
+def settle():
+    """Wait until no other thread of this process runs (spinning BLAS workers), bounded.
+
+    Timing each fit from a quiet start charges no fit with the threads its
+    predecessor left spinning (see docs/design/solver-dense-f32.md).
+    """
+    t_end = time.perf_counter() + _SETTLE_MAX
+    last = _other_threads_cpu()
+    while last is not None and time.perf_counter() < t_end:
+        time.sleep(_SETTLE_STEP)
+        now = _other_threads_cpu()
+        if now - last < 0.1 * _SETTLE_STEP:
+            return
+        last = now
 
 
 def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads, sw=None):
@@ -191,21 +234,28 @@ def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads, sw=None):
     res = {k: dict(times=[]) for k in makers}
     fitted = {}
     rounds = args.repeat
+    names = list(makers)
     r = 0
     while r < rounds:  # interleaved: load changes hit both alike
-        for sname, make in makers.items():
+        # each round starts one solver later: none always follows the same one
+        for sname in names[r % len(names):] + names[:r % len(names)]:
             if res[sname]["times"] and res[sname]["times"][0] > args.slow_once:
                 continue  # one timing of a minute-long fit is precise enough
+            if sname not in ("fastprox", "sklearn") and r >= args.repeat:
+                continue  # the others: --repeat timings (the rounds are for the ratio)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
+                settle()
                 t0 = time.perf_counter()
-                fitted[sname] = make(alpha, args.tol).fit(X, y, **fit_kw)
+                fitted[sname] = makers[sname](alpha, args.tol).fit(X, y, **fit_kw)
                 res[sname]["times"].append(time.perf_counter() - t0)
         if r == 1:
             # quick fits get more rounds (about --min-time of fitting): the
             # median of 3 one-millisecond diabetes fits swung 1.15x-1.6x. From
-            # the second round: skglm's first fit compiles (seconds)
-            per_round = sum(v["times"][-1] for v in res.values())
+            # the second round: skglm's first fit compiles (seconds). Counted
+            # on the two compared in the ratio (celer's 0.15-0.3 s float32
+            # fits left 3 rounds to a 30 ms pair)
+            per_round = sum(res[k]["times"][-1] for k in ("fastprox", "sklearn"))
             rounds = max(args.repeat, min(_MAX_ROUNDS, int(args.min_time / per_round)))
         r += 1
     # objectives after the timings: on float32 data each one converts X to a
