@@ -20,6 +20,11 @@
   ``layer spmv`` / ``layer spmm``, ``case: "layers"``; GB/s for batch 1).
 * prune_to_csr of a 2048 x 2048 matrix (by sparsity and by threshold) against
   the NumPy + SciPy code users would write.
+* MKL, optional (fastprox never needs it): where ``sparse_dot_mkl`` imports, its
+  ``dot_product_mkl`` runs on the spmv rows with int32 indices and on the layers
+  (``ms mkl`` / ``x mkl``; version printed and in the JSON; ``--no-mkl`` skips it).
+  ``MKL_RT`` defaults to ``<prefix>/lib/libmkl_rt.so*``; ``MKL_THREADING_LAYER=GNU``
+  (unless set) puts MKL on libgomp, fastprox's runtime, so no second pool spins.
 
 Every fastprox kernel is timed twice: the validated call (``check_input=True``,
 the default, which reads the index arrays once) and the call on a matrix
@@ -54,6 +59,20 @@ RUN_ALL_ARGS = {
               "--layer-sparsities", "0.9", "--prune-shape", "32", "32", "--sparsities", "0.9",
               "0.5", "--budget", "0.002", "--min-repeats", "1", "--bw-n", "100000"],
 }
+
+
+def load_mkl():
+    """``(sparse_dot_mkl, MKL version)``, or ``(None, None)`` where it does not import."""
+    import glob
+
+    for path in sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")))[:1]:
+        os.environ.setdefault("MKL_RT", path)
+    os.environ.setdefault("MKL_THREADING_LAYER", "GNU")
+    try:
+        import sparse_dot_mkl
+        return sparse_dot_mkl, sparse_dot_mkl.mkl_get_version_string()
+    except (ImportError, OSError):
+        return None, None
 
 
 def random_csr(n_rows, n_cols, density, rng, dtype=np.float64, index_dtype=np.int32):
@@ -96,9 +115,10 @@ def _size(shape):
     return "x".join(f"{s:.0e}" if s >= 10**5 else str(s) for s in shape)
 
 
-def run_rows(args, timed):
-    """The rows of the operations in ``--ops``, in the order of ``OPS``."""
-    r = Runner(args, timed)
+def run_rows(args, timed, mkl=None):
+    """The rows of the operations in ``--ops``, in the order of ``OPS`` (``mkl``: the
+    ``sparse_dot_mkl`` module for the MKL column, or None)."""
+    r = Runner(args, timed, mkl)
     cases = {"spmv": lambda: r.spmv(transpose=False), "spmv_t": lambda: r.spmv(transpose=True),
              "spmm": r.spmm, "sddmm": r.sddmm, "layers": r.layers, "prune": r.prune}
     for op in OPS:
@@ -108,21 +128,28 @@ def run_rows(args, timed):
 
 
 class Runner:
-    def __init__(self, args, timed):
-        self.args = args
-        self.timed = timed
-        self.rows = []
+    def __init__(self, args, timed, mkl=None):
+        self.args, self.timed, self.rows, self.mkl = args, timed, [], mkl
+
+    def mkl_product(self, A, X):
+        """MKL's ``A @ X`` as a timed callable (None without MKL or for int64 indices,
+        which sparse_dot_mkl would copy to int32 inside every call)."""
+        if self.mkl is None or A.indices.dtype != np.int32:
+            return None
+        return lambda: self.mkl.dot_product_mkl(A, X)
 
     def add(self, op, dtype, size, threads, ours, ref, ref_name, *, pre=None, scipy=None,
-            nbytes=None, flops=None, err=None, tol=None, extra=None):
+            mkl=None, nbytes=None, flops=None, err=None, tol=None, extra=None):
         """Time ``ours`` (and ``pre``, ``scipy``) inside the thread limit, ``ref`` too."""
         from fastprox import get_num_threads
 
         with _common.thread_limit(threads):
             eff = get_num_threads()
+            if mkl is not None:
+                self.mkl.mkl_set_num_threads(threads)
             # interleaved samples; the BLAS references obey the same thread limit
-            t = self.timed({"ours": ours, "pre": pre, "ref": ref, "scipy": scipy})
-        t_ours, t_pre, t_ref, t_sp = t["ours"], t["pre"], t["ref"], t["scipy"]
+            t = self.timed({"ours": ours, "pre": pre, "ref": ref, "scipy": scipy, "mkl": mkl})
+        t_ours, t_pre, t_ref, t_sp, t_mkl = t["ours"], t["pre"], t["ref"], t["scipy"], t["mkl"]
         best = t_pre if t_pre is not None else t_ours
         row = {
             "op": op, "dtype": dtype, "size": size, "threads": threads,
@@ -134,12 +161,15 @@ class Runner:
             "speedup": t_ref["median"] / t_ours["median"],
             "speedup_pre": t_ref["median"] / t_pre["median"] if t_pre else None,
             "speedup_scipy": t_sp["median"] / best["median"] if t_sp else None,
+            "ms_mkl": t_mkl["median"] * 1e3 if t_mkl else None,
+            "speedup_mkl": t_mkl["median"] / best["median"] if t_mkl else None,
             "gbps": nbytes / best["median"] / 1e9 if nbytes else None,
             "pct_bw": None,  # filled in at the end (add_pct_bw)
             "gflops": flops / best["median"] / 1e9 if flops else None,
             "max_rel_diff": err,
             "agrees": err is None or err <= tol,
             "timing_ours": t_ours, "timing_pre": t_pre, "timing_ref": t_ref, "timing_scipy": t_sp,
+            "timing_mkl": t_mkl,
         }
         if extra:
             row.update(extra)
@@ -193,10 +223,12 @@ class Runner:
             return M @ x
 
         err = max(_rel_err(ours(), ref()), _rel_err(pre(), ref()))
+        mkl = None if transpose else self.mkl_product(A, x)
         for threads in a.threads:
             suffix = "" if index_dtype == "int32" else f" {index_dtype}"
             self.add(op, dtype, f"{_size(A.shape)} {100 * density:g}%{suffix}", threads,
-                     ours, ref, ref_name, pre=pre, nbytes=nbytes, flops=2 * A.nnz, err=err,
+                     ours, ref, ref_name, pre=pre, mkl=mkl, nbytes=nbytes, flops=2 * A.nnz,
+                     err=err,
                      tol=_tol(dtype),
                      extra={"nnz": A.nnz, "shape": A.shape, "density": density,
                             "index_dtype": index_dtype,
@@ -282,7 +314,8 @@ class Runner:
             self.add(op, dtype, f"{W.shape[0]}x{W.shape[1]} s={sparsity:g} b={batch}",
                      threads, lambda: kernel(A, X), lambda: W @ X, "dense W@X",
                      pre=lambda: kernel(Av, X, check_input=False), scipy=lambda: A @ X,
-                     nbytes=nbytes, flops=2 * A.nnz * batch, err=err, tol=_tol(dtype),
+                     mkl=self.mkl_product(A, X), nbytes=nbytes, flops=2 * A.nnz * batch,
+                     err=err, tol=_tol(dtype),
                      extra={"case": "layers", "nnz": A.nnz, "shape": W.shape,
                             "sparsity": sparsity, "batch": batch})
 
@@ -341,22 +374,30 @@ def goal_lines(rows, density=0.01):
         mark = "" if goal is None else (" (goal met)" if x >= goal else f" (goal {goal})")
         out.append(f"  {r['dtype']:8s} {r.get('index_dtype', 'int32'):6s} {r['threads']} thr: "
                    f"{r['ms_pre']:8.3f} ms vs scipy {r['ms_ref']:8.3f} ms = {x:.2f}x{mark}, "
-                   f"{r['pct_bw'] or 0:.0f} % bw")
+                   f"{r['pct_bw'] or 0:.0f} % bw{_vs_mkl(r)}")
     layer = [r for r in rows if r["op"] == "layer spmv"]
     if layer:
         out.append("Goals -- batch-1 spmv on pruned layers (pre-validated call, ms; x scipy, "
-                   "x dense BLAS):")
+                   "x dense BLAS, x MKL: goal >= 1 at 90-95 %):")
     for r in layer:
         out.append(f"  {r['dtype']:8s} {r['size']:28s} {r['threads']} thr: {r['ms_pre']:7.3f} ms"
-                   f"  {r['speedup_scipy']:.2f}x scipy  {r['speedup_pre']:.2f}x dense")
+                   f"  {r['speedup_scipy']:.2f}x scipy  {r['speedup_pre']:.2f}x dense"
+                   f"{_vs_mkl(r)}")
     return out
+
+
+def _vs_mkl(row):
+    if row.get("ms_mkl") is None:
+        return ""
+    return f"  {row['speedup_mkl']:.2f}x MKL ({row['ms_mkl']:.3f} ms)"
 
 
 COLUMNS = [  # (row key, header, format)
     ("op", "op", ""), ("dtype", "dtype", ""), ("size", "size", ""), ("threads", "thr", "d"),
     ("ms_ours", "ms ours", ".3f"), ("ms_pre", "ms pre", ".3f"), ("ref", "reference", ""),
     ("ms_ref", "ms ref", ".3f"), ("speedup", "x ref", ".2f"), ("speedup_pre", "x ref pre", ".2f"),
-    ("ms_scipy", "ms scipy", ".3f"), ("speedup_scipy", "x scipy", ".2f"), ("gbps", "GB/s", ".1f"),
+    ("ms_scipy", "ms scipy", ".3f"), ("speedup_scipy", "x scipy", ".2f"),
+    ("ms_mkl", "ms mkl", ".3f"), ("speedup_mkl", "x mkl", ".2f"), ("gbps", "GB/s", ".1f"),
     ("pct_bw", "% bw", ".0f"), ("gflops", "GFLOP/s", ".1f"),
 ]
 
@@ -390,6 +431,7 @@ def main(argv=None):
     p.add_argument("--index-dtypes", nargs="+", default=["int32", "int64"],
                    choices=["int32", "int64"],
                    help="spmv index dtypes at --density (other densities: int32)")
+    p.add_argument("--no-mkl", action="store_true", help="skip the optional MKL column")
     args = p.parse_args(argv)
     _common.finish_args(args)
     q = args.quick
@@ -411,22 +453,25 @@ def main(argv=None):
         args.layer_sparsities = [0.9, 0.95] if q else [0.8, 0.9, 0.95]
     if args.layer_batches is None:
         args.layer_batches = [1, 16] if q else [1, 16, 256]
+    mkl, mkl_version = (None, None) if args.no_mkl else load_mkl()
     seen = []
 
     def rows_and_keep(args, timed):
-        seen.extend(run_rows(args, timed))
+        seen.extend(run_rows(args, timed, mkl))
         return seen
 
     rc = _common.run_bench(
         SCRIPT, QUESTION, args, rows_and_keep, COLUMNS,
         "\nms ours: validated call; ms pre: matrix validated once beforehand (check_input=False);"
         "\nx ref = ms ref / ms ours (> 1: we are faster); ms scipy: scipy.sparse A @ X (1 thread);"
-        "\nx scipy = ms scipy / ms pre;"
+        "\nx scipy = ms scipy / ms pre; ms mkl: sparse_dot_mkl's dot_product_mkl (MKL at the "
+        "row's threads), x mkl = ms mkl / ms pre;"
         "\nGB/s (pre-validated call): matrix bytes (value + index per nonzero) for spmv/spmv_t/"
         "layer spmv, "
         "the dense input for prune_to_csr;\n% bw: of the triad bandwidth measured at the row's "
         "thread count; GFLOP/s: 2 flops per nonzero (x batch or d) — useful work only.",
-        script_path=os.path.abspath(__file__), pct_bw=True)
+        script_path=os.path.abspath(__file__), pct_bw=True, mkl_version=mkl_version)
+    print(f"MKL: {mkl_version or 'not loaded (sparse_dot_mkl missing or --no-mkl)'}")
     lines = goal_lines(seen, args.density)
     if lines:
         print()
