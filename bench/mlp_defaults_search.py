@@ -11,6 +11,13 @@ docs/design/mlp-pruning-defaults.md.
         [--subset 4000] [--seeds 0,1,2] [--sparsity 0.9] [--schedules oneshot,gradual]
         [--l1 0,1e-4] [--budgets 10:1:10,10:3:30] [--scopes global,layer] [--no-grid]
 
+``--variants`` adds, for each grid row, the row again with a prototype
+patched into the training loop for the measurement (not library options):
+``erk`` (per-layer densities of Evci et al.'s Erdos-Renyi-kernel rule,
+``erk0.5`` its square root), ``restart-finetune`` (Adam's moments zeroed
+before fine-tuning), ``restart-events`` (and before each pruning stretch);
+a ``-t`` suffix also resets Adam's step count.
+
 Prints a markdown table (test accuracy: mean and per seed, achieved sparsity,
 epochs, fit time; means over the seeds) sorted by accuracy, the dense reference first. Not run by
 ``run_all.py`` (its name does not start with ``bench_``).
@@ -42,6 +49,66 @@ def configs(schedules, l1s, budgets, scopes):
     return out
 
 
+def erk_keep(shapes, sparsity, power=1.0):
+    """Weights kept per layer by the Erdos-Renyi-kernel rule, ``round(sparsity * n)`` pruned.
+
+    Density of a layer proportional to ``((n_in + n_out) / (n_in * n_out)) **
+    power`` (Evci et al., 2020, "Rigging the lottery"), layers over density 1
+    kept dense and the rest rescaled; largest remainders make the total exact.
+    """
+    sizes = np.array([a * b for a, b in shapes], float)
+    total = sizes.sum() - np.floor(sparsity * sizes.sum() + 0.5)
+    raw = np.array([((a + b) / (a * b)) ** power for a, b in shapes])
+    dense = np.zeros(len(shapes), bool)
+    while True:
+        eps = (total - sizes[dense].sum()) / (raw[~dense] * sizes[~dense]).sum()
+        d = np.where(dense, 1.0, eps * raw)
+        if (d[~dense] <= 1).all():
+            break
+        dense |= d > 1
+    k = d * sizes
+    kf = np.floor(k)
+    kf[np.argsort(-(k - kf), kind="stable")[:int(total - kf.sum())]] += 1
+    return kf.astype(int)
+
+
+def patch_variant(variant):
+    """Patch ``variant``'s prototype into fastprox's training loop; returns the undo."""
+    from fastprox.neural_network import _masks, _pruning, _training
+
+    undo = []
+    if variant.startswith("erk"):
+        power = float(variant[3:] or 1.0)
+        masks = _pruning.magnitude_masks
+
+        def erk_masks(weights, sparsity=None, threshold=None, scope="global"):
+            if sparsity is None:
+                return masks(weights, threshold=threshold)
+            keep = erk_keep([np.shape(w) for w in weights], sparsity, power)
+            return [_masks._smallest(np.abs(np.asarray(w, float)).ravel(),
+                                     int(np.size(w) - k)).reshape(np.shape(w))
+                    for w, k in zip(weights, keep)]
+        _pruning.magnitude_masks = erk_masks
+        undo.append(lambda: setattr(_pruning, "magnitude_masks", masks))
+    elif variant.startswith("restart-"):
+        phases = ("finetune",) if variant.startswith("restart-finetune") else \
+            ("prune", "finetune")
+        reset_t = variant.endswith("-t")
+        train = _training.Trainer._train
+
+        def restarted(self, phase, count):
+            if phase in phases:
+                self.opt.reset()
+                if reset_t:
+                    self.opt.t = 0
+            return train(self, phase, count)
+        _training.Trainer._train = restarted
+        undo.append(lambda: setattr(_training.Trainer, "_train", train))
+    elif variant:
+        raise ValueError(f"unknown variant {variant!r}")
+    return lambda: [u() for u in undo]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", help="directory with the MNIST IDX .gz files (default: digits)")
@@ -55,6 +122,8 @@ def main(argv=None):
                    help="pruning_steps:pruning_interval:finetune_epochs triples")
     p.add_argument("--scopes", default="global")
     p.add_argument("--no-grid", action="store_true", help="the dense and defaults rows only")
+    p.add_argument("--variants", default="",
+                   help="prototypes measured on each grid row (see the module docstring)")
     p.add_argument("--max-iter", type=int, default=None,
                    help="max_iter of every fit (default: the estimator's)")
     args = p.parse_args(argv)
@@ -86,13 +155,18 @@ def main(argv=None):
     runs = [("dense (no pruning)", None), ("target_sparsity alone (defaults)", {})]
     if not args.no_grid:
         budgets = [tuple(int(v) for v in b.split(":")) for b in args.budgets.split(",")]
-        runs += configs(args.schedules.split(","), [float(v) for v in args.l1.split(",")],
-                        budgets, args.scopes.split(","))
+        grid = configs(args.schedules.split(","), [float(v) for v in args.l1.split(",")],
+                       budgets, args.scopes.split(","))
+        runs += grid
+        for variant in filter(None, args.variants.split(",")):
+            runs += [(f"{label} [{variant}]", dict(kw, _variant=variant)) for label, kw in grid]
     print(f"# {'mnist' if args.data else 'digits'} {hidden}, {len(ytr)} train / {len(yte)} "
           f"test, target_sparsity={args.sparsity}, seeds {seeds}", flush=True)
     rows = []
     for label, kw in runs:
         accs, sps, eps, secs = [], [], [], []
+        kw = None if kw is None else dict(kw)
+        undo = patch_variant(kw.pop("_variant", "") if kw else "")
         for seed in seeds:
             params = dict(hidden_layer_sizes=hidden, random_state=seed, **extra)
             if kw is not None:
@@ -103,6 +177,7 @@ def main(argv=None):
             accs.append(m.score(Xte, yte))
             sps.append(m.sparsity_)
             eps.append(m.n_iter_)
+        undo()
         rows.append((label, np.mean(accs), " ".join(f"{a:.4f}" for a in accs), np.mean(sps),
                      np.mean(eps), np.mean(secs)))
         print(f"  {label}: {np.mean(accs):.4f}", file=sys.stderr, flush=True)
