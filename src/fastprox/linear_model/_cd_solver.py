@@ -424,9 +424,12 @@ def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, done, max
     use_anderson = anderson and w_ws.size > 1
     # the last K + 1 iterates and their residuals: R is affine in w, so the
     # extrapolated point's residual is the same combination of theirs, and a
-    # trial costs no pass over the columns
-    last = np.empty((_K + 1, w_ws.size), dtype=np.float64)
-    last_R = np.empty((_K + 1, R.size + 1), dtype=np.float64)
+    # trial costs no pass over the columns. Each is stored twice, in rings of
+    # 2 (K + 1) rows, so that the last K + 1 (oldest first) are always the
+    # contiguous rows [s, s + K] (no copy at a trial)
+    m = _K + 1
+    last = np.empty((2 * m, w_ws.size), dtype=np.float64)
+    last_R = np.empty((2 * m, R.size + 1), dtype=np.float64)
     n_stored = 0
     epoch = 0
     moved = False
@@ -437,16 +440,19 @@ def _solve_subproblem(sub, w_ws, R, sum_R, l1, l2, l1_, l2_, positive, done, max
             break
         moved = True
         if use_anderson:
-            last[n_stored % (_K + 1)] = w_ws
-            last_R[n_stored % (_K + 1), :-1] = R
-            last_R[n_stored % (_K + 1), -1] = sum_R[0]
+            i = n_stored % m
+            last[i] = w_ws
+            last_R[i, :-1] = R
+            last_R[i, -1] = sum_R[0]
+            last[i + m] = last[i]
+            last_R[i + m] = last_R[i]
             n_stored += 1
             if n_stored > _K and n_stored % every == 0:
-                order = np.arange(n_stored, n_stored + _K + 1) % (_K + 1)
-                c = anderson_weights(last[order])
+                s = n_stored % m
+                c = anderson_weights(last[s:s + m])
                 if c is not None:
-                    _try_extrapolated(sub, w_ws, R, sum_R, c @ last[order[1:]],
-                                      c @ last_R[order[1:]], l1, l2, positive)
+                    _try_extrapolated(sub, w_ws, R, sum_R, c @ last[s + 1:s + m],
+                                      c @ last_R[s + 1:s + m], l1, l2, positive)
         if done.due(epoch + 1, dw_max) and done(epoch + 1):
             break
     return epoch + 1, moved
