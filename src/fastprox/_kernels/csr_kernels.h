@@ -77,7 +77,8 @@ typedef int32_t fpk_vfi __attribute__((vector_size(FPK_VBYTES)));
  * inf/NaN outside the row cannot leak in; near the end of the range masked
  * loads/gathers (fault-suppressing) read nothing past it.
  *
- * Costs cut (see docs/design/kernels-csr-vector-extensions.md, 'spmv'):
+ * Costs cut (see docs/design/kernels-csr-vector-extensions.md, 'spmv', and
+ * docs/design/kernels-spmv-avx512.md):
  *  - Gathers: x[ind[k]] of a long row is fetched by scalar loads assembled
  *    in registers (vmovsd/vmovhpd/vinsert, vinsertps for float), which beat
  *    vgatherdpd/vgatherdps where the matrix sits in cache. int32 indices are
