@@ -24,7 +24,9 @@
   ``dot_product_mkl`` runs on the spmv rows with int32 indices and on the layers
   (``ms mkl`` / ``x mkl``; version printed and in the JSON; ``--no-mkl`` skips it).
   ``MKL_RT`` defaults to ``<prefix>/lib/libmkl_rt.so*``; ``MKL_THREADING_LAYER=GNU``
-  (unless set) puts MKL on libgomp, fastprox's runtime, so no second pool spins.
+  (unless set) puts MKL on libgomp, fastprox's runtime, so no second pool spins. MKL
+  and our best call are timed in a set of their own after the row's set, so a stalled
+  MKL team (15 ms on 2 threads with a busy core) cannot slow the other columns.
 
 Every fastprox kernel is timed twice: the validated call (``check_input=True``,
 the default, which reads the index arrays once) and the call on a matrix
@@ -132,23 +134,35 @@ class Runner:
         self.args, self.timed, self.rows, self.mkl = args, timed, [], mkl
 
     def mkl_product(self, A, X):
-        """MKL's ``A @ X`` as a timed callable (None without MKL or for int64 indices,
-        which sparse_dot_mkl would copy to int32 inside every call)."""
+        """MKL's ``A @ X`` (None without MKL, or for int64 indices: copied every call)."""
         if self.mkl is None or A.indices.dtype != np.int32:
             return None
         return lambda: self.mkl.dot_product_mkl(A, X)
 
     def add(self, op, dtype, size, threads, ours, ref, ref_name, *, pre=None, scipy=None,
             mkl=None, nbytes=None, flops=None, err=None, tol=None, extra=None):
-        """Time ``ours`` (and ``pre``, ``scipy``) inside the thread limit, ``ref`` too."""
-        from fastprox import get_num_threads
+        """Time ``ours`` (and ``pre``, ``scipy``, ``mkl``) inside the thread limit, ``ref`` too;
+        above one thread also our best call at one thread, interleaved (``ms_pre_1t``)."""
+        from fastprox import get_num_threads, set_num_threads
+
+        def one_thread():
+            previous = set_num_threads(1)
+            try:
+                return (pre or ours)()
+            finally:
+                set_num_threads(previous)
 
         with _common.thread_limit(threads):
             eff = get_num_threads()
-            if mkl is not None:
-                self.mkl.mkl_set_num_threads(threads)
-            # interleaved samples; the BLAS references obey the same thread limit
-            t = self.timed({"ours": ours, "pre": pre, "ref": ref, "scipy": scipy, "mkl": mkl})
+            # interleaved samples; the BLAS references obey the same thread limit;
+            # "one" right after "pre": both follow a call of ours
+            t = self.timed({"ours": ours, "pre": pre, "one": one_thread if threads > 1 else None,
+                            "ref": ref, "scipy": scipy})
+            t["mkl"] = t["mkl_pre"] = None
+            if mkl is not None:  # a set of its own with our best call: MKL's team cannot
+                self.mkl.mkl_set_num_threads(threads)  # stall the columns above
+                pair = self.timed({"pre": pre or ours, "mkl": mkl})
+                t["mkl"], t["mkl_pre"] = pair["mkl"], pair["pre"]
         t_ours, t_pre, t_ref, t_sp, t_mkl = t["ours"], t["pre"], t["ref"], t["scipy"], t["mkl"]
         best = t_pre if t_pre is not None else t_ours
         row = {
@@ -162,14 +176,17 @@ class Runner:
             "speedup_pre": t_ref["median"] / t_pre["median"] if t_pre else None,
             "speedup_scipy": t_sp["median"] / best["median"] if t_sp else None,
             "ms_mkl": t_mkl["median"] * 1e3 if t_mkl else None,
-            "speedup_mkl": t_mkl["median"] / best["median"] if t_mkl else None,
+            "ms_pre_vs_mkl": t["mkl_pre"]["median"] * 1e3 if t_mkl else None,
+            "speedup_mkl": t_mkl["median"] / t["mkl_pre"]["median"] if t_mkl else None,
+            "ms_pre_1t": t["one"]["median"] * 1e3 if t["one"] else None,
+            "scaling": t["one"]["median"] / best["median"] if t["one"] else None,
             "gbps": nbytes / best["median"] / 1e9 if nbytes else None,
             "pct_bw": None,  # filled in at the end (add_pct_bw)
             "gflops": flops / best["median"] / 1e9 if flops else None,
             "max_rel_diff": err,
             "agrees": err is None or err <= tol,
             "timing_ours": t_ours, "timing_pre": t_pre, "timing_ref": t_ref, "timing_scipy": t_sp,
-            "timing_mkl": t_mkl,
+            "timing_mkl": t_mkl, "timing_pre_1t": t["one"], "timing_pre_vs_mkl": t["mkl_pre"],
         }
         if extra:
             row.update(extra)
@@ -358,6 +375,13 @@ class Runner:
                              extra={"nnz": mine.nnz})
 
 
+DEFAULTS = {  # argument: (--quick value, full value)
+    "spmv_shape": ([20_000, 1_000], [1_000_000, 1_000]), "layer": (128, 1024),
+    "batch": (32, 256), "inner": (32, 256), "prune_shape": ([256, 256], [2048, 2048]),
+    "layer_shapes": ([(512, 512), (512, 128)], [(4096, 4096), (4096, 1024)]),
+    "layer_sparsities": ([0.9, 0.95], [0.8, 0.9, 0.95]),
+    "layer_batches": ([1, 16], [1, 16, 256]),
+}
 SPMV_GOAL = {1: 1.5, 2: 2.5}  # x scipy on the tall 1 % case (issue 16, item 3)
 
 
@@ -389,7 +413,8 @@ def goal_lines(rows, density=0.01):
 def _vs_mkl(row):
     if row.get("ms_mkl") is None:
         return ""
-    return f"  {row['speedup_mkl']:.2f}x MKL ({row['ms_mkl']:.3f} ms)"
+    return (f"  {row['speedup_mkl']:.2f}x MKL ({row['ms_pre_vs_mkl']:.3f} vs "
+            f"{row['ms_mkl']:.3f} ms, own set)")
 
 
 COLUMNS = [  # (row key, header, format)
@@ -434,25 +459,11 @@ def main(argv=None):
     p.add_argument("--no-mkl", action="store_true", help="skip the optional MKL column")
     args = p.parse_args(argv)
     _common.finish_args(args)
-    q = args.quick
-    if args.spmv_shape is None:
-        args.spmv_shape = [20_000, 1_000] if q else [1_000_000, 1_000]
-    if args.layer is None:
-        args.layer = 128 if q else 1024
-    if args.batch is None:
-        args.batch = 32 if q else 256
-    if args.inner is None:
-        args.inner = 32 if q else 256
-    if args.prune_shape is None:
-        args.prune_shape = [256, 256] if q else [2048, 2048]
+    for name, (quick, full) in DEFAULTS.items():  # sizes left unset: --quick or full
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
     if args.densities is None:
         args.densities = [args.density]
-    if args.layer_shapes is None:
-        args.layer_shapes = [(512, 512), (512, 128)] if q else [(4096, 4096), (4096, 1024)]
-    if args.layer_sparsities is None:
-        args.layer_sparsities = [0.9, 0.95] if q else [0.8, 0.9, 0.95]
-    if args.layer_batches is None:
-        args.layer_batches = [1, 16] if q else [1, 16, 256]
     mkl, mkl_version = (None, None) if args.no_mkl else load_mkl()
     seen = []
 
@@ -465,7 +476,9 @@ def main(argv=None):
         "\nms ours: validated call; ms pre: matrix validated once beforehand (check_input=False);"
         "\nx ref = ms ref / ms ours (> 1: we are faster); ms scipy: scipy.sparse A @ X (1 thread);"
         "\nx scipy = ms scipy / ms pre; ms mkl: sparse_dot_mkl's dot_product_mkl (MKL at the "
-        "row's threads), x mkl = ms mkl / ms pre;"
+        "row's threads), x mkl: ms mkl / ms pre, both from a set of their own;"
+        "\nrows above 1 thread also carry ms_pre_1t and scaling (JSON): our best call at 1 "
+        "thread timed in the same interleaved set;"
         "\nGB/s (pre-validated call): matrix bytes (value + index per nonzero) for spmv/spmv_t/"
         "layer spmv, "
         "the dense input for prune_to_csr;\n% bw: of the triad bandwidth measured at the row's "

@@ -1,5 +1,6 @@
 """bench_spmv's optional MKL column (issue 16): present with its version where
-sparse_dot_mkl imports, absent with --no-mkl, and never needed by fastprox itself."""
+sparse_dot_mkl imports, absent with --no-mkl, and never needed by fastprox itself;
+the interleaved 1-thread time of rows above one thread."""
 import json
 import os
 import subprocess
@@ -44,10 +45,18 @@ def test_fastprox_never_loads_mkl():
 
 
 def test_no_mkl_leaves_the_column_empty(tmp_path):
-    doc, stdout = _bench(tmp_path, "--no-mkl")
+    doc, stdout = _bench(tmp_path, "--no-mkl", "--threads", "1", "2")
     assert doc["mkl_version"] is None
     assert all(r["ms_mkl"] is None for r in doc["rows"])
     assert "MKL: not loaded" in stdout
+    # rows above one thread carry the 1-thread time taken in the same interleaved set
+    for r in doc["rows"]:
+        if r["threads"] == 1:
+            assert r["ms_pre_1t"] is None and r["scaling"] is None
+        else:
+            best = r["ms_pre"] or r["ms_ours"]
+            assert r["ms_pre_1t"] > 0
+            assert np.isclose(r["scaling"], r["ms_pre_1t"] / best, rtol=1e-9)
 
 
 @pytest.mark.skipif(not _has_mkl(), reason="sparse_dot_mkl / MKL not installed here")
@@ -61,5 +70,7 @@ def test_mkl_column_where_mkl_imports(tmp_path):
         has = r["op"] != "spmv" or r["index_dtype"] == "int32"
         assert (r["ms_mkl"] is not None) == has, r["size"]
         if has:
-            assert np.isclose(r["speedup_mkl"], r["ms_mkl"] / r["ms_pre"], rtol=1e-9)
+            assert np.isclose(r["ms_pre_vs_mkl"], r["timing_pre_vs_mkl"]["median"] * 1e3)
+            assert np.isclose(r["speedup_mkl"], r["ms_mkl"] / r["ms_pre_vs_mkl"], rtol=1e-9)
     assert "x MKL (" in stdout[stdout.index("Goals -- batch-1"):]
+    assert all(r.get("ms_pre_vs_mkl") is None for r in doc["rows"] if r["ms_mkl"] is None)
