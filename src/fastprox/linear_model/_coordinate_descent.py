@@ -239,8 +239,8 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
                 W = warm_start_coef(self.coef_, n_targets, n_features, X.dtype)
             else:
                 W = np.zeros((n_targets, n_features), dtype=X.dtype)
-            l1 = n_samples * self.alpha * self.l1_ratio
-            l2 = n_samples * self.alpha * (1.0 - self.l1_ratio)
+            l1 = n_samples * float(self.alpha) * float(self.l1_ratio)
+            l2 = n_samples * float(self.alpha) * (1.0 - float(self.l1_ratio))
             gaps = np.empty(n_targets)
             n_iters = []
             for k in range(n_targets):
