@@ -10,6 +10,7 @@ docs/design/mlp-pruning-defaults.md.
     python bench/mlp_defaults_search.py [--data /work/shared/data/mnist] [--hidden 300,100]
         [--subset 4000] [--seeds 0,1,2] [--sparsity 0.9] [--schedules oneshot,gradual]
         [--l1 0,1e-4] [--budgets 10:1:10,10:3:30] [--scopes global,layer] [--no-grid]
+        [--no-reference] [--variants erk,restart-finetune]
 
 ``--variants`` adds, for each grid row, the row again with a prototype
 patched into the training loop for the measurement (not library options):
@@ -122,6 +123,8 @@ def main(argv=None):
                    help="pruning_steps:pruning_interval:finetune_epochs triples")
     p.add_argument("--scopes", default="global")
     p.add_argument("--no-grid", action="store_true", help="the dense and defaults rows only")
+    p.add_argument("--no-reference", action="store_true",
+                   help="the grid rows only (no dense and defaults rows)")
     p.add_argument("--variants", default="",
                    help="prototypes measured on each grid row (see the module docstring)")
     p.add_argument("--max-iter", type=int, default=None,
@@ -152,7 +155,8 @@ def main(argv=None):
         hidden = tuple(int(h) for h in args.hidden.split(","))
     seeds = [int(s) for s in args.seeds.split(",")]
     extra = {} if args.max_iter is None else {"max_iter": args.max_iter}
-    runs = [("dense (no pruning)", None), ("target_sparsity alone (defaults)", {})]
+    runs = [] if args.no_reference else [("dense (no pruning)", None),
+                                         ("target_sparsity alone (defaults)", {})]
     if not args.no_grid:
         budgets = [tuple(int(v) for v in b.split(":")) for b in args.budgets.split(",")]
         grid = configs(args.schedules.split(","), [float(v) for v in args.l1.split(",")],
@@ -183,7 +187,8 @@ def main(argv=None):
         print(f"  {label}: {np.mean(accs):.4f}", file=sys.stderr, flush=True)
     print("| configuration | acc (mean) | acc per seed | sparsity | epochs | fit s |")
     print("|---|---|---|---|---|---|")
-    for r in rows[:2] + sorted(rows[2:], key=lambda r: -r[1]):
+    n_ref = 0 if args.no_reference else 2
+    for r in rows[:n_ref] + sorted(rows[n_ref:], key=lambda r: -r[1]):
         print(f"| {r[0]} | {r[1]:.4f} | {r[2]} | {r[3]:.4f} | {r[4]:.0f} | {r[5]:.2f} |")
     return 0
 

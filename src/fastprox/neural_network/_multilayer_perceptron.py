@@ -321,7 +321,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         the fraction of each hidden layer's neurons. Set alone, it prunes the
         way that measured best (the defaults of ``pruning_schedule``,
         ``pruning_steps``, ``pruning_interval``, ``finetune_epochs``: gradual
-        pruning over 30 events 5 epochs apart, then 50 epochs of
+        pruning over 20 events 8 epochs apart, then 100 epochs of
         fine-tuning; no L1 is added). With ``l1 = group_l1 = 0`` the fitted
         ``sparsity_`` is the target exactly (``round(s * n_weights)`` zero
         weights). With ``l1 > 0`` it is *at least* the target: weights L1 has
@@ -343,17 +343,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         One event after the dense phase; ``pruning_steps`` events at linearly
         increasing sparsity; or ``pruning_steps`` events on Zhu & Gupta's
         (2017) cubic schedule (large steps first). ``pruning_interval`` epochs
-        are trained between events. The defaults (this one, 30 steps, 5
-        epochs apart, 50 fine-tuning epochs) are the best measured on digits
+        are trained between events. The defaults (this one, 20 steps, 8
+        epochs apart, 100 fine-tuning epochs) are the best measured on digits
         and MNIST: docs/design/mlp-pruning-defaults.md. They add about
-        ``30 * 5 + 50`` epochs to a fit, mostly on CSR layers.
-    pruning_steps : int, default 30
-    pruning_interval : int, default 5
+        ``20 * 8 + 100`` epochs to a fit, mostly on CSR layers.
+    pruning_steps : int, default 20
+    pruning_interval : int, default 8
     pruning_scope : {'global', 'layer'}, default 'global'
     structured : bool, default False
         Remove whole hidden neurons (shrinking the dense matrices) instead of
         single weights.
-    finetune_epochs : int, default 50
+    finetune_epochs : int, default 100
         Epochs trained with the final pattern frozen (only with pruning).
     sparse_crossover : float, default 0.3
         Layers sparser than this density are stored and computed as CSR.

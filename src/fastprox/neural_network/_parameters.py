@@ -19,10 +19,10 @@ __all__ = ["DEFAULT_SPARSE_CROSSOVER", "PARAMETER_CONSTRAINTS", "PRUNING_DEFAULT
 DEFAULT_SPARSE_CROSSOVER = 0.3
 
 #: What ``target_sparsity`` (or ``prune_threshold``) alone prunes with: Zhu & Gupta's
-#: gradual schedule over 30 events 5 epochs apart, then 50 epochs of fine-tuning, no
+#: gradual schedule over 20 events 8 epochs apart, then 100 epochs of fine-tuning, no
 #: automatic L1 (it did not win measurably); see docs/design/mlp-pruning-defaults.md.
-PRUNING_DEFAULTS = {"pruning_schedule": "gradual", "pruning_steps": 30, "pruning_interval": 5,
-                    "finetune_epochs": 50}
+PRUNING_DEFAULTS = {"pruning_schedule": "gradual", "pruning_steps": 20, "pruning_interval": 8,
+                    "finetune_epochs": 100}
 
 #: Solvers with mini-batches, ``partial_fit`` and the proximal L1 steps.
 STOCHASTIC_SOLVERS = ("adam", "sgd")
