@@ -7,7 +7,10 @@ the sample weights (all 1 by default) and ``W`` the weights (not the biases),
     f = sum_i s_i loss_i / sum(s) + alpha / (2 sum(s)) * ||W||^2,
     grad_W = (H^T (s * (P - Y)) + alpha W) / sum(s),
 
-so repeating a row is the same as giving it weight 2, and the L2 term is
+with ``loss_i`` scikit-learn's: the squared error of the ``identity`` output
+is averaged over the outputs (its ``squared_loss``), while the gradient sums
+them -- scikit-learn's pair, kept so that L-BFGS takes its steps (both have
+the same minimiser). Repeating a row is the same as giving it weight 2, and the L2 term is
 scikit-learn's ``alpha * W / n`` of a full batch -- the convention of
 ``adam`` / ``sgd`` here with the batch being the training set. The vector
 holds the weights of each layer, then the biases (scikit-learn's order):
@@ -96,6 +99,8 @@ class Objective:
         P = acts[-1]
         losses = sample_losses(self.YT, P, self.out)
         data = losses.sum() if self.sw is None else losses @ self.sw
+        if self.out == "identity":
+            data = data / self.YT.shape[0]  # mean over the outputs (squared_loss)
         sq = sum(float(layer.values.reshape(-1) @ layer.values.reshape(-1)) for layer in layers)
         f = float(data / self.sw_sum + 0.5 * self.alpha * sq / self.sw_sum)
         delta = P - self.YT
