@@ -11,7 +11,7 @@ see the README's table of accelerated options.
 """
 import logging
 
-__all__ = ["fit_with_sklearn", "path_with_sklearn", "logger"]
+__all__ = ["fit_with_sklearn", "path_with_sklearn", "sklearn_params", "copy_fitted", "logger"]
 
 #: the package logger: ``logging.getLogger("fastprox").setLevel(logging.DEBUG)``
 #: shows which fits ran scikit-learn's path
@@ -20,6 +20,23 @@ logger = logging.getLogger("fastprox")
 
 def _fitted_names(obj):
     return [k for k in vars(obj) if k.endswith("_") and not k.startswith("_")]
+
+
+def sklearn_params(estimator, sk_class):
+    """``estimator``'s parameters that ``sk_class`` (scikit-learn's, not a patched name) takes."""
+    if sk_class.__module__.startswith("fastprox"):  # a patched name caught at import
+        raise RuntimeError(f"fastprox's fallback needs scikit-learn's class, got {sk_class}")
+    accepted = set(sk_class._get_param_names())
+    return {k: v for k, v in estimator.get_params(deep=False).items() if k in accepted}
+
+
+def copy_fitted(model, estimator):
+    """``model``'s fitted attributes onto ``estimator``, dropping those ``model`` lacks."""
+    for name in _fitted_names(estimator):
+        if not hasattr(model, name):  # a previous fit's attribute this path does not set
+            delattr(estimator, name)
+    for name in _fitted_names(model):
+        setattr(estimator, name, getattr(model, name))
 
 
 def fit_with_sklearn(estimator, sk_class, reason, X, y, params=None, **fit_params):
@@ -45,10 +62,7 @@ def fit_with_sklearn(estimator, sk_class, reason, X, y, params=None, **fit_param
     -------
     estimator : the fastprox estimator, fitted
     """
-    if sk_class.__module__.startswith("fastprox"):  # a patched name caught at import
-        raise RuntimeError(f"fastprox's fallback needs scikit-learn's class, got {sk_class}")
-    accepted = set(sk_class._get_param_names())
-    kwargs = {k: v for k, v in estimator.get_params(deep=False).items() if k in accepted}
+    kwargs = sklearn_params(estimator, sk_class)
     kwargs.update(params or {})
     model = sk_class(**kwargs)
     if kwargs.get("warm_start"):
@@ -57,11 +71,7 @@ def fit_with_sklearn(estimator, sk_class, reason, X, y, params=None, **fit_param
     logger.debug("%s.fit runs scikit-learn's %s.%s: %s", type(estimator).__name__,
                  sk_class.__module__, sk_class.__name__, reason)
     model.fit(X, y, **fit_params)
-    for name in _fitted_names(estimator):
-        if not hasattr(model, name):  # a previous fit's attribute this path does not set
-            delattr(estimator, name)
-    for name in _fitted_names(model):
-        setattr(estimator, name, getattr(model, name))
+    copy_fitted(model, estimator)
     return estimator
 
 

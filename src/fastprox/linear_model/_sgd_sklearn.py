@@ -13,7 +13,7 @@ their defaults they make such a fit raise rather than silently ignore them.
 """
 import numpy as np
 
-from ._fallback import logger
+from ._fallback import copy_fitted, logger, sklearn_params
 
 __all__ = ["sklearn_reason", "run_sklearn", "sgd_constraints", "BALANCED_PARTIAL_FIT"]
 
@@ -84,10 +84,7 @@ def run_sklearn(est, sk_class, method, reason, X, y, **kwargs):
     kept (same parameters), or starts one from ``est``'s coefficients; ``fit``
     starts afresh unless ``warm_start``, as scikit-learn does.
     """
-    if sk_class.__module__.startswith("fastprox"):  # a patched name caught at import
-        raise RuntimeError(f"fastprox's fallback needs scikit-learn's class, got {sk_class}")
-    accepted = set(sk_class._get_param_names())
-    params = {k: v for k, v in est.get_params(deep=False).items() if k in accepted}
+    params = sklearn_params(est, sk_class)
     model = getattr(est, "_sk_model", None)
     if model is None or model.get_params(deep=False) != params:
         model = sk_class(**params)
@@ -98,10 +95,6 @@ def run_sklearn(est, sk_class, method, reason, X, y, **kwargs):
     logger.debug("%s.%s runs scikit-learn's %s: %s", type(est).__name__, method,
                  sk_class.__name__, reason)
     getattr(model, method)(X, y, **kwargs)
-    for name in [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]:
-        if not hasattr(model, name):
-            delattr(est, name)
-    for name in [k for k in vars(model) if k.endswith("_") and not k.startswith("_")]:
-        setattr(est, name, getattr(model, name))
+    copy_fitted(model, est)
     est._sk_model = model
     return est
