@@ -136,11 +136,7 @@ def time_calls(fns, *, budget=0.5, min_repeats=7, max_repeats=1000, warmup=1, mi
     start = time.perf_counter()
     for i in range(max_repeats):
         for k, f in live.items():
-            n = number[k]
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            samples[k].append((time.perf_counter() - t0) / n)
+            samples[k].append(_sample(f, number[k]))
         if i + 1 >= min_repeats and time.perf_counter() - start >= budget:
             break
     out = {k: None for k in fns}
@@ -148,6 +144,46 @@ def time_calls(fns, *, budget=0.5, min_repeats=7, max_repeats=1000, warmup=1, mi
         out[k] = {"median": statistics.median(s), "min": min(s), "max": max(s),
                   "repeats": len(s), "number": number[k]}
     return out
+
+
+def _sample(f, n):
+    """Seconds per call of ``n`` calls of ``f``; an :class:`AtThreads` switches the thread
+    cap outside the timed calls."""
+    if isinstance(f, AtThreads):
+        with f.cap():
+            return _sample(f.fn, n)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        f()
+    return (time.perf_counter() - t0) / n
+
+
+class AtThreads:
+    """``fn`` called with fastprox capped at ``n_threads``.
+
+    Called directly it switches the cap around the call; :func:`time_calls`
+    switches it around each sample instead, so the switch (~0.3 us, several
+    per cent of a 1e4-element update) is not in the time. Used for the
+    1-thread sample of a row above one thread (``ms_pre_1t``: the thread-scaling
+    table compares samples taken together, not rows minutes apart).
+    """
+
+    def __init__(self, fn, n_threads):
+        self.fn, self.n_threads = fn, n_threads
+
+    @contextlib.contextmanager
+    def cap(self):
+        import fastprox
+
+        previous = fastprox.set_num_threads(self.n_threads)
+        try:
+            yield
+        finally:
+            fastprox.set_num_threads(previous)
+
+    def __call__(self):
+        with self.cap():
+            return self.fn()
 
 
 def timer_from_args(args):

@@ -132,7 +132,7 @@ def thread_scaling(doc):
                 key = (r.get("op"), r.get("dtype"), r.get("size"))
                 by.setdefault(key, {})[r["threads"]] = r.get("ms_pre") or r["ms_ours"]
             if r.get("threads", 1) > 1 and r.get("ms_pre_1t"):
-                # one thread timed in the same interleaved set (bench_spmv): compared
+                # one thread timed in the same interleaved set (bench_prox, bench_spmv): compared
                 # with samples taken together rather than rows minutes apart
                 key = (r.get("op"), r.get("dtype"), r.get("size"))
                 by.setdefault(key, {})["1t_with_2t"] = r["ms_pre_1t"]
@@ -208,7 +208,8 @@ def results_markdown(doc, json_name, plots=(), plot_note=None):
     if scaling:
         lines += ["", "## Thread scaling", "",
                   "Our time at 1 thread / at 2 threads (pre-validated call where there is one; "
-                  "bench_spmv's 1-thread time interleaved with the 2-thread samples); "
+                  "where the 2-thread row carries it (bench_prox, bench_spmv), the 1-thread "
+                  "time sampled interleaved with the 2-thread samples); "
                   "2.0 is perfect scaling on 2 cores.", ""]
         lines += _table(["script", "op", "dtype", "size", "ms 1 thread", "ms 2 threads",
                          "speed-up"],

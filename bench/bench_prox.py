@@ -13,6 +13,9 @@ sits in cache and call overhead dominates, to show we are no slower there.
 
 NumPy itself runs on one thread whatever the thread count of the row: the
 thread count applies to fastprox only (there is no BLAS in these updates).
+Rows above one thread also time our update at one thread in the same
+interleaved set (``ms_pre_1t``, ``scaling``): the thread-scaling table of the
+full run compares those, not rows taken minutes apart.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_prox.py
 """
@@ -173,9 +176,11 @@ def run_rows(args, timed):
                 for threads in args.threads:
                     with _common.thread_limit(threads):
                         eff_threads = get_num_threads()
-                        # interleaved samples; NumPy runs on one thread whatever the limit
-                        t = timed({"ours": ours, "ref": ref})
-                    t_ours, t_ref = t["ours"], t["ref"]
+                        # interleaved samples; NumPy runs on one thread whatever the limit;
+                        # above one thread also ours at one thread ("one", ms_pre_1t)
+                        one = _common.AtThreads(ours, 1) if threads > 1 else None
+                        t = timed({"ours": ours, "one": one, "ref": ref})
+                    t_ours, t_ref, t_one = t["ours"], t["ref"], t["one"]
                     gbps = nbytes / t_ours["median"] / 1e9
                     row = {
                         "op": LABELS[name], "kernel": name, "dtype": dtype, "size": f"{n:.0e}",
@@ -187,8 +192,10 @@ def run_rows(args, timed):
                         "gbps": gbps,
                         "pct_bw": None,  # filled in at the end (add_pct_bw)
                         "ref_gbps": nbytes / t_ref["median"] / 1e9,
+                        "ms_pre_1t": t_one["median"] * 1e3 if t_one else None,
+                        "scaling": t_one["median"] / t_ours["median"] if t_one else None,
                         "max_rel_diff": err, "agrees": err <= tol,
-                        "timing_ours": t_ours, "timing_ref": t_ref,
+                        "timing_ours": t_ours, "timing_ref": t_ref, "timing_pre_1t": t_one,
                     }
                     rows.append(row)
                 if err > tol:
@@ -216,7 +223,8 @@ def main(argv=None):
         SCRIPT, QUESTION, args, run_rows, COLUMNS,
         "\nspeed-up = ms numpy / ms ours (NumPy runs on 1 thread in every row); GB/s = bytes the "
         "update must move / ms ours;\n% bw = GB/s / measured triad bandwidth at the row's thread "
-        "count (blank for the in-cache small-N rows).",
+        "count (blank for the in-cache small-N rows);\nrows above 1 thread also carry "
+        "ms_pre_1t and scaling (JSON): our call at 1 thread timed in the same interleaved set.",
         script_path=os.path.abspath(__file__), pct_bw=True,
         params={"lr": LR, "l1": L1, "l2": L2, "momentum": MOMENTUM, "beta1": BETA1,
                 "beta2": BETA2, "eps": EPS, "step": STEP})

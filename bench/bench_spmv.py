@@ -143,15 +143,9 @@ class Runner:
             mkl=None, nbytes=None, flops=None, err=None, tol=None, extra=None):
         """Time ``ours`` (and ``pre``, ``scipy``, ``mkl``) inside the thread limit, ``ref`` too;
         above one thread also our best call at one thread, interleaved (``ms_pre_1t``)."""
-        from fastprox import get_num_threads, set_num_threads
+        from fastprox import get_num_threads
 
-        def one_thread():
-            previous = set_num_threads(1)
-            try:
-                return (pre or ours)()
-            finally:
-                set_num_threads(previous)
-
+        one_thread = _common.AtThreads(pre or ours, 1)  # the cap switch is not timed
         with _common.thread_limit(threads):
             eff = get_num_threads()
             # interleaved samples; the BLAS references obey the same thread limit;
