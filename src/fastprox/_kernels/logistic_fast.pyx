@@ -23,7 +23,7 @@ every output is summed by one thread in a fixed order, so results do not
 depend on the thread count or the split.
 """
 from cython.parallel cimport prange
-from libc.math cimport fabs
+from libc.math cimport exp, fabs, log, log1p
 from libc.stdint cimport int32_t, int64_t
 
 from fastprox._kernels._shared cimport (
@@ -552,6 +552,58 @@ def mn_cd_epoch_sparse(const floating[::1] data, const index_t[::1] indices,
                         U[k, r] += x
                         a[r] += x * P[k, r]
     return crit
+
+
+# ---------------------------------------------------------------- smooth (L2) path losses
+# The quasi-Newton path of L2 fits (``linear_model/_lbfgs_solver.py``) evaluates
+# the loss and its derivative in the scores once per iteration; one pass each.
+
+def binomial_loss_grad(const double[::1] z, const double[::1] y, const double[::1] sw,
+                       double[::1] g):
+    """``sum_i sw_i log(1 + exp(-y_i z_i))``; ``g_i = sw_i d/dz_i`` (``y`` in {-1, +1})."""
+    cdef Py_ssize_t i
+    cdef double t, e, loss = 0
+    with nogil:
+        for i in range(z.shape[0]):
+            t = -y[i] * z[i]
+            if t > 0:
+                e = exp(-t)
+                loss = loss + sw[i] * (t + log1p(e))
+                g[i] = -y[i] * sw[i] / (1.0 + e)
+            else:
+                e = exp(t)
+                loss = loss + sw[i] * log1p(e)
+                g[i] = -y[i] * sw[i] * e / (1.0 + e)
+    return loss
+
+
+def multinomial_loss_grad(const double[:, ::1] Z, const Py_ssize_t[::1] labels,
+                          const double[::1] sw, double[:, ::1] G):
+    """``sum_i sw_i (logsumexp(Z[i]) - Z[i, y_i])``; ``G[k, i] = sw_i d/dZ[i, k]``.
+
+    ``Z`` is ``(n, K)`` (scores by sample), ``G`` is ``(K, n)`` (the gradient's
+    layout for ``xt_r_dense``).
+    """
+    cdef Py_ssize_t n = Z.shape[0], K = Z.shape[1], i, k
+    cdef double m, s, lse, w, loss = 0
+    with nogil:
+        for i in range(n):
+            m = Z[i, 0]
+            for k in range(1, K):
+                if Z[i, k] > m:
+                    m = Z[i, k]
+            s = 0
+            for k in range(K):
+                G[k, i] = exp(Z[i, k] - m)
+                s = s + G[k, i]
+            lse = m + log(s)
+            w = sw[i]
+            loss = loss + w * (lse - Z[i, labels[i]])
+            s = w / s
+            for k in range(K):
+                G[k, i] = G[k, i] * s
+            G[labels[i], i] = G[labels[i], i] - w
+    return loss
 
 
 def _thread_policy(int parts_per_thread, bint adaptive):

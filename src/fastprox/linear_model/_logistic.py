@@ -33,6 +33,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._datafits import Binomial, Multinomial
 from ._fallback import fit_with_sklearn
+from ._lbfgs_solver import logistic_lbfgs
 from ._logistic_design import LogisticDesign
 from ._newton_solver import logistic_ws_newton
 
@@ -327,22 +328,36 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
         else:
             datafit = Multinomial(codes, classes.size, sw_n)
         K = datafit.n_blocks
-        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (K, p):
+        warm = self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (K, p)
+        # cold fits without an L1 term: scikit-learn's own L-BFGS iteration on
+        # fastprox's kernels; warm starts (the CV paths) stay with Newton, which
+        # needs few steps near the optimum (docs/design/logistic-l2-default.md)
+        smooth = l1 == 0 and not warm
+        if warm:
             W = np.array(self.coef_, dtype=np.float64, order="C")
             b = (np.array(self.intercept_, dtype=np.float64).reshape(K) if self.fit_intercept
                  else np.zeros(K))
         else:
             W = np.zeros((K, p))
             b = np.zeros(K)
-            if self.fit_intercept:
+            if self.fit_intercept and not smooth:
                 # the optimum at W = 0: log-odds (binary) or log-frequencies
                 freq = np.bincount(codes, weights=sw_n, minlength=classes.size)
                 freq = np.clip(freq / freq.sum(), 1e-12, None)
                 b = (np.log(freq[1:] / freq[0]) if K == 1
                      else np.log(freq) - np.log(freq).mean())
-        n_iter, converged, _ = logistic_ws_newton(
-            LogisticDesign(X), datafit, W, b, l1, l2, fit_intercept=bool(self.fit_intercept),
-            tol=self.tol, max_iter=self.max_iter)
+        n_iter, converged = 0, False
+        if smooth:
+            n_iter, converged = logistic_lbfgs(X, datafit, W, b, l2,
+                                               fit_intercept=bool(self.fit_intercept),
+                                               tol=self.tol, max_iter=self.max_iter)
+        if not converged:
+            # L1 terms; or L-BFGS stopped short (max_iter, or a line search at the
+            # rounding floor of a tight tol): proximal Newton from where it is
+            more, converged, _ = logistic_ws_newton(
+                LogisticDesign(X), datafit, W, b, l1, l2,
+                fit_intercept=bool(self.fit_intercept), tol=self.tol, max_iter=self.max_iter)
+            n_iter += more
         if not converged:
             warnings.warn(f"LogisticRegression did not converge in {n_iter} iterations; "
                           "increase max_iter or tol.", ConvergenceWarning)

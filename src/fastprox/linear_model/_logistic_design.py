@@ -12,7 +12,19 @@ import scipy.sparse as sp
 from .._kernels import logistic_fast
 from .._threads import get_num_threads
 
-__all__ = ["LogisticDesign"]
+__all__ = ["LogisticDesign", "csc_arrays"]
+
+
+def csc_arrays(X):
+    """Sparse ``X`` as CSC without duplicates, and its ``(data, indices, indptr)``
+    as contiguous arrays of one index dtype (what the ``*_sparse`` kernels take)."""
+    X = sp.csc_matrix(X)
+    X.sum_duplicates()
+    indptr, indices = X.indptr, X.indices
+    if indices.dtype != indptr.dtype:
+        indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
+    return X, (np.ascontiguousarray(X.data), np.ascontiguousarray(indices),
+               np.ascontiguousarray(indptr))
 
 
 class LogisticDesign:
@@ -27,15 +39,7 @@ class LogisticDesign:
         self.n_samples, self.n_features = X.shape
         self.sparse = sp.issparse(X)
         if self.sparse:
-            X = sp.csc_matrix(X)
-            X.sum_duplicates()
-            indptr, indices = X.indptr, X.indices
-            if indices.dtype != indptr.dtype:
-                indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
-            self.X = X
-            self.data = np.ascontiguousarray(X.data)
-            self.indices = np.ascontiguousarray(indices)
-            self.indptr = np.ascontiguousarray(indptr)
+            self.X, (self.data, self.indices, self.indptr) = csc_arrays(X)
         elif X.flags.f_contiguous:
             self.X = X
         else:
