@@ -36,7 +36,7 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 
 # Scripts the summary knows about; reported as "missing" when absent.
-EXPECTED = ("bench_prox", "bench_spmv", "bench_mlp", "bench_lasso")
+EXPECTED = ("bench_prox", "bench_spmv", "bench_mlp", "bench_lasso", "bench_logistic")
 MODES = ("full", "quick", "smoke")
 # Removed from the children's environment (see the module docstring).
 DROP_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -47,6 +47,7 @@ DEFAULT_ARGS = {
                              "--inner", "8", "--prune-shape", "32", "32"] + _SMALL_COMMON},
     "bench_mlp": {},
     "bench_lasso": {"smoke": _SMALL_COMMON},
+    "bench_logistic": {"smoke": _SMALL_COMMON + ["--threads", "1"]},
 }
 OUTPUT_TAIL = 4000
 
