@@ -327,3 +327,42 @@ def test_spmm_unaligned_operand_is_realigned(rng):
     np.testing.assert_allclose(sparse.spmm(A, X), A @ X, rtol=1e-12, atol=1e-12)
     Z = empty_aligned((3, 5), np.float32)
     assert Z.ctypes.data % 64 == 0 and Z.shape == (3, 5) and Z.dtype == np.float32
+
+
+def _short_rows_csr(rng, dtype, index_dtype, n_rows=4003, n_cols=1000):
+    """Rows of 0-40 nonzeros (groups of 8 under and over the kernel's 256-entry span)
+    with a few of 100-300, values whose products round differently in any other order."""
+    lengths = rng.integers(0, 41, n_rows)
+    lengths[rng.integers(0, n_rows, 12)] = rng.integers(100, 301, 12)
+    lengths[:16] = [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 0, 0, 0, 40, 1]
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    indices = np.concatenate([np.sort(rng.choice(n_cols, n, replace=False)) for n in lengths])
+    data = rng.standard_normal(indptr[-1]) * 10.0 ** rng.integers(-3, 4, indptr[-1])
+    return sp.csr_array((data.astype(dtype), indices.astype(index_dtype),
+                         indptr.astype(index_dtype)), shape=(n_rows, n_cols))
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spmv_short_rows_bit_identical_across_splits(rng, dtype, index_dtype):
+    """Each row's sum depends on the row only: the same bits for the whole matrix, for
+    row slices starting anywhere (other groups of 8, the range-end tail path), and for
+    1 and 2 threads; close to a float64 reference."""
+    from fastprox._kernels import sparse_fast
+
+    A = _short_rows_csr(rng, dtype, index_dtype)
+    x = rng.standard_normal(A.shape[1]).astype(dtype)
+    old_policy = sparse_fast._thread_policy(16, False)
+    old = fastprox.set_num_threads(1)
+    try:
+        y = sparse.spmv(A, x)
+        fastprox.set_num_threads(2)
+        np.testing.assert_array_equal(sparse.spmv(A, x), y)
+    finally:
+        fastprox.set_num_threads(old)
+        sparse_fast._thread_policy(*old_policy)
+    ref = A.astype(np.float64) @ x.astype(np.float64)
+    scale = abs(A).astype(np.float64) @ np.abs(x.astype(np.float64))
+    assert np.all(np.abs(y - ref) <= 64 * np.finfo(dtype).eps * scale + 1e-30)
+    for r0, r1 in [(0, 5), (3, 4003), (5, 13), (7, 9), (1, 2000), (9, 4003), (2001, 4003)]:
+        np.testing.assert_array_equal(sparse.spmv(A[r0:r1], x), y[r0:r1])

@@ -93,8 +93,11 @@ typedef int32_t fpk_vfi __attribute__((vector_size(FPK_VBYTES)));
  *    the same masked FMAs with x read from the buffer. A 10-nonzero row
  *    thus fetches about 10 x values instead of 16, and the next group's copy
  *    is made before this group's sums (two buffers), so the row loads never
- *    wait on the stores just made. On this streaming path vgatherdpd /
- *    vgatherqps (and scalar loads for float/int32) measured best.
+ *    wait on the stores just made. The copy takes 8 values of a step by a
+ *    gather and 8 by scalar loads (float64/int32, float32/int64; the gather
+ *    unit and the load ports work side by side), two gathers for
+ *    float64/int64 (16 scalar index loads a step cost more there) and scalar
+ *    loads for float32/int32.
  *  - Per-row fixed costs: rows are processed in groups of 8 aligned to
  *    absolute row numbers; each row keeps its own accumulator and the 8 are
  *    reduced together by a transposed tree (fpk_red8_pd / fpk_red8_ps) into
@@ -123,6 +126,8 @@ typedef int32_t fpk_vfi __attribute__((vector_size(FPK_VBYTES)));
         if (sizeof(*(data)) == 8)                                                          \
             _mm_prefetch((const char *)((data) + (k) + FPK_SPMV_AHEAD + 8), _MM_HINT_T0);  \
         _mm_prefetch((const char *)((ind) + (k) + FPK_SPMV_AHEAD), _MM_HINT_T0);           \
+        if (sizeof(*(ind)) == 8)                                                           \
+            _mm_prefetch((const char *)((ind) + (k) + FPK_SPMV_AHEAD + 8), _MM_HINT_T0);   \
     } while (0)
 
 FPK_INLINE __m512d fpk_red8_pd(__m512d a0, __m512d a1, __m512d a2, __m512d a3,
@@ -293,11 +298,14 @@ FPK_DEFINE_ROWACC_F(fpk_rowacc_f_i64, int64_t, fpk_tail_gather_f_i64)
 #ifndef FPK_SPMV_SPAN
 #define FPK_SPMV_SPAN 256
 #endif
+/* Half by a gather, half by scalar loads: the gather unit and the load ports
+ * work side by side (float64/int32, float32/int64: 0.84-0.92x the time of
+ * two gathers on 1e6 x 1e3 1 %, see docs/design/kernels-spmv-avx512.md,
+ * 'Session 9'). */
 FPK_INLINE void fpk_gather_d_i32(const int32_t *ind, const double *x, __m512d *x0, __m512d *x1)
 {
-    __m512i iv = _mm512_loadu_si512(ind);
-    *x0 = _mm512_i32gather_pd(_mm512_castsi512_si256(iv), x, 8);
-    *x1 = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(iv, 1), x, 8);
+    *x0 = _mm512_i32gather_pd(_mm256_loadu_si256((const __m256i *)ind), x, 8);
+    *x1 = fpk_xload8_u(x, ind + 8);
 }
 FPK_INLINE void fpk_gather_d_i64(const int64_t *ind, const double *x, __m512d *x0, __m512d *x1)
 {
@@ -306,8 +314,9 @@ FPK_INLINE void fpk_gather_d_i64(const int64_t *ind, const double *x, __m512d *x
 }
 FPK_INLINE __m512 fpk_gather_f_i64(const int64_t *ind, const float *x)
 {
+    const int64_t *i = ind + 8;
     __m256 x0 = _mm512_i64gather_ps(_mm512_loadu_si512(ind), x, 4);
-    __m256 x1 = _mm512_i64gather_ps(_mm512_loadu_si512(ind + 8), x, 4);
+    __m256 x1 = _mm256_set_ps(x[i[7]], x[i[6]], x[i[5]], x[i[4]], x[i[3]], x[i[2]], x[i[1]], x[i[0]]);
     return _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
 }
 FPK_INLINE __m512 fpk_xload_f_i32(const int32_t *ind, const float *x)
