@@ -606,6 +606,86 @@ def multinomial_loss_grad(const double[:, ::1] Z, const Py_ssize_t[::1] labels,
     return loss
 
 
+cdef double _fused_rows(const floating[:, ::1] X, Py_ssize_t i0, Py_ssize_t i1,
+                        const double[:, ::1] W, const double[::1] b, const double[::1] y,
+                        const Py_ssize_t[::1] labels, const double[::1] sw, double* acc,
+                        double* z) noexcept nogil:
+    """Rows ``i0:i1``: loss, and ``acc[k, :p] += g_ik x_i``, ``acc[k, p] += g_ik``."""
+    cdef Py_ssize_t p = X.shape[1], K = W.shape[0], i, j, k
+    cdef const floating* xi
+    cdef double* a
+    cdef double t, e, m, s, zl, g, loss = 0
+    for i in range(i0, i1):
+        xi = &X[i, 0]
+        for k in range(K):
+            z[k] = b[k] + _dot(p, xi, &W[k, 0])
+        if K == 1:
+            t = -y[i] * z[0]
+            if t > 0:
+                e = exp(-t)
+                loss = loss + sw[i] * (t + log1p(e))
+                z[0] = -y[i] * sw[i] / (1.0 + e)
+            else:
+                e = exp(t)
+                loss = loss + sw[i] * log1p(e)
+                z[0] = -y[i] * sw[i] * e / (1.0 + e)
+        else:
+            m = z[0]
+            for k in range(1, K):
+                if z[k] > m:
+                    m = z[k]
+            zl = z[labels[i]]
+            s = 0
+            for k in range(K):
+                z[k] = exp(z[k] - m)
+                s = s + z[k]
+            loss = loss + sw[i] * (m + log(s) - zl)
+            s = sw[i] / s
+            for k in range(K):
+                z[k] = z[k] * s
+            z[labels[i]] = z[labels[i]] - sw[i]
+        for k in range(K):
+            g = z[k]
+            a = acc + k * (p + 1)
+            for j in range(p):
+                a[j] = a[j] + g * xi[j]
+            a[p] = a[p] + g
+    return loss
+
+
+def fused_loss_grad(const floating[:, ::1] X, const double[:, ::1] W, const double[::1] b,
+                    const double[::1] y, const Py_ssize_t[::1] labels, const double[::1] sw,
+                    double[:, :, ::1] part, double[:, ::1] zbuf, double[::1] lossb,
+                    int n_threads):
+    """Loss and gradient of the log-loss in one pass over C-ordered ``X``.
+
+    Scores ``z_i = W x_i + b``; binary (``K = 1``, ``y`` in {-1, +1}) or
+    multinomial (``labels``) loss, weights ``sw``. Rows are cut into
+    ``part.shape[0]`` fixed blocks; block ``c`` writes its loss to
+    ``lossb[c]`` and ``sum_i g_ik [x_i, 1]`` to ``part[c]`` (``(K, p + 1)``;
+    ``zbuf[c]`` is its scratch), so each row is read once, while in cache, for
+    its scores and its share of ``R @ X``. The caller sums the blocks in
+    order: the result does not depend on the thread count.
+    """
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1], K = W.shape[0]
+    cdef Py_ssize_t nb = part.shape[0], c, k, j
+    cdef int nt
+    cdef double t0 = fpk_now(), tp = 0
+    cdef double tmark[1]
+    nt = fpk_team_size(n * p * K, n_threads, DENSE_SERIAL)
+    tmark[0] = 0
+    with nogil:
+        for c in prange(nb, num_threads=nt, schedule="dynamic", use_threads_if=nt > 1):
+            tp = fpk_part_start()
+            for k in range(K):
+                for j in range(p + 1):
+                    part[c, k, j] = 0
+            lossb[c] = _fused_rows(X, n * c // nb, n * (c + 1) // nb, W, b, y, labels, sw,
+                                   &part[c, 0, 0], &zbuf[c, 0])
+            fpk_part_end(tmark, tp)
+        fpk_team_report(nt, t0, tmark[0])
+
+
 def _thread_policy(int parts_per_thread, bint adaptive):
     """Set this module's parts per thread and adaptive team; return the old pair."""
     return thread_policy(parts_per_thread, adaptive)

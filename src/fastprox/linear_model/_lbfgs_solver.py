@@ -14,12 +14,13 @@ same ``scipy.optimize.minimize(method="L-BFGS-B")`` options (``gtol = tol``,
 iterates are scikit-learn's up to rounding, so the fit stops where
 scikit-learn's does, after as many iterations.
 
-What is faster is one evaluation of ``F`` and its gradient: the scores by
-one BLAS product on one thread (no copy of ``X``), the loss and its
-derivatives in the scores in one compiled pass (``binomial_loss_grad``,
-``multinomial_loss_grad``), and ``R @ X`` for all classes at once by the
-Newton solver's gradient kernel (``xt_r_dense`` / ``xt_r_sparse``). Measured
-in docs/design/logistic-l2-default.md.
+What is faster is one evaluation of ``F`` and its gradient (``_Evaluator``):
+on dense C-ordered ``X`` too large for the caches a single compiled pass
+reads each row once for its scores, its loss and its share of ``R @ X``
+(scikit-learn reads ``X`` twice, by two BLAS products, and copies float32
+``X`` to float64 for each); otherwise two passes, the second by the Newton
+solver's gradient kernels (all classes at once). BLAS runs on one thread. Measured in
+docs/design/logistic-l2-default.md.
 """
 import numpy as np
 import scipy.sparse as sp
@@ -32,74 +33,86 @@ from ._logistic_design import csc_arrays
 __all__ = ["logistic_lbfgs"]
 
 
-class _Scores:
-    """``X`` for the two products of an evaluation: ``X @ W.T`` and ``R @ X``.
+_ROWS_PER_BLOCK = 256  # fused pass: rows per block of partial gradients
+_MAX_BLOCKS = 64       # ... and at most this many blocks (their buffers: K (p + 1) each)
+# the fused pass pays where X streams from memory; on X that stays in cache the
+# two passes (BLAS, xt_r_dense) were as fast or faster (docs/design/logistic-l2-default.md)
+_FUSED_MIN_BYTES = 4 << 20
+_FUSED = True          # A/B switch of the measurements
 
-    Dense float64 ``X`` is used as given (any order); dense float32 ``X`` is
-    read by the kernels as it is for ``R @ X`` and through one float64 copy
-    for the scores (a mixed-precision BLAS product would copy ``X`` at every
-    evaluation). Sparse ``X`` is CSC for the kernel and CSR for the scores.
+
+class _Evaluator:
+    """The loss of ``(W, b)`` (without the penalty) and its gradient.
+
+    Dense C-ordered ``X`` (float32 or float64) of 4 MiB or more: one fused pass
+    (``fused_loss_grad``), each row read once for its scores and its share
+    of ``R @ X``, rows cut into blocks fixed by ``n`` alone so that the sum
+    does not depend on the threads. Otherwise two passes: the scores by one
+    BLAS product (Fortran float64 ``X`` as given; float32 through one float64
+    copy, as a mixed-precision product would copy ``X`` at every evaluation;
+    sparse ``X`` as CSR), the loss in one compiled pass, ``R @ X`` by the
+    Newton solver's kernels (``xt_r_dense`` / ``xt_r_sparse`` on CSC).
     """
 
-    def __init__(self, X):
-        self.sparse = sp.issparse(X)
-        if self.sparse:
+    def __init__(self, X, datafit, K):
+        n, p = X.shape
+        self.y = datafit.y if K == 1 else np.zeros(1)
+        self.labels = datafit.labels if K > 1 else np.zeros(1, dtype=np.intp)
+        self.sw = np.ascontiguousarray(datafit.sw_n, dtype=np.float64)
+        self.fused = (_FUSED and not sp.issparse(X) and X.flags.c_contiguous and n > 0
+                      and X.nbytes >= _FUSED_MIN_BYTES)
+        if self.fused:
+            self.X = X
+            nb = max(1, min(-(-n // _ROWS_PER_BLOCK), _MAX_BLOCKS))
+            self.part = np.empty((nb, K, p + 1))
+            self.zbuf = np.empty((nb, K))
+            self.lossb = np.empty(nb)
+            return
+        if sp.issparse(X):
             csc, self._csc = csc_arrays(X)
             self._left = sp.csr_matrix(csc)
         else:
             self.X = X
             self._left = X if X.dtype == np.float64 else X.astype(np.float64)
-        self.n_features = X.shape[1]
+        self.R = np.empty((K, n))
 
-    def scores(self, Wt):
-        """``X @ Wt`` for ``Wt`` of shape ``(p,)`` or ``(p, K)``; float64, C-ordered."""
-        return np.ascontiguousarray(self._left @ Wt)
-
-    def xt(self, R):
-        """``R @ X`` for ``R`` of shape ``(K, n)``, C-ordered float64; result ``(K, p)``."""
-        out = np.empty((R.shape[0], self.n_features))
-        if self.sparse:
-            logistic_fast.xt_r_sparse(*self._csc, R, out, get_num_threads())
+    def __call__(self, W, b):
+        """``(loss, G, g_b)``: ``G = dL/dW`` of shape ``(K, p)``, ``g_b = dL/db``."""
+        K, p = W.shape
+        if self.fused:
+            logistic_fast.fused_loss_grad(self.X, W, b, self.y, self.labels, self.sw,
+                                          self.part, self.zbuf, self.lossb,
+                                          get_num_threads())
+            acc = self.part.sum(axis=0)  # blocks in order
+            return float(self.lossb.sum()), acc[:, :p], acc[:, p]
+        Z = np.ascontiguousarray(self._left @ W.T)
+        Z += b
+        if K == 1:
+            loss = logistic_fast.binomial_loss_grad(Z[:, 0], self.y, self.sw, self.R[0])
         else:
-            logistic_fast.xt_r_dense(self.X, R, out, get_num_threads())
-        return out
+            loss = logistic_fast.multinomial_loss_grad(Z, self.labels, self.sw, self.R)
+        G = np.empty((K, p))
+        if sp.issparse(self._left):
+            logistic_fast.xt_r_sparse(*self._csc, self.R, G, get_num_threads())
+        else:
+            logistic_fast.xt_r_dense(self.X, self.R, G, get_num_threads())
+        return loss, G, self.R.sum(axis=1)
 
 
-def _binary_fun(scores, y, sw_n, l2, fit_intercept):
-    p = scores.n_features
-    g = np.empty(y.size)
-
-    def fun(x):
-        w = x[:p]
-        z = scores.scores(w)
-        if fit_intercept:
-            z += x[p]
-        loss = logistic_fast.binomial_loss_grad(z, y, sw_n, g)
-        grad = np.empty_like(x)
-        grad[:p] = scores.xt(g[None])[0] + l2 * w
-        if fit_intercept:
-            grad[p] = g.sum()
-        return loss + 0.5 * l2 * float(np.dot(w, w)), grad
-
-    return fun
-
-
-def _multinomial_fun(scores, labels, K, sw_n, l2, fit_intercept):
-    p = scores.n_features
+def _objective(evaluate, K, p, l2, fit_intercept):
+    """scipy's ``fun(x) -> (f, grad)`` in scikit-learn's layout: binary ``[w, b]``,
+    multinomial ``(K, p + 1)`` raveled in Fortran order (intercepts last)."""
     dof = p + int(fit_intercept)
-    G = np.empty((K, labels.size))
 
     def fun(x):
         Wf = x.reshape((K, dof), order="F")
-        W = Wf[:, :p]
-        Z = scores.scores(W.T)
-        if fit_intercept:
-            Z += Wf[:, p]
-        loss = logistic_fast.multinomial_loss_grad(Z, labels, sw_n, G)
+        W = np.ascontiguousarray(Wf[:, :p])
+        b = np.ascontiguousarray(Wf[:, p]) if fit_intercept else np.zeros(K)
+        loss, G, g_b = evaluate(W, b)
         grad = np.empty((K, dof), order="F")
-        grad[:, :p] = scores.xt(G) + l2 * W
+        grad[:, :p] = G + l2 * W
         if fit_intercept:
-            grad[:, p] = G.sum(axis=1)
+            grad[:, p] = g_b
         return loss + 0.5 * l2 * float((W * W).sum()), grad.ravel(order="F")
 
     return fun
@@ -133,28 +146,17 @@ def logistic_lbfgs(X, datafit, W, b, l2, *, fit_intercept=True, tol=1e-4, max_it
         such fits with proximal Newton).
     """
     K, p = W.shape
-    scores = _Scores(X)
-    sw_n = np.ascontiguousarray(datafit.sw_n, dtype=np.float64)
-    if K == 1:
-        fun = _binary_fun(scores, datafit.y, sw_n, l2, fit_intercept)
-        x0 = np.concatenate([W[0], b[:1]]) if fit_intercept else W[0].copy()
-    else:
-        fun = _multinomial_fun(scores, datafit.labels, K, sw_n, l2, fit_intercept)
-        x0 = (np.hstack([W, b[:, None]]) if fit_intercept else W).ravel(order="F")
+    fun = _objective(_Evaluator(X, datafit, K), K, p, l2, fit_intercept)
+    x0 = (np.hstack([W, b[:, None]]) if fit_intercept else W).ravel(order="F")
     with blas_single_threaded():
         res = optimize.minimize(
             fun, x0, method="L-BFGS-B", jac=True,
             options={"maxiter": int(max_iter), "maxls": 50, "gtol": tol,
                      "ftol": 64 * np.finfo(float).eps})
-    if K == 1:
-        W[0] = res.x[:p]
-        if fit_intercept:
-            b[0] = res.x[p]
-    else:
-        Wf = res.x.reshape((K, p + int(fit_intercept)), order="F")
-        W[:] = Wf[:, :p]
-        if fit_intercept:
-            b[:] = Wf[:, p]
+    Wf = res.x.reshape((K, p + int(fit_intercept)), order="F")
+    W[:] = Wf[:, :p]
+    if fit_intercept:
+        b[:] = Wf[:, p]
     # L-BFGS-B also stops when the objective stops decreasing (ftol), which at a
     # tight tol can leave the gradient above it: only the gradient test counts here
     converged = res.status == 0 and float(np.abs(res.jac).max(initial=0.0)) <= tol
