@@ -211,6 +211,38 @@ def thread_limit(n):
         fastprox.set_num_threads(previous)
 
 
+def other_threads_cpu():
+    """CPU seconds of this process's threads other than the calling one (None off Linux)."""
+    me = str(threading.get_native_id())
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    total = 0
+    for tid in tids:
+        if tid != me:
+            try:
+                with open(f"/proc/self/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that ended meanwhile
+    return total * 1e-9
+
+
+def settle_threads(step=0.002, max_wait=0.3):
+    """Wait (at most ``max_wait`` s) until this process's other threads have been idle for
+    ``step`` s: OpenBLAS workers spin for ~0.1 s after a threaded call, and a sample taken
+    meanwhile shares its second core with them."""
+    t_end = time.perf_counter() + max_wait
+    last = other_threads_cpu()
+    while last is not None and time.perf_counter() < t_end:
+        time.sleep(step)
+        now = other_threads_cpu()
+        if now - last < 0.1 * step:
+            return
+        last = now
+
+
 # --------------------------------------------------------------------------- bandwidth
 
 def measure_bandwidth(n_threads, n=2 * 10**7, budget=0.5, min_repeats=7):

@@ -142,16 +142,20 @@ class Runner:
     def add(self, op, dtype, size, threads, ours, ref, ref_name, *, pre=None, scipy=None,
             mkl=None, nbytes=None, flops=None, err=None, tol=None, extra=None):
         """Time ``ours`` (and ``pre``, ``scipy``, ``mkl``) inside the thread limit, ``ref`` too;
-        above one thread also our best call at one thread, interleaved (``ms_pre_1t``)."""
+        above one thread also our best call at one thread and at ``threads``, interleaved in
+        a set of their own (``ms_pre_1t``, ``ms_pre_nt``)."""
         from fastprox import get_num_threads
 
-        one_thread = _common.AtThreads(pre or ours, 1)  # the cap switch is not timed
+        fastest = pre or ours
         with _common.thread_limit(threads):
             eff = get_num_threads()
-            # interleaved samples; the BLAS references obey the same thread limit;
-            # "one" right after "pre": both follow a call of ours
-            t = self.timed({"ours": ours, "pre": pre, "one": one_thread if threads > 1 else None,
-                            "ref": ref, "scipy": scipy})
+            # interleaved samples; the BLAS references obey the same thread limit
+            t = self.timed({"ours": ours, "pre": pre, "ref": ref, "scipy": scipy})
+            t["one"] = t["nt"] = None
+            if threads > 1:  # thread scaling without the BLAS reference, whose workers
+                _common.settle_threads()  # spin after each call and hold the second core
+                pair = self.timed({"nt": fastest, "one": _common.AtThreads(fastest, 1)})
+                t["nt"], t["one"] = pair["nt"], pair["one"]
             t["mkl"] = t["mkl_pre"] = None
             if mkl is not None:  # a set of its own with our best call: MKL's team cannot
                 self.mkl.mkl_set_num_threads(threads)  # stall the columns above
@@ -173,14 +177,16 @@ class Runner:
             "ms_pre_vs_mkl": t["mkl_pre"]["median"] * 1e3 if t_mkl else None,
             "speedup_mkl": t_mkl["median"] / t["mkl_pre"]["median"] if t_mkl else None,
             "ms_pre_1t": t["one"]["median"] * 1e3 if t["one"] else None,
-            "scaling": t["one"]["median"] / best["median"] if t["one"] else None,
+            "ms_pre_nt": t["nt"]["median"] * 1e3 if t["nt"] else None,
+            "scaling": t["one"]["median"] / t["nt"]["median"] if t["one"] else None,
             "gbps": nbytes / best["median"] / 1e9 if nbytes else None,
             "pct_bw": None,  # filled in at the end (add_pct_bw)
             "gflops": flops / best["median"] / 1e9 if flops else None,
             "max_rel_diff": err,
             "agrees": err is None or err <= tol,
             "timing_ours": t_ours, "timing_pre": t_pre, "timing_ref": t_ref, "timing_scipy": t_sp,
-            "timing_mkl": t_mkl, "timing_pre_1t": t["one"], "timing_pre_vs_mkl": t["mkl_pre"],
+            "timing_mkl": t_mkl, "timing_pre_1t": t["one"], "timing_pre_nt": t["nt"],
+            "timing_pre_vs_mkl": t["mkl_pre"],
         }
         if extra:
             row.update(extra)
@@ -471,8 +477,8 @@ def main(argv=None):
         "\nx ref = ms ref / ms ours (> 1: we are faster); ms scipy: scipy.sparse A @ X (1 thread);"
         "\nx scipy = ms scipy / ms pre; ms mkl: sparse_dot_mkl's dot_product_mkl (MKL at the "
         "row's threads), x mkl: ms mkl / ms pre, both from a set of their own;"
-        "\nrows above 1 thread also carry ms_pre_1t and scaling (JSON): our best call at 1 "
-        "thread timed in the same interleaved set;"
+        "\nrows above 1 thread also carry ms_pre_1t, ms_pre_nt and scaling (JSON): our best "
+        "call at 1 thread and at the row's threads, interleaved in a set of their own (no BLAS);"
         "\nGB/s (pre-validated call): matrix bytes (value + index per nonzero) for spmv/spmv_t/"
         "layer spmv, "
         "the dense input for prune_to_csr;\n% bw: of the triad bandwidth measured at the row's "

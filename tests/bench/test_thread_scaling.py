@@ -28,6 +28,21 @@ def bench_modules():
         sys.path.remove(BENCH)
 
 
+def _run_json(script, args, tmp_path):
+    """The rows of ``bench/<script>.py --quick`` run in this process with ``args``."""
+    import json
+
+    sys.path.insert(0, BENCH)
+    try:
+        module = __import__(script)
+    finally:
+        sys.path.remove(BENCH)
+    out = tmp_path / f"{script}.json"
+    assert module.main(["--quick", "--json", str(out), "--budget", "0.001", "--min-repeats", "1",
+                        *args]) == 0
+    return json.loads(out.read_text())["rows"]
+
+
 def _row(threads, ms, one=None, **kw):
     row = {"op": "sgd_step l1+l2", "dtype": "float64", "size": "1e+04", "threads": threads,
            "ms_ours": ms}
@@ -41,13 +56,16 @@ def test_scaling_uses_the_interleaved_one_thread_time(bench_modules):
     _, _summary = bench_modules
     prox = [_row(1, 8.0), _row(2, 15.0, one=14.0)]
     spmv = [_row(1, 3.0, op="spmm", ms_pre=2.0), _row(2, 3.0, one=3.6, op="spmm", ms_pre=2.0),
-            _row(1, 1.0, op="spmv"), _row(2, 2.0, op="spmv")]  # no interleaved sample
+            _row(1, 1.0, op="spmv"), _row(2, 2.0, op="spmv"),  # no interleaved sample
+            _row(1, 5.0, op="sddmm"), _row(2, 5.0, one=4.0, op="sddmm", ms_pre=4.5,
+                                              ms_pre_nt=2.5)]  # a scaling set of its own
     doc = {"scripts": {"bench_prox": {"status": "ok", "result": {"rows": prox}},
                        "bench_spmv": {"status": "ok", "result": {"rows": spmv}}}}
     got = {(s, o): (a, b, x) for s, o, d, z, a, b, x in _summary.thread_scaling(doc)}
     assert got[("bench_prox", "sgd_step l1+l2")] == (14.0, 15.0, 14.0 / 15.0)
     assert got[("bench_spmv", "spmm")] == (3.6, 2.0, 1.8)  # pre-validated call at 2 threads
     assert got[("bench_spmv", "spmv")] == (1.0, 2.0, 0.5)  # the separate rows, as before
+    assert got[("bench_spmv", "sddmm")] == (4.0, 2.5, 1.6)
 
 
 def test_at_threads_caps_only_inside_the_sample(bench_modules):
@@ -68,20 +86,9 @@ def test_at_threads_caps_only_inside_the_sample(bench_modules):
     assert set(seen) == {1, -2}
 
 
-def test_bench_prox_rows_carry_the_interleaved_sample(bench_modules, tmp_path):
-    _common, _ = bench_modules
-    sys.path.insert(0, BENCH)
-    try:
-        import bench_prox
-    finally:
-        sys.path.remove(BENCH)
-    out = tmp_path / "p.json"
-    assert bench_prox.main(["--quick", "--json", str(out), "--kernels", "sgd_step",
-                            "--dtypes", "float64", "--budget", "0.001", "--min-repeats", "1",
-                            "--small-n", "0"]) == 0
-    import json
-
-    rows = json.loads(out.read_text())["rows"]
+def test_bench_prox_rows_carry_the_interleaved_sample(tmp_path):
+    rows = _run_json("bench_prox", ["--kernels", "sgd_step", "--dtypes", "float64",
+                                    "--small-n", "0"], tmp_path)
     assert {r["threads"] for r in rows} == {1, 2}
     for r in rows:
         if r["threads"] == 1:
@@ -89,3 +96,17 @@ def test_bench_prox_rows_carry_the_interleaved_sample(bench_modules, tmp_path):
         else:
             assert r["ms_pre_1t"] > 0 and r["scaling"] == pytest.approx(
                 r["ms_pre_1t"] / r["ms_ours"])
+
+
+def test_bench_spmv_scaling_pair_is_timed_apart(tmp_path):
+    """bench_spmv's 2-thread rows carry the 1- and 2-thread times of their own set."""
+    rows = _run_json("bench_spmv", ["--ops", "spmm", "--layer", "64", "--batch", "8",
+                                    "--sparsities", "0.9", "--dtypes", "float64", "--no-mkl"],
+                     tmp_path)
+    assert {r["threads"] for r in rows} == {1, 2}
+    for r in rows:
+        if r["threads"] == 1:
+            assert r["ms_pre_1t"] is None and r["ms_pre_nt"] is None
+        else:
+            assert r["ms_pre_1t"] > 0 and r["ms_pre_nt"] > 0
+            assert r["scaling"] == pytest.approx(r["ms_pre_1t"] / r["ms_pre_nt"])
