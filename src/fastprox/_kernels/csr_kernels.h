@@ -316,7 +316,8 @@ FPK_INLINE __m512 fpk_gather_f_i64(const int64_t *ind, const float *x)
 {
     const int64_t *i = ind + 8;
     __m256 x0 = _mm512_i64gather_ps(_mm512_loadu_si512(ind), x, 4);
-    __m256 x1 = _mm256_set_ps(x[i[7]], x[i[6]], x[i[5]], x[i[4]], x[i[3]], x[i[2]], x[i[1]], x[i[0]]);
+    __m256 x1 = _mm256_set_ps(x[i[7]], x[i[6]], x[i[5]], x[i[4]],
+                              x[i[3]], x[i[2]], x[i[1]], x[i[0]]);
     return _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
 }
 FPK_INLINE __m512 fpk_xload_f_i32(const int32_t *ind, const float *x)
