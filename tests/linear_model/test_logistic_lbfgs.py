@@ -86,7 +86,7 @@ def test_sample_weight_matches_sklearn():
 def test_fused_pass_matches_two_passes_and_threads(k, dtype, monkeypatch):
     """The one-pass kernel gives the two-pass loss and gradient, the same bits on 1 or 2
     threads (its row blocks are fixed by n)."""
-    X, y = _data(k, n=1500, p=40)
+    X, y = _data(k, n=1503, p=40)  # n % 4 != 0: the binary tail rows
     X = X.astype(dtype)
     sw = np.random.default_rng(1).uniform(0.5, 2.0, y.size)
     sw /= sw.sum()
@@ -108,8 +108,10 @@ def test_fused_pass_matches_two_passes_and_threads(k, dtype, monkeypatch):
                 fastprox.set_num_threads(prev)
     for a, b_ in zip(out[True, 1], out[True, 2]):
         np.testing.assert_array_equal(a, b_)
+    # two passes score float32 X in float32 (as scikit-learn), the fused pass in float64
+    rtol, atol = (1e-12, 1e-15) if dtype == np.float64 else (1e-6, 1e-8)
     for a, b_ in zip(out[True, 1], out[False, 1]):
-        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(a, b_, rtol=rtol, atol=atol)
 
 
 def test_fused_fit_matches_sklearn(monkeypatch):

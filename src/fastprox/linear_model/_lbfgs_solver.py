@@ -15,7 +15,7 @@ iterates are scikit-learn's up to rounding, so the fit stops where
 scikit-learn's does, after as many iterations.
 
 What is faster is one evaluation of ``F`` and its gradient (``_Evaluator``):
-on dense C-ordered ``X`` too large for the caches a single compiled pass
+on dense C-ordered ``X`` (binary, or too large for the caches) one compiled pass
 reads each row once for its scores, its loss and its share of ``R @ X``
 (scikit-learn reads ``X`` twice, by two BLAS products, and copies float32
 ``X`` to float64 for each); otherwise two passes, the second by the Newton
@@ -28,15 +28,14 @@ from scipy import optimize
 
 from .._kernels import logistic_fast
 from .._threads import blas_single_threaded, get_num_threads
-from ._logistic_design import csc_arrays
 
 __all__ = ["logistic_lbfgs"]
 
 
 _ROWS_PER_BLOCK = 256  # fused pass: rows per block of partial gradients
 _MAX_BLOCKS = 64       # ... and at most this many blocks (their buffers: K (p + 1) each)
-# the fused pass pays where X streams from memory; on X that stays in cache the
-# two passes (BLAS, xt_r_dense) were as fast or faster (docs/design/logistic-l2-default.md)
+# the fused pass: always for one class (four rows at a time); for several, dots
+# per row lose to BLAS's products on X that stays in cache (docs/design/logistic-l2-default.md)
 _FUSED_MIN_BYTES = 4 << 20
 _FUSED = True          # A/B switch of the measurements
 
@@ -44,14 +43,13 @@ _FUSED = True          # A/B switch of the measurements
 class _Evaluator:
     """The loss of ``(W, b)`` (without the penalty) and its gradient.
 
-    Dense C-ordered ``X`` (float32 or float64) of 4 MiB or more: one fused pass
+    Dense C-ordered ``X`` (float32 or float64), binary or of 4 MiB or more: one fused pass
     (``fused_loss_grad``), each row read once for its scores and its share
     of ``R @ X``, rows cut into blocks fixed by ``n`` alone so that the sum
-    does not depend on the threads. Otherwise two passes: the scores by one
-    BLAS product (Fortran float64 ``X`` as given; float32 through one float64
-    copy, as a mixed-precision product would copy ``X`` at every evaluation;
-    sparse ``X`` as CSR), the loss in one compiled pass, ``R @ X`` by the
-    Newton solver's kernels (``xt_r_dense`` / ``xt_r_sparse`` on CSC).
+    does not depend on the threads. Otherwise two passes, as scikit-learn's
+    (BLAS or scipy on one thread; float32 ``X`` scores in float32 as there, no
+    copy of ``X``), the loss in one compiled pass, ``R @ X`` of dense ``X``
+    by the Newton solver's kernel (float64 sums, all classes at once).
     """
 
     def __init__(self, X, datafit, K):
@@ -60,7 +58,7 @@ class _Evaluator:
         self.labels = datafit.labels if K > 1 else np.zeros(1, dtype=np.intp)
         self.sw = np.ascontiguousarray(datafit.sw_n, dtype=np.float64)
         self.fused = (_FUSED and not sp.issparse(X) and X.flags.c_contiguous and n > 0
-                      and X.nbytes >= _FUSED_MIN_BYTES)
+                      and (K == 1 or X.nbytes >= _FUSED_MIN_BYTES))
         if self.fused:
             self.X = X
             nb = max(1, min(-(-n // _ROWS_PER_BLOCK), _MAX_BLOCKS))
@@ -68,12 +66,8 @@ class _Evaluator:
             self.zbuf = np.empty((nb, K))
             self.lossb = np.empty(nb)
             return
-        if sp.issparse(X):
-            csc, self._csc = csc_arrays(X)
-            self._left = sp.csr_matrix(csc)
-        else:
-            self.X = X
-            self._left = X if X.dtype == np.float64 else X.astype(np.float64)
+        # scikit-learn's products (BLAS / scipy on one thread), without its copies
+        self.X = sp.csr_matrix(X) if sp.issparse(X) else X
         self.R = np.empty((K, n))
 
     def __call__(self, W, b):
@@ -85,16 +79,17 @@ class _Evaluator:
                                           get_num_threads())
             acc = self.part.sum(axis=0)  # blocks in order
             return float(self.lossb.sum()), acc[:, :p], acc[:, p]
-        Z = np.ascontiguousarray(self._left @ W.T)
+        # float32 X: scores in float32, as scikit-learn's (one product, no copy of X)
+        Z = np.ascontiguousarray(self.X @ W.T.astype(self.X.dtype), dtype=np.float64)
         Z += b
         if K == 1:
             loss = logistic_fast.binomial_loss_grad(Z[:, 0], self.y, self.sw, self.R[0])
         else:
             loss = logistic_fast.multinomial_loss_grad(Z, self.labels, self.sw, self.R)
-        G = np.empty((K, p))
-        if sp.issparse(self._left):
-            logistic_fast.xt_r_sparse(*self._csc, self.R, G, get_num_threads())
+        if sp.issparse(self.X):
+            G = np.ascontiguousarray((self.X.T @ self.R.T).T)
         else:
+            G = np.empty((K, p))
             logistic_fast.xt_r_dense(self.X, self.R, G, get_num_threads())
         return loss, G, self.R.sum(axis=1)
 
