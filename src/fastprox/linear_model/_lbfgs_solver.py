@@ -15,11 +15,11 @@ iterates are scikit-learn's up to rounding, so the fit stops where
 scikit-learn's does, after as many iterations.
 
 What is faster is one evaluation of ``F`` and its gradient (``_Evaluator``):
-on dense C-ordered ``X`` (binary, or too large for the caches) one compiled pass
-reads each row once for its scores, its loss and its share of ``R @ X``
-(scikit-learn reads ``X`` twice, by two BLAS products, and copies float32
-``X`` to float64 for each); otherwise two passes, the second by the Newton
-solver's gradient kernels (all classes at once). BLAS runs on one thread. Measured in
+on binary problems with dense C-ordered ``X`` too large for the caches, one
+compiled pass reads each row once for its score, its loss and its share of
+``R @ X`` (scikit-learn reads ``X`` twice, by two BLAS products); otherwise
+the same two products as scikit-learn around a compiled loss, without its
+per-call overheads. BLAS runs on one thread. Measured in
 docs/design/logistic-l2-default.md.
 """
 import numpy as np
@@ -34,8 +34,9 @@ __all__ = ["logistic_lbfgs"]
 
 _ROWS_PER_BLOCK = 256  # fused pass: rows per block of partial gradients
 _MAX_BLOCKS = 64       # ... and at most this many blocks (their buffers: K (p + 1) each)
-# the fused pass: always for one class (four rows at a time); for several, dots
-# per row lose to BLAS's products on X that stays in cache (docs/design/logistic-l2-default.md)
+# the fused pass (binary): on X that stays in cache the two BLAS products were as
+# fast; on X streamed from memory it took 0.5-0.6x their time. Several classes:
+# K dots per row lost to BLAS's products 1.5-2x (docs/design/logistic-l2-default.md)
 _FUSED_MIN_BYTES = 4 << 20
 _FUSED = True          # A/B switch of the measurements
 
@@ -43,13 +44,12 @@ _FUSED = True          # A/B switch of the measurements
 class _Evaluator:
     """The loss of ``(W, b)`` (without the penalty) and its gradient.
 
-    Dense C-ordered ``X`` (float32 or float64), binary or of 4 MiB or more: one fused pass
+    Binary, dense C-ordered ``X`` of 4 MiB or more: one fused pass
     (``fused_loss_grad``), each row read once for its scores and its share
     of ``R @ X``, rows cut into blocks fixed by ``n`` alone so that the sum
-    does not depend on the threads. Otherwise two passes, as scikit-learn's
-    (BLAS or scipy on one thread; float32 ``X`` scores in float32 as there, no
-    copy of ``X``), the loss in one compiled pass, ``R @ X`` of dense ``X``
-    by the Newton solver's kernel (float64 sums, all classes at once).
+    does not depend on the threads. Otherwise scikit-learn's two products
+    (BLAS or scipy on one thread, in ``X``'s precision as there, no copy of
+    ``X``) around the loss in one compiled pass.
     """
 
     def __init__(self, X, datafit, K):
@@ -58,7 +58,7 @@ class _Evaluator:
         self.labels = datafit.labels if K > 1 else np.zeros(1, dtype=np.intp)
         self.sw = np.ascontiguousarray(datafit.sw_n, dtype=np.float64)
         self.fused = (_FUSED and not sp.issparse(X) and X.flags.c_contiguous and n > 0
-                      and (K == 1 or X.nbytes >= _FUSED_MIN_BYTES))
+                      and K == 1 and X.nbytes >= _FUSED_MIN_BYTES)
         if self.fused:
             self.X = X
             nb = max(1, min(-(-n // _ROWS_PER_BLOCK), _MAX_BLOCKS))
@@ -89,8 +89,9 @@ class _Evaluator:
         if sp.issparse(self.X):
             G = np.ascontiguousarray((self.X.T @ self.R.T).T)
         else:
-            G = np.empty((K, p))
-            logistic_fast.xt_r_dense(self.X, self.R, G, get_num_threads())
+            # BLAS in X's precision (as scikit-learn): 2-6x xt_r_dense on these shapes
+            G = (self.R.astype(self.X.dtype, copy=False) @ self.X).astype(np.float64,
+                                                                           copy=False)
         return loss, G, self.R.sum(axis=1)
 
 
