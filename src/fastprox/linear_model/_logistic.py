@@ -11,7 +11,9 @@ fitted follows the installed scikit-learn exactly (:func:`effective_penalty`):
 from 1.8 ``l1_ratio`` selects it (1 is L1, 0 is L2, between is the elastic
 net), ``C=np.inf`` means none and ``penalty=`` is deprecated; before 1.8
 ``penalty`` selects it and ``l1_ratio`` only mixes the elastic net. Solved by
-working-set proximal Newton (``_newton_solver.py``); an explicit scikit-learn
+working-set proximal Newton (``_newton_solver.py``), or, for cold fits without
+an L1 term, by scikit-learn's own L-BFGS iteration on fastprox's kernels
+(``_lbfgs_solver.py``, finished by Newton if it stops above ``tol``); an explicit scikit-learn
 ``solver`` and the other combinations of the README's table run scikit-learn's
 own fit (``_fallback.py``).
 """
@@ -164,7 +166,10 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
         sample's class (fitted natively).
     solver : {'lbfgs', 'liblinear', 'newton-cg', 'newton-cholesky', 'sag', \
 'saga'} or None, default=None
-        None: fastprox's working-set proximal Newton, for every penalty. A
+        None: fastprox's working-set proximal Newton; without an L1 term and
+        without a warm start, scikit-learn's lbfgs iteration (same iterates and
+        ``n_iter_``) on fastprox's loss kernels, finished by Newton where it
+        stops above ``tol``. A
         scikit-learn solver name runs scikit-learn's ``LogisticRegression``
         with that solver, exactly as requested (its errors included), and
         copies its fitted attributes here.
