@@ -179,7 +179,7 @@ def run_rows(args, timed):
                         # interleaved samples; NumPy runs on one thread whatever the limit;
                         # above one thread also ours at one thread ("one", ms_pre_1t)
                         one = _common.AtThreads(ours, 1) if threads > 1 else None
-                        t = timed({"ours": ours, "one": one, "ref": ref})
+                        t = timed({"ours": ours, "one": one, "ref": ref}, rotate=True)
                     t_ours, t_ref, t_one = t["ours"], t["ref"], t["one"]
                     gbps = nbytes / t_ours["median"] / 1e9
                     row = {

@@ -154,7 +154,8 @@ class Runner:
             t["one"] = t["nt"] = None
             if threads > 1:  # thread scaling without the BLAS reference, whose workers
                 _common.settle_threads()  # spin after each call and hold the second core
-                pair = self.timed({"nt": fastest, "one": _common.AtThreads(fastest, 1)})
+                pair = self.timed({"nt": fastest, "one": _common.AtThreads(fastest, 1)},
+                                  rotate=True)
                 t["nt"], t["one"] = pair["nt"], pair["one"]
             t["mkl"] = t["mkl_pre"] = None
             if mkl is not None:  # a set of its own with our best call: MKL's team cannot
