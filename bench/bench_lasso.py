@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 import warnings
 
@@ -45,6 +46,9 @@ from sklearn.exceptions import ConvergenceWarning
 import fastprox
 from fastprox import _kernels
 from fastprox import linear_model as fp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
 
 
 def correlated(n, p, rho=0.8, k=100, noise=0.5, seed=0):
@@ -183,39 +187,13 @@ _MAX_ROUNDS = 51
 _SETTLE_STEP, _SETTLE_MAX = 0.002, 0.3
 
 
-def _other_threads_cpu():
-    """CPU seconds of this process's threads other than the calling one (None off Linux)."""
-    me = str(__import__("threading").get_native_id())
-    try:
-        tids = os.listdir("/proc/self/task")
-    except OSError:
-        return None
-    total = 0
-    for tid in tids:
-        if tid == me:
-            continue
-        try:
-            with open(f"/proc/self/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue  # a thread that ended meanwhile
-    return total * 1e-9
-
-
 def settle():
     """Wait until no other thread of this process runs (spinning BLAS workers), bounded.
 
     Timing each fit from a quiet start charges no fit with the threads its
     predecessor left spinning (see docs/design/solver-dense-f32.md).
     """
-    t_end = time.perf_counter() + _SETTLE_MAX
-    last = _other_threads_cpu()
-    while last is not None and time.perf_counter() < t_end:
-        time.sleep(_SETTLE_STEP)
-        now = _other_threads_cpu()
-        if now - last < 0.1 * _SETTLE_STEP:
-            return
-        last = now
+    _common.settle_threads(_SETTLE_STEP, _SETTLE_MAX)
 
 
 def bench_alpha(name, X, y, alpha, div, l1_ratio, args, threads, sw=None):
