@@ -15,7 +15,8 @@ L1 rows (reference: scikit-learn's saga at its default tol, slow).
 
 Each (case, dtype, threads) row times ``--min-repeats`` or more fits of
 each library, one of each per round, the order rotating each round so that
-neither always follows the other (both in one process, medians). ``obj_rel``
+neither always follows the other, each from idle BLAS workers (both in one
+process, medians). ``obj_rel``
 is ``(F_ours - F_ref) / |F_ref|`` for scikit-learn's objective ``C sum_i
 loss_i + l1_ratio |W|_1 + (1 - l1_ratio)/2 |W|^2`` in float64; ``agrees``:
 ``obj_rel <= --obj-tol``.
@@ -109,13 +110,19 @@ def objective(X, y, coef, intercept, C, l1_ratio):
 
 
 def interleaved(fns, rounds, budget):
-    """Medians of wall times, one call of each per round, the order rotating each round."""
+    """Medians of wall times, one call of each per round, the order rotating each round.
+
+    Each call starts once the BLAS workers left spinning by the previous one are idle
+    (``_common.settle_threads``), so that neither library pays for the other's threads.
+    """
+    settle = getattr(_common, "settle_threads", lambda: None)
     names = list(fns)
     samples = {k: [] for k in names}
     start = time.perf_counter()
     r = 0
     while r < rounds or (time.perf_counter() - start < budget and r < 50):
         for k in names[r % len(names):] + names[:r % len(names)]:
+            settle()
             t0 = time.perf_counter()
             fns[k]()
             samples[k].append(time.perf_counter() - t0)
