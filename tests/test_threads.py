@@ -171,3 +171,71 @@ def test_lasso_fit_restores_blas_threads():
         before = _blas_threads()
         Lasso(alpha=0.01).fit(X, y)
         assert _blas_threads() == before
+
+
+@pytest.mark.parametrize("where", ["after the change", "inside the change"])
+def test_blas_limited_survives_an_interrupt_in_its_bookkeeping(monkeypatch, where):
+    """A KeyboardInterrupt (Ctrl-C during a fit) that lands while a block sets
+    the limit leaves no block behind: the next block limits BLAS and restores
+    the limits found, as if nothing had happened."""
+    from threadpoolctl import threadpool_limits
+
+    from fastprox import _threads
+
+    if not _blas_threads():
+        pytest.skip("threadpoolctl sees no BLAS library")
+    real_set, real_release = _threads._set_blas, _threads._release_blas_control
+    state = {"armed": True, "released": 0}
+
+    def set_then_interrupt(limit):
+        real_set(limit)
+        if state["armed"]:
+            state["armed"] = False
+            raise KeyboardInterrupt
+
+    def release_interrupting_midway():
+        real_release()
+        state["released"] += 1
+        if state["armed"] and state["released"] == 2:  # the limit set, not yet recorded
+            state["armed"] = False
+            raise KeyboardInterrupt
+
+    if where == "after the change":
+        monkeypatch.setattr(_threads, "_set_blas", set_then_interrupt)
+    else:
+        monkeypatch.setattr(_threads, "_release_blas_control", release_interrupting_midway)
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        with pytest.raises(KeyboardInterrupt):
+            with _threads.blas_single_threaded():
+                pass
+        assert not state["armed"] and _threads._blas_active == []
+        assert _blas_threads() == before
+        with _threads.blas_single_threaded():
+            assert set(_blas_threads()) == {1}
+        assert _blas_threads() == before
+
+
+def test_blas_loaded_after_the_first_block_is_limited_too():
+    """A BLAS that loads later (scipy.linalg's OpenBLAS after numpy's) is found
+    by the next block: fastprox's solvers would otherwise leave it threaded."""
+    code = (
+        "import sys, numpy\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from fastprox._threads import blas_single_threaded\n"
+        "def blas():\n"
+        "    return sorted((m['filepath'], m['num_threads']) for m in threadpool_info()\n"
+        "                  if m['user_api'] == 'blas')\n"
+        "with blas_single_threaded():\n"
+        "    pass\n"
+        "n_before = len(blas())\n"
+        "import scipy.linalg\n"
+        "found = blas()\n"
+        "with blas_single_threaded():\n"
+        "    inside = {n for _, n in blas()}\n"
+        "print(n_before, len(found), sorted(inside), blas() == found, sep='|')\n"
+    )
+    n_before, n_found, inside, restored = run_py(code).split("|")
+    if int(n_found) <= int(n_before):
+        pytest.skip("scipy.linalg brings no BLAS of its own here")
+    assert inside == "[1]" and restored == "True"

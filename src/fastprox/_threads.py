@@ -6,6 +6,7 @@ fastprox's own loops, safely from several Python threads at once.
 """
 import contextlib
 import os
+import sys
 import threading
 
 from ._kernels import _openmp
@@ -93,13 +94,22 @@ _blas_active = []       # the limits of the blocks now open, in any thread
 _blas_limiter = None    # restores the limits found by the first block in
 _blas_current = None    # the limit set now (the strictest of _blas_active)
 _controllers = None     # (BLAS, OpenMP) threadpoolctl controllers
+_controllers_modules = 0  # len(sys.modules) when they were made
 
 
 def _get_controllers():
-    global _controllers
-    if _controllers is None:
+    """The (BLAS, OpenMP) threadpoolctl controllers of the libraries loaded now.
+
+    A scan costs ~10 ms, so it is redone only when modules were imported since
+    the last one (a BLAS loads with the extension that links it: scipy.linalg's
+    own OpenBLAS may come after numpy's) and no block holds limits to restore.
+    """
+    global _controllers, _controllers_modules
+    if _controllers is None or (len(sys.modules) != _controllers_modules
+                                and _blas_limiter is None):
         from threadpoolctl import ThreadpoolController
-        ctl = ThreadpoolController()  # scans the loaded libraries: once
+        _controllers_modules = len(sys.modules)
+        ctl = ThreadpoolController()
         _controllers = (ctl.select(user_api="blas"), ctl.select(user_api="openmp"))
     return _controllers
 
@@ -120,19 +130,36 @@ def _release_blas_control():
 
 
 def _set_blas(limit):
-    """Set BLAS to ``limit`` threads (None: restore the limits found); holds ``_blas_lock``."""
+    """Set BLAS to ``limit`` threads (None: restore the limits found); holds ``_blas_lock``.
+
+    ``_blas_current`` reads None ("unknown") until the change is complete, so
+    a KeyboardInterrupt inside it makes the next block set its limit again.
+    """
     global _blas_limiter, _blas_current
     blas, _ = _get_controllers()
+    _blas_current = None
     _release_blas_control()
     if limit is None:
-        _blas_limiter.restore_original_limits()
-        _blas_limiter = None
+        if _blas_limiter is not None:
+            _blas_limiter.restore_original_limits()
+            _blas_limiter = None
     elif _blas_limiter is None:
         _blas_limiter = blas.limit(limits=limit)
     else:
         blas.limit(limits=limit)  # the originals stay with the first limiter
-    _blas_current = limit
     _release_blas_control()
+    _blas_current = limit
+
+
+def _sync_blas():
+    """Make the BLAS limit the strictest of the open blocks' (none open: the limits
+    found by the first one in); holds ``_blas_lock``."""
+    strictest = min((e[0] for e in _blas_active), default=None)
+    if strictest is None:
+        if _blas_limiter is not None or _blas_current is not None:
+            _set_blas(None)
+    elif strictest != _blas_current:
+        _set_blas(strictest)
 
 
 @contextlib.contextmanager
@@ -156,23 +183,22 @@ def blas_limited(n_threads=1, *, openmp=False):
         yield
         return
     n_threads = int(n_threads)
-    with _blas_lock:
-        _blas_active.append(n_threads)
-        if _blas_current is None or n_threads < _blas_current:
-            _set_blas(n_threads)
+    entry = [n_threads]  # this block's own entry: removed by identity, whatever happens
     try:
+        with _blas_lock:
+            _blas_active.append(entry)
+            _sync_blas()
         if openmp:
             with _get_controllers()[1].limit(limits=n_threads):
                 yield
         else:
             yield
     finally:
+        # also reached by a KeyboardInterrupt anywhere above: an entry left
+        # behind would keep BLAS limited (or unlimited) for the whole process
         with _blas_lock:
-            _blas_active.remove(n_threads)
-            if not _blas_active:
-                _set_blas(None)
-            elif min(_blas_active) != _blas_current:
-                _set_blas(min(_blas_active))
+            _blas_active[:] = [e for e in _blas_active if e is not entry]
+            _sync_blas()
 
 
 # OpenBLAS runs a level-2 call on one thread below m * n = 2304 * 4 (its
