@@ -128,13 +128,6 @@ cdef inline tuple thread_policy(int parts_per_thread, bint adaptive):
     return old
 
 
-cdef inline int n_chunks(Py_ssize_t work, int n_threads) noexcept nogil:
-    """Number of contiguous chunks (one per thread) to split ``work`` into."""
-    if work < SERIAL_WORK or n_threads < 2:
-        return 1
-    return n_threads
-
-
 cdef inline int team_size(Py_ssize_t work, int n_threads) noexcept nogil:
     """Threads for a call of ``work``: 1 below SERIAL_WORK or while backing off."""
     return fpk_team_size(work, n_threads, SERIAL_WORK)

@@ -23,7 +23,7 @@ from libc.stdint cimport int64_t
 
 from fastprox._kernels._prox_updates cimport adam_chunk, momentum_chunk, shrink
 from fastprox._kernels._shared cimport (
-    floating, n_chunks, team_size, n_parts, thread_policy, fpk_team_report, fpk_now,
+    floating, team_size, n_parts, thread_policy, fpk_team_report, fpk_now,
     fpk_part_start, fpk_part_end,
 )
 
