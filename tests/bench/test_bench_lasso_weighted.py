@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+from _bench_env import bench_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "bench")
@@ -12,15 +13,6 @@ sys.path.insert(0, BENCH)
 import bench_lasso  # noqa: E402
 
 sys.path.remove(BENCH)
-
-
-def _env():
-    import fastprox
-
-    env = dict(os.environ)
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastprox.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH")) if p)
-    return env
 
 
 def test_weighted_alpha_max_zeroes_the_weighted_lasso():
@@ -39,7 +31,7 @@ def test_weighted_rows(tmp_path):
         [sys.executable, os.path.join(BENCH, "bench_lasso.py"), "--quick", "--no-others",
          "--no-cv", "--no-logistic", "--repeat", "1", "--divs", "10", "--enet-divs",
          "--weighted-divs", "10", "--cases", "diabetes", "sparse", "--json", str(out)],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+        cwd=ROOT, env=bench_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with open(out) as f:
         rows = json.load(f)["rows"]

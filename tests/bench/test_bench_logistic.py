@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from _bench_env import bench_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "bench")
@@ -21,22 +22,12 @@ ROW_KEYS = {"op", "case", "dtype", "size", "classes", "threads", "ms_ours", "ms_
             "speedup", "n_iter_ours", "n_iter_ref", "obj_ours", "obj_ref", "obj_rel", "agrees"}
 
 
-def _env():
-    import fastprox
-
-    env = dict(os.environ)
-    env.pop("FASTPROX_SIMD", None)
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastprox.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH")) if p)
-    return env
-
-
 def test_bench_logistic_quick(tmp_path):
     out = tmp_path / "bench_logistic.json"
     proc = subprocess.run(
         [sys.executable, os.path.join(BENCH, "bench_logistic.py"), "--quick", "--threads", "1",
          "--min-repeats", "1", "--budget", "0", "--json", str(out)],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+        cwd=ROOT, env=bench_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with open(out) as f:
         doc = json.load(f)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from _bench_env import bench_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "bench")
@@ -20,24 +21,12 @@ MACHINE_KEYS = {"cpu_model", "logical_cpus", "fastprox", "threadpools", "numpy",
 ROW_KEYS = {"op", "dtype", "size", "threads", "ms_ours", "ms_ref", "speedup", "agrees"}
 
 
-def _env():
-    """The current environment, with the fastprox this test process imports on the path."""
-    import fastprox
-
-    env = dict(os.environ)
-    env.pop("FASTPROX_SIMD", None)
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastprox.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (pkg_parent, env.get("PYTHONPATH")) if p)
-    return env
-
-
 def _run(script, *args, tmp_path):
     out = tmp_path / f"{script}.json"
     proc = subprocess.run(
         [sys.executable, os.path.join(BENCH, f"{script}.py"), "--quick", "--json", str(out),
          *args],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+        cwd=ROOT, env=bench_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout}\n{proc.stderr}"
     with open(out) as f:
         return json.load(f), proc.stdout
@@ -152,7 +141,7 @@ def test_bench_lasso_runs(tmp_path):
     proc = subprocess.run(
         [sys.executable, os.path.join(BENCH, "bench_lasso.py"), "--quick", "--no-others",
          "--repeat", "1", "--cases", "diabetes", "dense", "--json", str(out)],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+        cwd=ROOT, env=bench_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with open(out) as f:
         rows = json.load(f)["rows"]

@@ -13,22 +13,13 @@ import subprocess
 import sys
 
 import pytest
+from _bench_env import bench_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "bench")
 
 pytestmark = pytest.mark.skipif(not os.path.isfile(os.path.join(BENCH, "run_all.py")),
                                 reason="bench/ not in this checkout")
-
-
-def _env():
-    import fastprox
-
-    env = dict(os.environ)
-    env.pop("FASTPROX_SIMD", None)
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastprox.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH")) if p)
-    return env
 
 
 @pytest.fixture
@@ -48,7 +39,7 @@ def test_run_all_smoke(bench_copy, tmp_path):
     proc = subprocess.run(
         [sys.executable, str(bench_copy / "run_all.py"), "--smoke", "--out", str(out),
          "--bench-dir", str(bench_copy)],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+        cwd=ROOT, env=bench_env(), capture_output=True, text=True, timeout=120)
     # bench_broken fails, so the run as a whole reports failure, but it goes on
     assert proc.returncode == 1, proc.stdout + proc.stderr
     files = sorted(os.listdir(out))
