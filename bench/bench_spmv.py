@@ -5,7 +5,9 @@
   matrix only, value + index per nonzero (12 B in float64 with int32
   indices, 8 B in float32), and % bw compares it with the streaming bandwidth
   measured in the same run at the row's thread count. spmv also runs with
-  int64 indices at ``--density`` (``--index-dtypes``; size ends in "int64").
+  int64 indices at ``--density`` (``--index-dtypes``; size ends in "int64"): the
+  pre-validated call on ``check_csr``'s int32 copy of the indices (its default),
+  and on the int64 arrays kept (``index_dtype="keep"``; size ends in "int64 kept").
 * The goal rows of issue 16 (item 3) are printed once more at the end, under
   "Goals": spmv 1e6 x 1e3 1 % against SciPy (>= 1.5x at 1 thread, >= 2.5x at
   2, float64 / float32 x int32 / int64) and batch-1 spmv on the pruned layers.
@@ -211,9 +213,11 @@ class Runner:
         if not transpose and density == a.density:
             index_dtypes = a.index_dtypes
         for dtype, index_dtype in [(d, i) for d in a.dtypes for i in index_dtypes]:
-            self._spmv_case(transpose, density, A64, dtype, index_dtype, rng)
+            # int64: check_csr's int32 copy (the default) and the int64 arrays kept
+            for keep in ([False, True] if index_dtype == "int64" else [False]):
+                self._spmv_case(transpose, density, A64, dtype, index_dtype, rng, keep)
 
-    def _spmv_case(self, transpose, density, A64, dtype, index_dtype, rng):
+    def _spmv_case(self, transpose, density, A64, dtype, index_dtype, rng, keep=False):
         import scipy.sparse as sp
         from fastprox import sparse
         from fastprox.sparse import check_csr
@@ -224,9 +228,10 @@ class Runner:
         if index_dtype != "int32":
             A = sp.csr_array((A.data, A.indices.astype(index_dtype),
                               A.indptr.astype(index_dtype)), shape=A.shape)
-        Av = check_csr(A)
+        Av = check_csr(A, index_dtype="keep" if keep else "smallest")
         x = rng.standard_normal(n_rows if transpose else n_cols).astype(dtype)
-        nbytes = A.nnz * (A.data.itemsize + A.indices.itemsize)
+        # bytes the pre-validated call reads per nonzero (its index dtype, not A's)
+        nbytes = A.nnz * (A.data.itemsize + Av.indices.itemsize)
         op, ref_name = ("spmv_t", "scipy A.T@x") if transpose else ("spmv", "scipy A@x")
         kernel = sparse.spmv_t if transpose else sparse.spmv
         M = A.T if transpose else A
@@ -243,14 +248,15 @@ class Runner:
         err = max(_rel_err(ours(), ref()), _rel_err(pre(), ref()))
         mkl = None if transpose else self.mkl_product(A, x)
         for threads in a.threads:
-            suffix = "" if index_dtype == "int32" else f" {index_dtype}"
+            suffix = ("" if index_dtype == "int32" else f" {index_dtype}") + (" kept" * keep)
             self.add(op, dtype, f"{_size(A.shape)} {100 * density:g}%{suffix}", threads,
                      ours, ref, ref_name, pre=pre, mkl=mkl, nbytes=nbytes, flops=2 * A.nnz,
                      err=err,
                      tol=_tol(dtype),
                      extra={"nnz": A.nnz, "shape": A.shape, "density": density,
-                            "index_dtype": index_dtype,
-                            "bytes_per_nnz": A.data.itemsize + A.indices.itemsize})
+                            "index_dtype": index_dtype, "indices_kept": keep,
+                            "kernel_index_dtype": str(Av.indices.dtype),
+                            "bytes_per_nnz": A.data.itemsize + Av.indices.itemsize})
 
     def spmm(self):
         from fastprox import sparse
@@ -397,7 +403,10 @@ def goal_lines(rows, density=0.01):
         goal = SPMV_GOAL.get(r["threads"])
         x = r["speedup_pre"]
         mark = "" if goal is None else (" (goal met)" if x >= goal else f" (goal {goal})")
-        out.append(f"  {r['dtype']:8s} {r.get('index_dtype', 'int32'):6s} {r['threads']} thr: "
+        if r.get("indices_kept"):  # the int64 kernel itself, for reference
+            mark = " (int64 kept)"
+        index = r.get("index_dtype", "int32") + ("k" if r.get("indices_kept") else "")
+        out.append(f"  {r['dtype']:8s} {index:6s} {r['threads']} thr: "
                    f"{r['ms_pre']:8.3f} ms vs scipy {r['ms_ref']:8.3f} ms = {x:.2f}x{mark}, "
                    f"{r['pct_bw'] or 0:.0f} % bw{_vs_mkl(r)}")
     layer = [r for r in rows if r["op"] == "layer spmv"]

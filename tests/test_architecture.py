@@ -41,7 +41,7 @@ def layer(module):
         return 1
     if module == "fastprox._validation":
         return 2
-    if module in ("fastprox.prox", "fastprox.sparse"):
+    if module in ("fastprox.prox", "fastprox.sparse", "fastprox._csr_prune"):
         return 3
     if module in API:
         return 6

@@ -18,9 +18,13 @@ def test_bench_spmv_goal_rows(tmp_path):
     assert {(r["dtype"], r["index_dtype"]) for r in spmv} == {
         (d, i) for d in ("float64", "float32") for i in ("int32", "int64")}
     assert all(r["agrees"] for r in spmv)
+    # int64 rows: check_csr's int32 copy (the default) and the int64 arrays kept
+    assert all(r["kernel_index_dtype"] == ("int64" if r["indices_kept"] else "int32")
+               for r in spmv)
     assert all(r["bytes_per_nnz"] == (8 if r["dtype"] == "float64" else 4)
-               + (4 if r["index_dtype"] == "int32" else 8) for r in spmv)
-    assert {r["size"].endswith("int64") for r in spmv} == {True, False}
+               + (8 if r["indices_kept"] else 4) for r in spmv)
+    assert {r["indices_kept"] for r in spmv if r["index_dtype"] == "int64"} == {True, False}
+    assert {r["size"].split("% ")[-1] for r in spmv} == {"3000x200 1%", "int64", "int64 kept"}
     goals = stdout[stdout.index("Goals -- spmv"):]
     assert "goal: >= 1.5 at 1 thread, >= 2.5 at 2" in goals
     layer = [r for r in doc["rows"] if r["op"] == "layer spmv"]
@@ -38,3 +42,5 @@ def test_goal_lines_mark_met_and_missed():
                                    dict(row, threads=2, speedup_pre=2.0)])
     assert lines[1].endswith("2.00x (goal met), 50 % bw")
     assert lines[2].endswith("2.00x (goal 2.5), 50 % bw")
+    kept = bench_spmv.goal_lines([dict(row, threads=1, speedup_pre=1.0, indices_kept=True)])
+    assert "int64k" in kept[1] and kept[1].endswith("1.00x (int64 kept), 50 % bw")

@@ -215,6 +215,54 @@ def test_check_csr_is_public(rng):
         check_csr(A.tocsc(), name="X")
 
 
+@pytest.mark.parametrize("kind", ["array", "matrix"])
+def test_check_csr_narrows_int64_indices(rng, dtype, n_threads, kind):
+    """index_dtype="smallest" (the default) copies int64 indices to int32; every product on
+    that view has the same bits as on the int64 arrays (index_dtype="keep")."""
+    for shape, density in [((300, 40), 0.3), ((64, 900), 0.5), ((0, 5), 0.0), ((7, 0), 0.0)]:
+        A = make_csr(rng, shape, density, dtype, np.int64, kind=kind)
+        small, kept = check_csr(A), check_csr(A, index_dtype="keep")
+        assert small.indices.dtype == small.indptr.dtype == np.int32
+        assert kept.indices.dtype == kept.indptr.dtype == np.int64
+        assert kept.indices is A.indices  # no copy
+        np.testing.assert_array_equal(small.indices, A.indices)
+        np.testing.assert_array_equal(small.indptr, A.indptr)
+        x = rng.standard_normal(shape[1]).astype(dtype)
+        xt = rng.standard_normal(shape[0]).astype(dtype)
+        X = rng.standard_normal((shape[1], 19)).astype(dtype)
+        U = rng.standard_normal((shape[0], 5)).astype(dtype)
+        V = rng.standard_normal((shape[1], 5)).astype(dtype)
+        for f, args in [(sparse.spmv, (x,)), (sparse.spmv_t, (xt,)), (sparse.spmm, (X,)),
+                        (sparse.sddmm, (U, V))]:
+            got = f(small, *args, check_input=False)
+            np.testing.assert_array_equal(got, f(kept, *args, check_input=False))
+            np.testing.assert_array_equal(got, f(A, *args))
+        np.testing.assert_allclose(sparse.spmv(small, x), A @ x, **tol(dtype))
+
+
+def test_check_csr_index_dtype_keeps_what_it_must(rng):
+    A = make_csr(rng, (30, 20), 0.3, np.float64, np.int32)
+    Av = check_csr(A)  # int32 arrays are used as they are, whatever index_dtype
+    assert np.shares_memory(Av.indices, A.indices) and np.shares_memory(Av.indptr, A.indptr)
+    wide = sp.csr_array((np.ones(2), np.array([0, 2**31 + 5], np.int64),
+                         np.array([0, 1, 2], np.int64)), shape=(2, 2**31 + 6))
+    assert check_csr(wide).indices.dtype == np.int64  # too many columns for int32
+    for bad in ["int32", None, np.int32, "Smallest"]:
+        with pytest.raises(ValueError, match="index_dtype must be 'smallest' or 'keep'"):
+            check_csr(A, index_dtype=bad)
+
+
+def test_check_csr_narrowing_never_wraps_a_bad_index():
+    """An int64 index past int32 must be reported, not wrapped into a valid column."""
+    A = sp.csr_array((np.ones(1), np.array([2**32 + 1], np.int64), np.array([0, 1], np.int64)),
+                     shape=(1, 3))
+    with pytest.raises(ValueError, match=r"indices\[0\] = 4294967297 is out of range"):
+        check_csr(A)
+    with pytest.raises(ValueError, match="outside the int32 range"):
+        check_csr(A, check_structure=False)
+    assert check_csr(A, check_structure=False, index_dtype="keep").indices[0] == 2**32 + 1
+
+
 def test_wrong_types_and_shapes(rng):
     A = make_csr(rng, (4, 3), 0.5, np.float64)
     with pytest.raises(TypeError, match="CSR format"):
