@@ -278,8 +278,8 @@ def _plot_density(doc, plt):
     for ax, t in zip(axes[0], threads):
         series = {}
         for r in rows:
-            if r["threads"] != t:
-                continue
+            if r["threads"] != t or r.get("index_dtype", "int32") != "int32":
+                continue  # the int64 rows (one density) would zig-zag the int32 curves
             if r["op"] in ("spmv", "spmv_t") and r.get("density") is not None:
                 x = r["density"]
             elif r["op"] == "spmm" and r.get("sparsity") is not None:
