@@ -102,7 +102,7 @@ def test_bench_threads_runs(tmp_path):
                                          "LassoCV.fit"}
     # 1 vs 2 threads: every kernel in every scenario, the neighbour gone afterwards
     assert {(r["op"], r["scenario"]) for r in scenario} == {
-        (k, s) for k in ("spmm", "spmv", "sgd_step", "Lasso.fit", "MLP.partial_fit")
+        (k, s) for k in ("spmm", "spmm b16", "spmv", "sgd_step", "Lasso.fit", "MLP.partial_fit")
         for s in ("quiet", "busy neighbour", "after BLAS")}
     for r in scenario:
         assert r["ms_1t"] > 0 and r["ms_2t"] > 0 and r["agrees"], r
