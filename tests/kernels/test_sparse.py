@@ -414,3 +414,43 @@ def test_spmv_short_rows_bit_identical_across_splits(rng, dtype, index_dtype):
     assert np.all(np.abs(y - ref) <= 64 * np.finfo(dtype).eps * scale + 1e-30)
     for r0, r1 in [(0, 5), (3, 4003), (5, 13), (7, 9), (1, 2000), (9, 4003), (2001, 4003)]:
         np.testing.assert_array_equal(sparse.spmv(A[r0:r1], x), y[r0:r1])
+
+
+def _bits(a):
+    return a.view(np.uint64 if a.dtype == np.float64 else np.uint32)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spmv_row_alone_has_the_same_bits(rng, dtype, index_dtype):
+    """A row's sum has the same bits whether its group of 8 goes through the short-row
+    product buffer (whole matrix) or the row runs alone (one-row matrix: the per-row path);
+    rows of 0-40 nonzeros (past the buffered first step(s) of both dtypes) and 100-300."""
+    A = _short_rows_csr(rng, dtype, index_dtype, n_rows=803)
+    x = rng.standard_normal(A.shape[1]).astype(dtype)
+    y = sparse.spmv(A, x)
+    alone = np.concatenate([sparse.spmv(A[r:r + 1], x) for r in range(A.shape[0])])
+    np.testing.assert_array_equal(_bits(alone), _bits(y))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spmv_short_rows_keep_the_sign_of_zero_products(dtype):
+    """Products that are -0 exactly (-1 * 0) or underflow to -0 (-tiny * tiny): the
+    short-row path gives the bits of the per-row path, zero signs included."""
+    tiny = np.sqrt(np.finfo(dtype).smallest_subnormal) / 4
+    x = np.zeros(64, dtype)
+    x[:32] = tiny
+    kinds = [(np.arange(32), -tiny), (np.arange(16), -tiny), (np.arange(32, 48), -1.0),
+             (np.arange(33), -tiny), (np.arange(1), -tiny), (np.arange(32, 64), -1.0),
+             (np.arange(24, 41), -tiny)]
+    cols, vals, indptr = [], [], [0]
+    for r in range(40):
+        c, v = kinds[r % len(kinds)]
+        cols.append(c)
+        vals.append(np.full(len(c), v, dtype))
+        indptr.append(indptr[-1] + len(c))
+    A = sp.csr_array((np.concatenate(vals), np.concatenate(cols), indptr), shape=(40, 64))
+    y = sparse.spmv(A, x)
+    assert np.all(y == 0)
+    alone = np.concatenate([sparse.spmv(A[r:r + 1], x) for r in range(A.shape[0])])
+    np.testing.assert_array_equal(_bits(alone), _bits(y))

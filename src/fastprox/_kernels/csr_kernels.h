@@ -21,6 +21,7 @@
 #if defined(__GNUC__)
 #define FPK_VEXT 1
 #define FPK_INLINE static inline __attribute__((always_inline))
+#define FPK_NOINLINE static __attribute__((noinline))
 #define FPK_PREFETCH(p) __builtin_prefetch(p)
 #else
 #define FPK_VEXT 0
@@ -87,17 +88,27 @@ typedef int32_t fpk_vfi __attribute__((vector_size(FPK_VBYTES)));
  *    to vector registers): 0.85x the time on 4096x1024 float32 layers.
  *    Masked gathers remain only near the end of the range, where nothing
  *    past it may be read.
- *  - Short rows: a group of 8 rows spanning at most FPK_SPMV_SPAN nonzeros
- *    first copies x[ind[k]] for its whole span into a stack buffer in full
- *    vectors (16 per step, whatever the row boundaries), then each row runs
- *    the same masked FMAs with x read from the buffer. A 10-nonzero row
- *    thus fetches about 10 x values instead of 16, and the next group's copy
- *    is made before this group's sums (two buffers), so the row loads never
- *    wait on the stores just made. The copy takes 8 values of a step by a
- *    gather and 8 by scalar loads (float64/int32, float32/int64; the gather
- *    unit and the load ports work side by side), two gathers for
- *    float64/int64 (16 scalar index loads a step cost more there) and scalar
- *    loads for float32/int32.
+ *  - Short rows: a block of up to FPK_SPMV_NG groups of 8 rows (the first
+ *    spanning at most FPK_SPMV_SPAN nonzeros, the block at most
+ *    FPK_SPMV_BUF) first makes the products fma(data[k], x[ind[k]], +0) for
+ *    its whole span into a stack buffer in full vectors (16 per step,
+ *    whatever the row boundaries); then each row's first step (float: two)
+ *    is one masked load of its products, which is exactly what its first
+ *    FMA into a zero accumulator gives, so the sums are the same bits. A
+ *    longer row goes on with the FMAs of fpk_rowacc_* (out of line, rare).
+ *    A 10-nonzero row thus fetches about 10 x values instead of 16 and its
+ *    values are read once. One product pass per block (not per group) costs
+ *    one mispredicted loop exit per 32 rows instead of 8; the pass also
+ *    prefetches FPK_SPMV_FAR entries ahead into L2, which keeps more of the
+ *    stream's misses in flight than the L1 prefetch alone (together
+ *    0.78-0.90x the time on 1e6 x 1e3 1 %, docs/design/kernels-spmv-avx512.md,
+ *    'Session 10'). x is fetched 8 values of a step by a gather and 8 by
+ *    scalar loads (float64/int32, float32/int64; the gather unit and the
+ *    load ports work side by side), by two gathers for float64/int64 (16
+ *    scalar index loads a step cost more there) and by scalar loads for
+ *    float32/int32. The block code is a function of its own: inlined, it
+ *    changed the register allocation of the long-row loop (float32/int32
+ *    layers 4-6 % slower).
  *  - Per-row fixed costs: rows are processed in groups of 8 aligned to
  *    absolute row numbers; each row keeps its own accumulator and the 8 are
  *    reduced together by a transposed tree (fpk_red8_pd / fpk_red8_ps) into
@@ -114,8 +125,9 @@ typedef int32_t fpk_vfi __attribute__((vector_size(FPK_VBYTES)));
  * Row r's sum depends on the row only: double lane i of accumulator 0 sums
  * entries ptr[r]+i, +16, +32, ... and accumulator 1 entries ptr[r]+8+i, +16,
  * ... (FMA, in order), then acc0 + acc1 and the fixed tree over lanes; float:
- * steps of 16 alternate between the two accumulators. Neither depends on r0/r1,
- * so results are identical for any thread split. */
+ * steps of 16 alternate between the two accumulators. Neither depends on r0/r1
+ * nor on the path taken (a short-row block or fpk_rowacc_*), so results are
+ * identical for any thread split. */
 #define FPK_MASK16(n) ((__mmask16)_bzhi_u32(0xffffu, (unsigned)((n) < 16 ? (n) : 16)))
 #ifndef FPK_SPMV_AHEAD
 #define FPK_SPMV_AHEAD 256
@@ -230,12 +242,13 @@ FPK_INLINE __m512 fpk_tail_gather_f_i64(const int64_t *ind, const float *x, __mm
     return _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
 }
 
-/* One row's accumulator (the sum of two), 16 entries per branch-free step. */
+/* One row's accumulator (the sum of two), 16 entries per branch-free step;
+ * NAME##_cont continues a row from entry k with the accumulators given. */
 #define FPK_DEFINE_ROWACC_D(NAME, IDX, TAIL)                                               \
-FPK_INLINE __m512d NAME(const double *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,    \
-                        ptrdiff_t end, const double *x)                                    \
+FPK_INLINE __m512d NAME##_cont(const double *data, const IDX *ind, ptrdiff_t k,           \
+                               ptrdiff_t hi, ptrdiff_t end, const double *x,               \
+                               __m512d acc0, __m512d acc1)                                 \
 {                                                                                          \
-    __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();                        \
     do {                                                                                   \
         __mmask16 m = FPK_MASK16(hi - k);                                                  \
         __m512d d0, d1, x0, x1;                                                            \
@@ -255,6 +268,16 @@ FPK_INLINE __m512d NAME(const double *data, const IDX *ind, ptrdiff_t k, ptrdiff
         k += 16;                                                                           \
     } while (k < hi);                                                                      \
     return _mm512_add_pd(acc0, acc1);                                                      \
+}                                                                                          \
+FPK_NOINLINE __m512d NAME##_more(const double *data, const IDX *ind,                       \
+    ptrdiff_t k, ptrdiff_t hi, ptrdiff_t end, const double *x, __m512d acc0, __m512d acc1) \
+{                                                                                          \
+    return NAME##_cont(data, ind, k, hi, end, x, acc0, acc1);                              \
+}                                                                                          \
+FPK_INLINE __m512d NAME(const double *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,    \
+                        ptrdiff_t end, const double *x)                                    \
+{                                                                                          \
+    return NAME##_cont(data, ind, k, hi, end, x, _mm512_setzero_pd(), _mm512_setzero_pd()); \
 }
 FPK_DEFINE_ROWACC_D(fpk_rowacc_d_i32, int32_t, fpk_tail_gather_i32)
 FPK_DEFINE_ROWACC_D(fpk_rowacc_d_i64, int64_t, fpk_tail_gather_i64)
@@ -276,10 +299,10 @@ FPK_DEFINE_ROWACC_D(fpk_rowacc_d_i64, int64_t, fpk_tail_gather_i64)
         k += 16;                                                                           \
     } while (0)
 #define FPK_DEFINE_ROWACC_F(NAME, IDX, TAIL)                                               \
-FPK_INLINE __m512 NAME(const float *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,      \
-                       ptrdiff_t end, const float *x)                                      \
+FPK_INLINE __m512 NAME##_cont(const float *data, const IDX *ind, ptrdiff_t k,             \
+                              ptrdiff_t hi, ptrdiff_t end, const float *x,                 \
+                              __m512 acc0, __m512 acc1)                                    \
 {                                                                                          \
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                         \
     for (;;) {                                                                             \
         FPK_ROWACC_F_STEP(acc0, TAIL);                                                     \
         if (k >= hi) break;                                                                \
@@ -287,17 +310,47 @@ FPK_INLINE __m512 NAME(const float *data, const IDX *ind, ptrdiff_t k, ptrdiff_t
         if (k >= hi) break;                                                                \
     }                                                                                      \
     return _mm512_add_ps(acc0, acc1);                                                      \
+}                                                                                          \
+FPK_NOINLINE __m512 NAME##_more(const float *data, const IDX *ind,                         \
+    ptrdiff_t k, ptrdiff_t hi, ptrdiff_t end, const float *x, __m512 acc0, __m512 acc1)    \
+{                                                                                          \
+    return NAME##_cont(data, ind, k, hi, end, x, acc0, acc1);                              \
+}                                                                                          \
+FPK_INLINE __m512 NAME(const float *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,      \
+                       ptrdiff_t end, const float *x)                                      \
+{                                                                                          \
+    return NAME##_cont(data, ind, k, hi, end, x, _mm512_setzero_ps(), _mm512_setzero_ps()); \
 }
 FPK_DEFINE_ROWACC_F(fpk_rowacc_f_i32, int32_t, fpk_tail_gather_f_i32)
 FPK_DEFINE_ROWACC_F(fpk_rowacc_f_i64, int64_t, fpk_tail_gather_f_i64)
 
-/* Short-row groups (see 'Short rows' above): xb[i] = x[ind[lo + i]] for the
- * span [lo, hi) of a group, in steps of 16 (the last step may run past hi,
- * never past end). The buffer holds the same values the row loop would
- * fetch, so the sums are the same bits. */
+/* Short-row blocks (see 'Short rows' above): pb[i] = fma(data[lo + i],
+ * x[ind[lo + i]], +0) for the span [lo, hi) of a block, in steps of 16 (the
+ * last step may run past hi, never past end). Each product is exactly what
+ * the first FMA of a row's lane computes from a zero accumulator (the
+ * rounding, and the sign of a zero), so the sums are the same bits as
+ * fpk_rowacc_*. */
 #ifndef FPK_SPMV_SPAN
-#define FPK_SPMV_SPAN 256
+#define FPK_SPMV_SPAN 256 /* a block starts at a group of 8 rows of at most this span */
 #endif
+#ifndef FPK_SPMV_BUF
+#define FPK_SPMV_BUF 512 /* and takes up to FPK_SPMV_NG groups whose span fits this */
+#endif
+#ifndef FPK_SPMV_NG
+#define FPK_SPMV_NG 4
+#endif
+#ifndef FPK_SPMV_FAR
+#define FPK_SPMV_FAR 2048 /* entries ahead of the product pass, into L2 */
+#endif
+#define FPK_SPMV_PREFETCH_FAR(data, ind, k)                                                \
+    do {                                                                                   \
+        _mm_prefetch((const char *)((data) + (k) + FPK_SPMV_FAR), _MM_HINT_T2);            \
+        if (sizeof(*(data)) == 8)                                                          \
+            _mm_prefetch((const char *)((data) + (k) + FPK_SPMV_FAR + 8), _MM_HINT_T2);    \
+        _mm_prefetch((const char *)((ind) + (k) + FPK_SPMV_FAR), _MM_HINT_T2);             \
+        if (sizeof(*(ind)) == 8)                                                           \
+            _mm_prefetch((const char *)((ind) + (k) + FPK_SPMV_FAR + 8), _MM_HINT_T2);     \
+    } while (0)
 /* Half by a gather, half by scalar loads: the gather unit and the load ports
  * work side by side (float64/int32, float32/int64: 0.84-0.92x the time of
  * two gathers on 1e6 x 1e3 1 %, see docs/design/kernels-spmv-avx512.md,
@@ -326,115 +379,126 @@ FPK_INLINE __m512 fpk_xload_f_i32(const int32_t *ind, const float *x)
 }
 #define FPK_DEFINE_FILL_D(NAME, IDX, FULL, TAIL)                                           \
 FPK_INLINE void NAME(const double *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,        \
-                     ptrdiff_t end, const double *x, double *xb)                           \
+                     ptrdiff_t end, const double *x, double *pb)                           \
 {                                                                                          \
-    for (; k < hi; k += 16, xb += 16) {                                                    \
-        __m512d x0, x1;                                                                    \
+    const __m512d z = _mm512_setzero_pd();                                                 \
+    for (; k < hi; k += 16, pb += 16) {                                                    \
+        __m512d d0, d1, x0, x1;                                                            \
         FPK_SPMV_PREFETCH(data, ind, k);                                                   \
-        if (__builtin_expect(k + 16 <= end, 1))                                            \
+        FPK_SPMV_PREFETCH_FAR(data, ind, k);                                               \
+        if (__builtin_expect(k + 16 <= end, 1)) {                                          \
+            d0 = _mm512_loadu_pd(data + k);                                                \
+            d1 = _mm512_loadu_pd(data + k + 8);                                            \
             FULL(ind + k, x, &x0, &x1);                                                    \
-        else                                                                               \
-            TAIL(ind + k, x, FPK_MASK16(end - k), &x0, &x1);                               \
-        _mm512_storeu_pd(xb, x0);                                                          \
-        _mm512_storeu_pd(xb + 8, x1);                                                      \
+        } else {                                                                           \
+            __mmask16 m = FPK_MASK16(end - k);                                             \
+            d0 = _mm512_maskz_loadu_pd((__mmask8)m, data + k);                             \
+            d1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), data + k + 8);                  \
+            TAIL(ind + k, x, m, &x0, &x1);                                                 \
+        }                                                                                  \
+        _mm512_storeu_pd(pb, _mm512_fmadd_pd(d0, x0, z));                                  \
+        _mm512_storeu_pd(pb + 8, _mm512_fmadd_pd(d1, x1, z));                              \
     }                                                                                      \
 }
 FPK_DEFINE_FILL_D(fpk_fill_d_i32, int32_t, fpk_gather_d_i32, fpk_tail_gather_i32)
 FPK_DEFINE_FILL_D(fpk_fill_d_i64, int64_t, fpk_gather_d_i64, fpk_tail_gather_i64)
 #define FPK_DEFINE_FILL_F(NAME, IDX, FULL, TAIL)                                           \
 FPK_INLINE void NAME(const float *data, const IDX *ind, ptrdiff_t k, ptrdiff_t hi,         \
-                     ptrdiff_t end, const float *x, float *xb)                             \
+                     ptrdiff_t end, const float *x, float *pb)                             \
 {                                                                                          \
-    for (; k < hi; k += 16, xb += 16) {                                                    \
+    const __m512 z = _mm512_setzero_ps();                                                  \
+    for (; k < hi; k += 16, pb += 16) {                                                    \
+        __m512 d, xv;                                                                      \
         FPK_SPMV_PREFETCH(data, ind, k);                                                   \
-        if (__builtin_expect(k + 16 <= end, 1))                                            \
-            _mm512_storeu_ps(xb, FULL(ind + k, x));                                        \
-        else                                                                               \
-            _mm512_storeu_ps(xb, TAIL(ind + k, x, FPK_MASK16(end - k)));                   \
+        FPK_SPMV_PREFETCH_FAR(data, ind, k);                                               \
+        if (__builtin_expect(k + 16 <= end, 1)) {                                          \
+            d = _mm512_loadu_ps(data + k);                                                 \
+            xv = FULL(ind + k, x);                                                         \
+        } else {                                                                           \
+            __mmask16 m = FPK_MASK16(end - k);                                             \
+            d = _mm512_maskz_loadu_ps(m, data + k);                                        \
+            xv = TAIL(ind + k, x, m);                                                      \
+        }                                                                                  \
+        _mm512_storeu_ps(pb, _mm512_fmadd_ps(d, xv, z));                                   \
     }                                                                                      \
 }
 FPK_DEFINE_FILL_F(fpk_fill_f_i32, int32_t, fpk_xload_f_i32, fpk_tail_gather_f_i32)
 FPK_DEFINE_FILL_F(fpk_fill_f_i64, int64_t, fpk_gather_f_i64, fpk_tail_gather_f_i64)
 
-/* fpk_rowacc_* with x from the group's buffer (xb: x of entry k). */
-FPK_INLINE __m512d fpk_rowbuf_d(const double *data, const double *xb, ptrdiff_t k,
-                                ptrdiff_t hi, ptrdiff_t end)
-{
-    __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
-    do {
-        __mmask16 m = FPK_MASK16(hi - k);
-        __m512d d0, d1;
-        if (__builtin_expect(k + 16 <= end, 1)) {
-            d0 = _mm512_loadu_pd(data + k);
-            d1 = _mm512_loadu_pd(data + k + 8);
-        } else {
-            d0 = _mm512_maskz_loadu_pd((__mmask8)m, data + k);
-            d1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), data + k + 8);
-        }
-        acc0 = _mm512_mask3_fmadd_pd(d0, _mm512_loadu_pd(xb), acc0, (__mmask8)m);
-        acc1 = _mm512_mask3_fmadd_pd(d1, _mm512_loadu_pd(xb + 8), acc1, (__mmask8)(m >> 8));
-        k += 16;
-        xb += 16;
-    } while (k < hi);
-    return _mm512_add_pd(acc0, acc1);
+/* fpk_rowacc_* of a row whose products start at pb: the first step (float:
+ * two) is a masked load of the products, the rest of a longer row continues
+ * with FMAs as fpk_rowacc_* (the same lanes, the same order). */
+#define FPK_DEFINE_ROWBUF_D(NAME, IDX, ROWACC)                                             \
+FPK_INLINE __m512d NAME(const double *data, const IDX *ind, const double *pb, ptrdiff_t k, \
+                        ptrdiff_t hi, ptrdiff_t end, const double *x)                      \
+{                                                                                          \
+    const __mmask16 m = FPK_MASK16(hi - k);                                                \
+    __m512d acc0 = _mm512_maskz_loadu_pd((__mmask8)m, pb);                                 \
+    __m512d acc1 = _mm512_maskz_loadu_pd((__mmask8)(m >> 8), pb + 8);                      \
+    if (__builtin_expect(hi - k > 16, 0))                                                  \
+        return ROWACC##_more(data, ind, k + 16, hi, end, x, acc0, acc1);                   \
+    return _mm512_add_pd(acc0, acc1);                                                      \
 }
-#define FPK_ROWBUF_F_STEP(acc)                                                             \
-    do {                                                                                   \
-        __mmask16 m = FPK_MASK16(hi - k);                                                  \
-        __m512 d = __builtin_expect(k + 16 <= end, 1) ? _mm512_loadu_ps(data + k)          \
-                                                      : _mm512_maskz_loadu_ps(m, data + k); \
-        acc = _mm512_mask3_fmadd_ps(d, _mm512_loadu_ps(xb), acc, m);                       \
-        k += 16;                                                                           \
-        xb += 16;                                                                          \
-    } while (0)
-FPK_INLINE __m512 fpk_rowbuf_f(const float *data, const float *xb, ptrdiff_t k,
-                               ptrdiff_t hi, ptrdiff_t end)
-{
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (;;) {
-        FPK_ROWBUF_F_STEP(acc0);
-        if (k >= hi) break;
-        FPK_ROWBUF_F_STEP(acc1);
-        if (k >= hi) break;
-    }
-    return _mm512_add_ps(acc0, acc1);
+FPK_DEFINE_ROWBUF_D(fpk_rowbuf_d_i32, int32_t, fpk_rowacc_d_i32)
+FPK_DEFINE_ROWBUF_D(fpk_rowbuf_d_i64, int64_t, fpk_rowacc_d_i64)
+#define FPK_DEFINE_ROWBUF_F(NAME, IDX, ROWACC)                                             \
+FPK_INLINE __m512 NAME(const float *data, const IDX *ind, const float *pb, ptrdiff_t k,    \
+                       ptrdiff_t hi, ptrdiff_t end, const float *x)                        \
+{                                                                                          \
+    const ptrdiff_t n = hi - k;                                                            \
+    __m512 acc0 = _mm512_maskz_loadu_ps(FPK_MASK16(n), pb);                                \
+    __m512 acc1 = _mm512_maskz_loadu_ps(FPK_MASK16(n > 16 ? n - 16 : 0), pb + 16);         \
+    if (__builtin_expect(n > 32, 0))                                                       \
+        return ROWACC##_more(data, ind, k + 32, hi, end, x, acc0, acc1);                   \
+    return _mm512_add_ps(acc0, acc1);                                                      \
 }
+FPK_DEFINE_ROWBUF_F(fpk_rowbuf_f_i32, int32_t, fpk_rowacc_f_i32)
+FPK_DEFINE_ROWBUF_F(fpk_rowbuf_f_i64, int64_t, fpk_rowacc_f_i64)
 
-/* Rows [r0, r1) in groups of 8 aligned to absolute row numbers. */
+/* Rows [r0, r1) in groups of 8 aligned to absolute row numbers. A block
+ * starts at a full group of span <= FPK_SPMV_SPAN and takes the next full
+ * groups (up to FPK_SPMV_NG in all) while its span fits FPK_SPMV_BUF; its
+ * products are made in one pass, then its rows are summed from them. Other
+ * groups run fpk_rowacc_*, rows outside [r0, r1) masked off the store. */
 #define FPK_DEFINE_SPMV(NAME, T, IDX, VACC, ROWACC, ZERO, RED8, STORE, FILL, ROWBUF)       \
+FPK_NOINLINE void NAME##_block(const T *data, const IDX *ind, const IDX *ptr, const T *x,  \
+                               T *y, ptrdiff_t g, ptrdiff_t e, ptrdiff_t end)              \
+{                                                                                          \
+    /* + 32: the last row's two float steps (lanes past the span, masked off) */           \
+    T pb[FPK_SPMV_BUF + 32] __attribute__((aligned(64)));                                  \
+    const ptrdiff_t base = ptr[g];                                                         \
+    FILL(data, ind, base, ptr[e], end, x, pb);                                             \
+    for (; g < e; g += 8) {                                                                \
+        VACC a[8];                                                                         \
+        _Pragma("GCC unroll 8")                                                            \
+        for (int j = 0; j < 8; ++j)                                                        \
+            a[j] = ROWBUF(data, ind, pb + (ptr[g + j] - base), ptr[g + j], ptr[g + j + 1], \
+                          end, x);                                                         \
+        STORE(y + g, 0xff, RED8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));          \
+    }                                                                                      \
+}                                                                                          \
 static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *x,                \
                  T *y, ptrdiff_t r0, ptrdiff_t r1)                                         \
 {                                                                                          \
     if (r1 <= r0) return;                                                                  \
     const ptrdiff_t end = ptr[r1];                                                         \
-    /* span + 16 (a row's last step) + 16 (the copy's last step), two buffers */           \
-    T xb[2][FPK_SPMV_SPAN + 32] __attribute__((aligned(64)));                              \
-    int cur = 0;                                                                           \
-    ptrdiff_t ready = -1; /* the group whose x values xb[cur] already holds */             \
-    memset(xb, 0, sizeof(xb)); /* lanes past a span are read (masked off), never used */   \
     for (ptrdiff_t g = r0 & ~(ptrdiff_t)7; g < r1; g += 8) {                               \
         VACC a[8];                                                                         \
         __mmask8 sm = 0xff;                                                                \
         if (__builtin_expect(g >= r0 && g + 8 <= r1, 1)) {                                 \
             const ptrdiff_t lo = ptr[g];                                                   \
             if (__builtin_expect(ptr[g + 8] - lo <= FPK_SPMV_SPAN, 1)) {                   \
-                if (ready != g) FILL(data, ind, lo, ptr[g + 8], end, x, xb[cur]);          \
-                ready = -1;                                                                \
-                if (g + 16 <= r1 && ptr[g + 16] - ptr[g + 8] <= FPK_SPMV_SPAN) {           \
-                    FILL(data, ind, ptr[g + 8], ptr[g + 16], end, x, xb[cur ^ 1]);         \
-                    ready = g + 8;                                                         \
-                }                                                                          \
-                const T *xc = xb[cur];                                                     \
-                cur ^= 1;                                                                  \
-                _Pragma("GCC unroll 8")                                                    \
-                for (int j = 0; j < 8; ++j)                                                \
-                    a[j] = ROWBUF(data, xc + (ptr[g + j] - lo), ptr[g + j],                \
-                                  ptr[g + j + 1], end);                                    \
-            } else {                                                                       \
-                _Pragma("GCC unroll 8")                                                    \
-                for (int j = 0; j < 8; ++j)                                                \
-                    a[j] = ROWACC(data, ind, ptr[g + j], ptr[g + j + 1], end, x);          \
+                ptrdiff_t e = g + 8;                                                       \
+                while (e < g + 8 * FPK_SPMV_NG && e + 8 <= r1 &&                           \
+                       ptr[e + 8] - lo <= FPK_SPMV_BUF)                                    \
+                    e += 8;                                                                \
+                NAME##_block(data, ind, ptr, x, y, g, e, end);                             \
+                g = e - 8;                                                                 \
+                continue;                                                                  \
             }                                                                              \
+            _Pragma("GCC unroll 8")                                                        \
+            for (int j = 0; j < 8; ++j)                                                    \
+                a[j] = ROWACC(data, ind, ptr[g + j], ptr[g + j + 1], end, x);              \
         } else {                                                                           \
             sm = 0;                                                                        \
             for (int j = 0; j < 8; ++j) {                                                  \
@@ -451,13 +515,13 @@ static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *x,     
     }                                                                                      \
 }
 FPK_DEFINE_SPMV(fpk_spmv_d_i32, double, int32_t, __m512d, fpk_rowacc_d_i32, _mm512_setzero_pd,
-                fpk_red8_pd, _mm512_mask_storeu_pd, fpk_fill_d_i32, fpk_rowbuf_d)
+                fpk_red8_pd, _mm512_mask_storeu_pd, fpk_fill_d_i32, fpk_rowbuf_d_i32)
 FPK_DEFINE_SPMV(fpk_spmv_d_i64, double, int64_t, __m512d, fpk_rowacc_d_i64, _mm512_setzero_pd,
-                fpk_red8_pd, _mm512_mask_storeu_pd, fpk_fill_d_i64, fpk_rowbuf_d)
+                fpk_red8_pd, _mm512_mask_storeu_pd, fpk_fill_d_i64, fpk_rowbuf_d_i64)
 FPK_DEFINE_SPMV(fpk_spmv_f_i32, float, int32_t, __m512, fpk_rowacc_f_i32, _mm512_setzero_ps,
-                fpk_red8_ps, _mm256_mask_storeu_ps, fpk_fill_f_i32, fpk_rowbuf_f)
+                fpk_red8_ps, _mm256_mask_storeu_ps, fpk_fill_f_i32, fpk_rowbuf_f_i32)
 FPK_DEFINE_SPMV(fpk_spmv_f_i64, float, int64_t, __m512, fpk_rowacc_f_i64, _mm512_setzero_ps,
-                fpk_red8_ps, _mm256_mask_storeu_ps, fpk_fill_f_i64, fpk_rowbuf_f)
+                fpk_red8_ps, _mm256_mask_storeu_ps, fpk_fill_f_i64, fpk_rowbuf_f_i64)
 #else
 #define FPK_DEFINE_SPMV_SCALAR(NAME, T, IDX)                                               \
 static void NAME(const T *data, const IDX *ind, const IDX *ptr, const T *x, T *y,          \
