@@ -340,7 +340,7 @@ FPK_DEFINE_ROWACC_F(fpk_rowacc_f_i64, int64_t, fpk_tail_gather_f_i64)
 #define FPK_SPMV_NG 4
 #endif
 #ifndef FPK_SPMV_FAR
-#define FPK_SPMV_FAR 2048 /* entries ahead of the product pass, into L2 */
+#define FPK_SPMV_FAR 2048 /* entries ahead of the float64 product pass, into L2 */
 #endif
 #define FPK_SPMV_PREFETCH_FAR(data, ind, k)                                                \
     do {                                                                                   \
@@ -410,7 +410,6 @@ FPK_INLINE void NAME(const float *data, const IDX *ind, ptrdiff_t k, ptrdiff_t h
     for (; k < hi; k += 16, pb += 16) {                                                    \
         __m512 d, xv;                                                                      \
         FPK_SPMV_PREFETCH(data, ind, k);                                                   \
-        FPK_SPMV_PREFETCH_FAR(data, ind, k);                                               \
         if (__builtin_expect(k + 16 <= end, 1)) {                                          \
             d = _mm512_loadu_ps(data + k);                                                 \
             xv = FULL(ind + k, x);                                                         \
