@@ -98,10 +98,12 @@ typedef int32_t fpk_vfi __attribute__((vector_size(FPK_VBYTES)));
  *    longer row goes on with the FMAs of fpk_rowacc_* (out of line, rare).
  *    A 10-nonzero row thus fetches about 10 x values instead of 16 and its
  *    values are read once. One product pass per block (not per group) costs
- *    one mispredicted loop exit per 32 rows instead of 8; the pass also
- *    prefetches FPK_SPMV_FAR entries ahead into L2, which keeps more of the
- *    stream's misses in flight than the L1 prefetch alone (together
- *    0.78-0.90x the time on 1e6 x 1e3 1 %, docs/design/kernels-spmv-avx512.md,
+ *    one mispredicted loop exit per 32 rows instead of 8. The float64 pass
+ *    also prefetches FPK_SPMV_FAR entries ahead into L2 (T2 hint; T0 that far
+ *    ahead fills the L1 miss buffers: 1.2x the time), which keeps more of the
+ *    stream's misses in flight than the L1 prefetch alone (float32 gains
+ *    nothing from it with huge pages and loses with 4 KiB pages). Together
+ *    0.82-0.92x the time on 1e6 x 1e3 1 % (docs/design/kernels-spmv-avx512.md,
  *    'Session 10'). x is fetched 8 values of a step by a gather and 8 by
  *    scalar loads (float64/int32, float32/int64; the gather unit and the
  *    load ports work side by side), by two gathers for float64/int64 (16
