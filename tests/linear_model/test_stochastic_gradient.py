@@ -383,6 +383,26 @@ def test_sparse_input_close_to_dense(l1_method):
         assert np.count_nonzero(csr.coef_) <= 1.1 * np.count_nonzero(dense.coef_)
 
 
+@pytest.mark.parametrize("est", [SGDClassifier(loss="log_loss", penalty="l1", alpha=1e-4),
+                                 SGDRegressor(penalty="elasticnet", alpha=1e-3)])
+def test_int64_indices_fit_the_same_model(est):
+    """CSR input with int64 indices (copied to int32 for the epochs) gives the same bits."""
+    X, y = make_classification(600, 80, n_informative=8, random_state=0)
+    X[np.random.default_rng(0).random(X.shape) < 0.8] = 0.0
+    A = sp.csr_array(X)
+    A64 = sp.csr_array((A.data, A.indices.astype(np.int64), A.indptr.astype(np.int64)),
+                       shape=A.shape)
+    kw = dict(max_iter=5, tol=None, random_state=0)
+    a = est.set_params(**kw).fit(A, y)
+    coef, intercept = a.coef_.copy(), a.intercept_.copy()
+    b = est.fit(A64, y)
+    np.testing.assert_array_equal(b.coef_, coef)
+    np.testing.assert_array_equal(b.intercept_, intercept)
+    assert A64.indices.dtype == np.int64  # the caller's arrays are left as they are
+    from fastprox.linear_model._sgd_training import _kernel_data
+    assert _kernel_data(A64, np.float64)[1].dtype == np.int32  # the epochs read 4-byte indices
+
+
 @pytest.mark.parametrize("loss", ["log_loss", "hinge"])
 def test_sparse_classifier_close_to_sklearn_unshuffled(loss):
     rng = np.random.default_rng(0)

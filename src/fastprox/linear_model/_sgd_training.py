@@ -106,8 +106,9 @@ def kernel_options(*, loss, epsilon, learning_rate, eta0, power_t, alpha, optima
 def _kernel_data(X, dtype):
     """``(data, indices, indptr, n_features)`` as ``sgd_epoch`` takes ``X``."""
     if sp.issparse(X):
-        # validated once per fit (structure and index range): the kernel reads blindly
-        A = check_csr(X, "X", dtype=dtype)
+        # validated once per fit (structure and index range): the kernel reads blindly;
+        # every epoch reads the indices again, so int64 ones get an int32 copy when they fit
+        A = check_csr(X, "X", dtype=dtype, narrow=True)
         return A.data, A.indices, A.indptr, A.shape[1]
     return (np.ascontiguousarray(X, dtype=dtype), np.empty(0, np.int32), np.empty(0, np.int32),
             X.shape[1])
