@@ -306,6 +306,42 @@ def check_csr(A, name="A", dtype=None, check_structure=True, narrow=False):
     return CSR(data, indices, indptr, (n_rows, n_cols))
 
 
+def check_sparse_structure(X, name="X"):
+    """Raise ``ValueError`` if a CSR, CSC or COO ``X`` has malformed index arrays.
+
+    SciPy builds such matrices without a full check, and its format conversions
+    as well as fastprox's compiled loops would then read out of bounds (a crash,
+    or a fit on garbage). Estimators call this on sparse ``X`` before anything
+    reads it (``O(nnz)``, parallel); dense input and other formats pass through.
+    """
+    if not sp.issparse(X) or X.format not in ("csr", "csc", "coo") or len(X.shape) != 2:
+        return
+    arrays = (X.data, X.row, X.col) if X.format == "coo" else (X.data, X.indices, X.indptr)
+    if not all(isinstance(a, np.ndarray) and a.ndim == 1 for a in arrays) \
+            or X.data.dtype.kind not in "biuf" \
+            or any(a.dtype.kind not in "iu" for a in arrays[1:]):
+        return  # scikit-learn's validation says what is wrong with those
+    n_rows, n_cols = (int(s) for s in X.shape)
+    if X.format == "coo":
+        for arr, n, what in ((X.row, n_rows, "row"), (X.col, n_cols, "col")):
+            arr = _as_index(arr, arr.dtype if arr.dtype in (np.int32, np.int64) else np.int64,
+                            name, what)
+            bad = sparse_fast.check_indices_impl(arr, n, get_num_threads())
+            if bad >= 0:
+                raise ValueError(f"{name}.{what}[{bad}] = {arr[bad]} is out of range for a "
+                                 f"shape of {X.shape}; the COO matrix is malformed")
+        return
+    csr = X.format == "csr"
+    view = X if csr else sp.csr_array((X.data, X.indices, X.indptr), shape=(n_cols, n_rows))
+    try:
+        check_csr(view, name)
+    except ValueError as e:
+        if csr:
+            raise
+        # CSC: the same arrays, rows and columns swapped in the wording
+        raise ValueError(str(e).replace("columns", "rows").replace("CSR", "CSC")) from None
+
+
 def _as_index(arr, dtype, name, what, checked=False):
     if arr.dtype == dtype and arr.flags.c_contiguous:
         return arr

@@ -20,6 +20,7 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from .._validation import check_sparse_structure
 from .._threads import blas_single_threaded
 from ._cd_solver import enet_ws_cd
 from ._enet_checks import check_finite_fit, user_gram_needs_sklearn, warm_start_coef, \
@@ -38,6 +39,7 @@ def _validate_X_y(estimator, X, y, reset=True):
     checks them in its pass over ``X`` (``check_finite``), which saves a
     pass of its own.
     """
+    check_sparse_structure(X)  # before any conversion reads it
     X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc", "coo"],
                          dtype=[np.float64, np.float32], multi_output=True, y_numeric=True,
                          reset=reset, ensure_all_finite=False)
@@ -282,6 +284,7 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, LinearModel):
 
     def _decision_function(self, X):
         check_is_fitted(self)
+        check_sparse_structure(X)  # before any conversion reads it
         X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=False)
         return X @ np.asarray(self.coef_).T + self.intercept_
 

@@ -10,6 +10,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
+from .._validation import check_sparse_structure
 from ._alpha_grid import alpha_grid
 from ._coordinate_descent import ElasticNet, normalized_sample_weight, \
     sample_weight_fallback
@@ -190,6 +191,7 @@ class ElasticNetCV(ElasticNet):
                                     sample_weight=sample_weight, **params)
         if len(getattr(y, "shape", ())) > 1 and y.shape[1] > 1:  # scikit-learn's message
             raise ValueError(f"For multi-task outputs, use MultiTask{type(self).__name__}")
+        check_sparse_structure(X)  # before any conversion reads it
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
                              dtype=[np.float64, np.float32], y_numeric=True)
         if sp.issparse(X):

@@ -11,6 +11,8 @@ see the README's table of accelerated options.
 """
 import logging
 
+from .._validation import check_sparse_structure
+
 __all__ = ["fit_with_sklearn", "path_with_sklearn", "sklearn_params", "copy_fitted", "logger"]
 
 #: the package logger: ``logging.getLogger("fastprox").setLevel(logging.DEBUG)``
@@ -70,6 +72,7 @@ def fit_with_sklearn(estimator, sk_class, reason, X, y, params=None, **fit_param
             setattr(model, name, getattr(estimator, name))
     logger.debug("%s.fit runs scikit-learn's %s.%s: %s", type(estimator).__name__,
                  sk_class.__module__, sk_class.__name__, reason)
+    check_sparse_structure(X)  # scikit-learn's own fit would read a malformed X
     model.fit(X, y, **fit_params)
     copy_fitted(model, estimator)
     return estimator

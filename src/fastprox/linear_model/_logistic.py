@@ -33,6 +33,7 @@ from sklearn.utils.fixes import parse_version
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from .._validation import check_sparse_structure
 from ._datafits import Binomial, Multinomial
 from ._fallback import fit_with_sklearn
 from ._lbfgs_solver import logistic_lbfgs
@@ -298,6 +299,7 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
                              "solver='liblinear' (scikit-learn's, run as requested)")
         rho = effective_penalty(self.penalty, self.C, self.l1_ratio, self.n_jobs)
         X_in, y_in = X, y
+        check_sparse_structure(X)  # before any conversion reads it
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
                              dtype=[np.float64, np.float32])
         check_classification_targets(y)

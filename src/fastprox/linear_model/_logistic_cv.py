@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from .._validation import check_sparse_structure
 from ._fallback import fit_with_sklearn
 from ._logistic import _SK_SOLVERS, LogisticRegression
 from ._logistic_cv_path import fold_path, fold_scorer, penalty_share, refit_best
@@ -266,6 +267,7 @@ l1_ratio_, n_iter_, n_features_in_, feature_names_in_
                 "for more details.", FutureWarning)
             legacy = True
         l1_ratios_ = _l1_ratio_grid(penalty, l1_ratios, self.penalty)
+        check_sparse_structure(X)  # before any conversion reads it
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64, order="C")
         check_classification_targets(y)
         classes = self.classes_ = np.unique(y)

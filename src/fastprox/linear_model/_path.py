@@ -29,6 +29,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_sample_weight
 
+from .._validation import check_sparse_structure
 from ._alpha_grid import alpha_grid
 from ._cd_solver import enet_ws_cd
 from ._enet_checks import PATH_N_ALPHAS_DEPRECATED, check_alphas, check_coef_init, grid_size
@@ -216,6 +217,7 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
     if reason is not None:
         return _sklearn_path(reason, X, y, grid, fit_intercept, kwargs, params)
     if check_input:
+        check_sparse_structure(X)  # before the conversion reads it
         if sp.issparse(X):
             X = sp.csc_matrix(X)
             if X.dtype not in (np.float32, np.float64):

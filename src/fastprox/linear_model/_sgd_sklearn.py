@@ -13,6 +13,7 @@ their defaults they make such a fit raise rather than silently ignore them.
 """
 import numpy as np
 
+from .._validation import check_sparse_structure
 from ._fallback import copy_fitted, logger, sklearn_params
 
 __all__ = ["sklearn_reason", "run_sklearn", "sgd_constraints", "BALANCED_PARTIAL_FIT"]
@@ -94,6 +95,7 @@ def run_sklearn(est, sk_class, method, reason, X, y, **kwargs):
         model = sk_class(**params)
     logger.debug("%s.%s runs scikit-learn's %s: %s", type(est).__name__, method,
                  sk_class.__name__, reason)
+    check_sparse_structure(X)  # scikit-learn's own fit would read a malformed X
     getattr(model, method)(X, y, **kwargs)
     copy_fitted(model, est)
     est._sk_model = model

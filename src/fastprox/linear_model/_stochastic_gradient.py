@@ -51,6 +51,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from .._validation import check_sparse_structure
 from .._kernels import sgd_fast
 from ._sgd_sklearn import BALANCED_PARTIAL_FIT, run_sklearn, sgd_constraints, sklearn_reason
 from ._sgd_training import class_weight_problems, kernel_options, optimal_init, train
@@ -132,6 +133,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         first = not hasattr(self, "coef_") or (not partial and not self.warm_start)
         if not first and sp.issparse(self.coef_):  # after sparsify()
             self.densify()
+        check_sparse_structure(X)  # before any conversion reads it
         X, y = validate_data(self, X, y, reset=first, accept_sparse="csr",
                              dtype=[np.float64, np.float32], order="C",
                              y_numeric=not self._is_clf)
@@ -217,6 +219,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
 
     def _raw(self, X):
         check_is_fitted(self)
+        check_sparse_structure(X)  # before any conversion reads it
         X = validate_data(self, X, reset=False, accept_sparse="csr",
                           dtype=[np.float64, np.float32])
         W = self.coef_ if sp.issparse(self.coef_) else self._W  # sparsify()'d or dense

@@ -20,6 +20,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
                                       validate_data)
 
+from .._validation import check_sparse_structure
 from .._threads import blas_limited
 from ._base import output_activation
 from ._auto_sparsity import search_sparsity
@@ -124,6 +125,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype in (np.float64, np.float32)
                 and X.shape[1] == self.n_features_in_ and X.shape[0] > 0
                 and not hasattr(self, "feature_names_in_") and np.isfinite(X).all()):
+            check_sparse_structure(X)  # before any conversion reads it
             X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
                               accept_sparse=ACCEPT_SPARSE)
         XT = transposed(as_input(X, dtype))  # sparse X stays sparse: see _sparse_input
@@ -167,6 +169,7 @@ class _BaseMLP(FittedNetworkMixin, BaseEstimator):
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not (hasattr(self, "layers_") and (incremental or self.warm_start))
+        check_sparse_structure(X)  # before any conversion reads it
         X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32],
                              accept_sparse=ACCEPT_SPARSE, multi_output=True,
                              y_numeric=not self._is_clf)

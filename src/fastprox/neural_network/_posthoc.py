@@ -35,6 +35,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import check_sparse_structure
 from ._base import activate, derivative, output
 from ._layers import make_layer
 from ._interop import as_fastprox
@@ -113,6 +114,7 @@ def taylor_scores(model, X, y, batch_size=TAYLOR_BATCH):
     neuron_scores : list of ndarray (n_hidden,)
         ``sum_batches (sum_{n in b} a_n dL_b/da_n)**2`` per hidden layer.
     """
+    check_sparse_structure(X)  # before any conversion reads it
     X, y = validate_data(model, X, y, reset=False, dtype=[np.float64, np.float32],
                          accept_sparse=ACCEPT_SPARSE, multi_output=not is_classifier(model),
                          y_numeric=not is_classifier(model))

@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import check_sparse_structure
 from .._threads import blas_limited, get_num_threads
 from ._base import activate
 from ._layers import CSRLayer, DenseLayer
@@ -284,6 +285,7 @@ def sparsity_report(model, X=None, y=None, *, repeats=None, n_threads=1, seed=0)
     """
     check_is_fitted(model, "layers_")
     if X is not None:  # scikit-learn's input errors (feature count, NaN, ...)
+        check_sparse_structure(X)  # before any conversion reads it
         X = validate_data(model, X, reset=False, dtype=[np.float64, np.float32],
                           accept_sparse=ACCEPT_SPARSE)
     with blas_limited(n_threads, openmp=True):
