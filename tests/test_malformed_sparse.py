@@ -25,6 +25,7 @@ rng = np.random.default_rng(0)
 D = rng.standard_normal((40, 6))
 D[D < 0.3] = 0
 A = {"csr": sp.csr_array, "csc": sp.csc_array, "coo": sp.coo_array}[fmt](D)
+good = sp.csr_array(D)
 if defect == "index":
     (A.row if fmt == "coo" else A.indices)[3] = 10**6
 else:  # indptr not monotone
@@ -41,6 +42,11 @@ fits = {
     "SGDClassifier": lambda: SGDClassifier().fit(A, yc),
     "SGDRegressor huber": lambda: SGDRegressor(loss="huber").fit(A, y),
     "MLPClassifier": lambda: MLPClassifier(max_iter=3).fit(A, yc),
+    # a model fitted on a sound matrix, then asked about a malformed one
+    "Lasso predict": lambda: Lasso(alpha=0.01).fit(good, y).predict(A),
+    "LogisticRegression predict": lambda: LogisticRegression().fit(good, yc).predict_proba(A),
+    "SGDClassifier predict": lambda: SGDClassifier().fit(good, yc).predict(A),
+    "MLPClassifier predict": lambda: MLPClassifier(max_iter=3).fit(good, yc).predict(A),
 }
 try:
     fits[name]()
@@ -52,7 +58,8 @@ sys.exit(4)  # fitted without noticing
 
 ESTIMATORS = ["Lasso", "ElasticNet", "LassoCV", "lasso_path", "LogisticRegression",
               "LogisticRegression saga", "LogisticRegressionCV", "SGDClassifier",
-              "SGDRegressor huber", "MLPClassifier"]
+              "SGDRegressor huber", "MLPClassifier", "Lasso predict", "LogisticRegression predict",
+              "SGDClassifier predict", "MLPClassifier predict"]
 CASES = [(f, d) for f in ("csr", "csc") for d in ("index", "indptr")] + [("coo", "index")]
 
 

@@ -377,6 +377,20 @@ class LogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator):
         self.n_iter_ = np.array([n_iter], dtype=np.int32)
         return self
 
+    def decision_function(self, X):
+        """Scores ``X @ coef_.T + intercept_``, as scikit-learn's.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
+        """
+        check_sparse_structure(X)  # SciPy's product would read a malformed X out of bounds
+        return super().decision_function(X)
+
     def predict_proba(self, X):
         """Class probabilities.
 
