@@ -283,27 +283,32 @@ def check_csr(A, name="A", dtype=None, check_structure=True, narrow=False):
     narrow = narrow and fits32 and idx_dtype == np.int64
 
     if check_structure:
-        nt = get_num_threads()
-        bad = sparse_fast.check_indptr_impl(indptr, nnz, nt)
-        if bad >= 0:
-            if bad == 0:
-                msg = f"{name}.indptr[0] is {indptr[0]}, must be 0"
-            elif bad == n_rows and indptr[-1] != nnz:
-                msg = (f"{name}.indptr[-1] is {indptr[-1]} but the matrix stores nnz = {nnz} "
-                       "values")
-            else:
-                msg = (f"{name}.indptr is not non-decreasing: indptr[{bad}] = {indptr[bad]} < "
-                       f"indptr[{bad - 1}] = {indptr[bad - 1]}")
-            raise ValueError(msg + "; the CSR matrix is malformed")
-        bad = sparse_fast.check_indices_impl(indices, n_cols, nt)
-        if bad >= 0:
-            raise ValueError(f"{name}.indices[{bad}] = {indices[bad]} is out of range for "
-                             f"{n_cols} columns (must be in [0, {n_cols})); the CSR matrix "
-                             "is malformed")
+        _check_structure(indptr, indices, nnz, n_cols, name)
     if narrow:  # after the structure check every value is known to fit: a plain cast
         indptr = _as_index(indptr, np.int32, name, "indptr", checked=check_structure)
         indices = _as_index(indices, np.int32, name, "indices", checked=check_structure)
     return CSR(data, indices, indptr, (n_rows, n_cols))
+
+
+def _check_structure(indptr, indices, nnz, n_minor, name, fmt="CSR", minor="columns"):
+    """Raise ``ValueError`` unless ``indptr`` runs monotone from 0 to nnz and every index is
+    in ``[0, n_minor)`` (int32 / int64 arrays of the right lengths; parallel passes)."""
+    nt = get_num_threads()
+    bad = sparse_fast.check_indptr_impl(indptr, nnz, nt)
+    if bad >= 0:
+        if bad == 0:
+            msg = f"{name}.indptr[0] is {indptr[0]}, must be 0"
+        elif bad == indptr.shape[0] - 1 and indptr[-1] != nnz:
+            msg = f"{name}.indptr[-1] is {indptr[-1]} but the matrix stores nnz = {nnz} values"
+        else:
+            msg = (f"{name}.indptr is not non-decreasing: indptr[{bad}] = {indptr[bad]} < "
+                   f"indptr[{bad - 1}] = {indptr[bad - 1]}")
+        raise ValueError(msg + f"; the {fmt} matrix is malformed")
+    bad = sparse_fast.check_indices_impl(indices, n_minor, nt)
+    if bad >= 0:
+        raise ValueError(f"{name}.indices[{bad}] = {indices[bad]} is out of range for "
+                         f"{n_minor} {minor} (must be in [0, {n_minor})); the {fmt} matrix "
+                         "is malformed")
 
 
 def check_sparse_structure(X, name="X"):
@@ -332,14 +337,17 @@ def check_sparse_structure(X, name="X"):
                                  f"shape of {X.shape}; the COO matrix is malformed")
         return
     csr = X.format == "csr"
-    view = X if csr else sp.csr_array((X.data, X.indices, X.indptr), shape=(n_cols, n_rows))
-    try:
-        check_csr(view, name)
-    except ValueError as e:
-        if csr:
-            raise
-        # CSC: the same arrays, rows and columns swapped in the wording
-        raise ValueError(str(e).replace("columns", "rows").replace("CSR", "CSC")) from None
+    (n_major, major), (n_minor, minor) = (((n_rows, "rows"), (n_cols, "columns")) if csr
+                                          else ((n_cols, "columns"), (n_rows, "rows")))
+    nnz = X.data.shape[0]
+    if X.indptr.shape[0] != n_major + 1 or X.indices.shape[0] != nnz:
+        raise ValueError(f"{name}.indptr has length {X.indptr.shape[0]} (expected {major} + 1 "
+                         f"= {n_major + 1}) and {name}.indices {X.indices.shape[0]} (expected "
+                         f"nnz = {nnz}); the {X.format.upper()} matrix is malformed")
+    indptr, indices = (_as_index(a, a.dtype if a.dtype in (np.int32, np.int64) else np.int64,
+                                 name, what)
+                       for a, what in ((X.indptr, "indptr"), (X.indices, "indices")))
+    _check_structure(indptr, indices, nnz, n_minor, name, X.format.upper(), minor)
 
 
 def _as_index(arr, dtype, name, what, checked=False):
